@@ -1,0 +1,16 @@
+/**
+ * `npm run bench`: every benchmark in one run, printed as tables for bench/README.md and the
+ * issue note. Micro (tinybench) first, then the demo-stream decision latency.
+ */
+import { runAllocateStream } from './allocate-stream.js';
+import { runSolverBench } from './solver.bench.js';
+import { machine } from './util.js';
+
+console.log(`# dispatchd benchmarks, ${machine()}`);
+console.log('\n## solver per size class (same seeded instances for every solver)');
+console.table(await runSolverBench({ instances: 20, timeMs: 1_000 }));
+for (const profile of ['normal', 'double11'] as const) {
+  const r = await runAllocateStream({ profile, seed: 1 });
+  console.log(`\n## decision latency, demo stream ${profile}: ${r.orders} orders in ${r.wallS.toFixed(1)} s, errors ${r.errors}, ${JSON.stringify(r.statuses)}`);
+  console.table(r.rows);
+}

@@ -1,0 +1,63 @@
+import { makePlan, shipmentWeightKg } from './cost.js';
+import { bestSingleSitePlan } from './single.js';
+import type { Plan, PlanShipment, Problem } from './types.js';
+
+/**
+ * The deadline fallback: a fast, always-feasible plan with no optimality promise.
+ * 1. The cheapest single-site plan, if any site can ship everything.
+ * 2. Otherwise, repeatedly open the site (with its cheapest direct option that fits the caps)
+ *    that covers the most remaining units, until nothing more can be covered or splitting is
+ *    not allowed; the rest is backordered. Transfers are not used.
+ */
+export function solveGreedy(p: Problem): Plan {
+  let best: Plan | null = null;
+  for (let s = 0; s < p.sites.length; s++) {
+    const plan = bestSingleSitePlan(p, s);
+    if (plan && (!best || plan.objective < best.objective)) best = plan;
+  }
+  if (best) return best;
+
+  const remaining = p.lines.map((l) => l.qty);
+  const poolLeft = p.pools.map((pool) => pool.qty);
+  const parcelsLeft = p.couriers.map((c) => c.parcelCap ?? Infinity);
+  const kgLeft = p.couriers.map((c) => c.kgCap ?? Infinity);
+  const usedSites = new Set<number>();
+  const shipments: PlanShipment[] = [];
+  for (;;) {
+    if (!p.allowSplit && shipments.length === 1) break;
+    let pick: { shipment: PlanShipment; units: number; cost: number } | null = null;
+    for (let oi = 0; oi < p.options.length; oi++) {
+      const o = p.options[oi]!;
+      if (o.transfer || usedSites.has(o.site) || parcelsLeft[o.courier]! < 1) continue;
+      let room = Math.min(o.maxKg ?? Infinity, kgLeft[o.courier]!);
+      const arcs: PlanShipment['arcs'] = [];
+      let units = 0;
+      p.arcs.forEach((a, ai) => {
+        if (a.site !== o.site || a.transfer) return;
+        const w = p.lines[a.line]!.unitWeightKg;
+        const byWeight = w > 0 ? Math.floor(room / w + 1e-9) : Infinity;
+        const qty = Math.min(remaining[a.line]!, poolLeft[a.pool]!, byWeight);
+        if (qty <= 0) return;
+        arcs.push({ arc: ai, qty });
+        units += qty;
+        room -= qty * w;
+      });
+      if (units === 0) continue;
+      const shipment = { option: oi, arcs };
+      const cost = o.fixedCost + o.perKg * shipmentWeightKg(p, shipment);
+      if (!pick || units > pick.units || (units === pick.units && cost < pick.cost)) pick = { shipment, units, cost };
+    }
+    if (!pick) break;
+    const o = p.options[pick.shipment.option]!;
+    usedSites.add(o.site);
+    parcelsLeft[o.courier]! -= 1;
+    kgLeft[o.courier]! -= shipmentWeightKg(p, pick.shipment);
+    for (const { arc, qty } of pick.shipment.arcs) {
+      const a = p.arcs[arc]!;
+      remaining[a.line]! -= qty;
+      poolLeft[a.pool]! -= qty;
+    }
+    shipments.push(pick.shipment);
+  }
+  return makePlan(p, shipments);
+}

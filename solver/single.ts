@@ -1,0 +1,35 @@
+import { makePlan } from './cost.js';
+import type { Plan, PlanShipment, Problem } from './types.js';
+
+/**
+ * The cheapest plan in which one site ships every line in full from its own stock (direct arcs,
+ * no transfers), or null when it cannot: not enough free stock, or no courier option that takes
+ * the weight within its caps. Used by the radius-lock rule, the greedy fallback and to price the
+ * "why not this warehouse?" alternative in explanations.
+ */
+export function bestSingleSitePlan(p: Problem, site: number): Plan | null {
+  const arcs: PlanShipment['arcs'] = [];
+  let weight = 0;
+  for (let li = 0; li < p.lines.length; li++) {
+    const line = p.lines[li]!;
+    let best = -1;
+    p.arcs.forEach((a, ai) => {
+      if (a.site !== site || a.line !== li || a.transfer || p.pools[a.pool]!.qty < line.qty) return;
+      if (best < 0 || a.unitCost < p.arcs[best]!.unitCost) best = ai;
+    });
+    if (best < 0) return null;
+    arcs.push({ arc: best, qty: line.qty });
+    weight += line.qty * line.unitWeightKg;
+  }
+  let bestPlan: Plan | null = null;
+  p.options.forEach((o, oi) => {
+    if (o.site !== site || o.transfer) return;
+    if (o.maxKg !== null && weight > o.maxKg) return;
+    const c = p.couriers[o.courier]!;
+    if (c.parcelCap !== null && c.parcelCap < 1) return;
+    if (c.kgCap !== null && c.kgCap < weight) return;
+    const plan = makePlan(p, [{ option: oi, arcs }]);
+    if (!bestPlan || plan.objective < bestPlan.objective) bestPlan = plan;
+  });
+  return bestPlan;
+}

@@ -1,0 +1,316 @@
+import { createHash } from 'node:crypto';
+import { shipmentWeightKg } from '../../solver/cost.js';
+import { radiusLock } from '../../solver/rules.js';
+import { solve } from '../../solver/solve.js';
+import type { Plan, SolveStats } from '../../solver/types.js';
+import type { Config } from '../config.js';
+import type { AllocateRequest, Decision } from '../domain/schemas.js';
+import { DspError } from '../errors.js';
+import type { NetworkContext } from '../network/context.js';
+import type { CounterUse, ReservationItem, Store, StoredDecision } from '../store/types.js';
+import { buildCandidates, counterKeys, type Candidates, type OrderInput } from './candidates.js';
+import { explain } from './explain.js';
+import { KeyedLock } from './keyed-lock.js';
+import { toIsoWithOffset } from './time.js';
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+export type OrderState = 'reserved' | 'committed' | 'cancelled' | 'backordered';
+
+export interface DecisionStats {
+  solver: SolveStats['solver'] | 'none';
+  micros: number;
+  nodes: number;
+}
+
+/**
+ * The allocation pipeline (design §3): validate -> idempotency -> candidates -> radius lock or the
+ * exact optimiser (greedy fallback) -> atomic reservation (re-plan from fresh stock on conflict)
+ * -> explain -> persist -> decision.
+ */
+export class Allocator {
+  /** Decisions in progress per orderId, so concurrent retries wait for the first instead of racing it. */
+  private readonly inFlight = new Map<string, Promise<Decision>>();
+  private readonly skuLock = new KeyedLock();
+  /** Observers of every new decision (metrics, live stream later). */
+  readonly listeners: ((d: Decision, stats: DecisionStats) => void)[] = [];
+
+  constructor(
+    private readonly net: NetworkContext,
+    private readonly cfg: Config,
+    private readonly store: Store,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async allocate(req: AllocateRequest): Promise<Decision> {
+    const order = this.normalise(req);
+    const hash = requestHash(req);
+    const pending = this.inFlight.get(order.orderId);
+    if (pending) {
+      // A concurrent retry: wait for the first attempt, then answer from what it stored.
+      await pending.catch(() => undefined);
+      return this.allocate(req);
+    }
+    // Registered before the first await, so a second request for the same order sees it.
+    const work = (async () => {
+      const existing = await this.store.getDecision<Decision>(order.orderId);
+      if (existing) return this.replay(existing, hash);
+      return this.skuLock.run(
+        order.lines.map((l) => l.sku),
+        () => this.decide(order, hash),
+      );
+    })();
+    this.inFlight.set(order.orderId, work);
+    try {
+      return await work;
+    } finally {
+      this.inFlight.delete(order.orderId);
+    }
+  }
+
+  private replay(existing: StoredDecision<Decision>, hash: string): Decision {
+    if (existing.requestHash !== hash) {
+      throw new DspError('DSP_IDEMPOTENCY_CONFLICT', `order ${existing.orderId} was already decided for a different request`, [
+        { orderId: existing.orderId },
+      ]);
+    }
+    return existing.decision;
+  }
+
+  /** Validates what the schema cannot: known SKUs, times, a served destination; merges repeated SKUs. */
+  private normalise(req: AllocateRequest): OrderInput & { region: NonNullable<ReturnType<NetworkContext['regions']['lookup']>> } {
+    const merged = new Map<string, number>();
+    for (const l of req.lines) merged.set(l.sku, (merged.get(l.sku) ?? 0) + l.qty);
+    const unknown = [...merged.keys()].filter((s) => !this.net.skuByCode.has(s));
+    if (unknown.length > 0) {
+      throw new DspError('DSP_UNKNOWN_SKU', `unknown SKU: ${unknown.join(', ')}`, unknown.map((sku) => ({ sku })));
+    }
+    if (merged.size > this.cfg.maxLinesPerOrder) {
+      throw new DspError('DSP_VALIDATION', `at most ${this.cfg.maxLinesPerOrder} distinct SKUs per order (got ${merged.size})`);
+    }
+    const promisedByMs = Date.parse(req.promisedBy);
+    if (!Number.isFinite(promisedByMs)) throw new DspError('DSP_BAD_TIME', `promisedBy is not a valid time: ${req.promisedBy}`);
+    if (req.placedAt !== undefined) {
+      const placed = Date.parse(req.placedAt);
+      if (!Number.isFinite(placed)) throw new DspError('DSP_BAD_TIME', `placedAt is not a valid time: ${req.placedAt}`);
+      if (promisedByMs <= placed) throw new DspError('DSP_BAD_TIME', 'promisedBy must be after placedAt');
+    }
+    const region = this.net.regions.lookup(req.destination.lon, req.destination.lat);
+    if (!region) {
+      throw new DspError('DSP_DESTINATION_UNSERVED', `no region of the network contains (${req.destination.lon}, ${req.destination.lat})`, [
+        { lon: req.destination.lon, lat: req.destination.lat },
+      ]);
+    }
+    return {
+      orderId: req.orderId,
+      customerId: req.customerId,
+      promisedByMs,
+      destination: { lon: req.destination.lon, lat: req.destination.lat },
+      lines: [...merged].map(([sku, qty]) => ({ sku, qty })),
+      allowSplit: req.allowSplit ?? true,
+      region,
+    };
+  }
+
+  private async decide(order: ReturnType<Allocator['normalise']>, hash: string): Promise<Decision> {
+    const t0 = performance.now();
+    const skus = order.lines.map((l) => l.sku);
+    for (let attempt = 1; ; attempt++) {
+      const now = this.clock();
+      const day = toIsoWithOffset(now, this.cfg.timezoneOffsetMinutes).slice(0, 10);
+      const [free, usage] = await Promise.all([this.store.freeStock(skus), this.store.counters(this.counterKeysFor(order.region.provinceCode, day))]);
+      const cands = buildCandidates(this.net, this.cfg, order, order.region, free, usage, now);
+      const { plan, mode, stats, lock, fallbackReason } = this.plan(cands);
+      const reservation = this.reservationFor(cands, plan);
+      if (reservation.items.length > 0) {
+        const res = await this.store.reserve({ id: order.orderId, ...reservation });
+        if (!res.ok) {
+          if (attempt < this.cfg.reserveRetries) continue;
+          throw new DspError('DSP_RESERVATION_CONFLICT', `stock kept changing while deciding order ${order.orderId}; retry`, [
+            ...res.shortages,
+            ...res.counters,
+          ]);
+        }
+      }
+      const micros = (performance.now() - t0) * 1_000;
+      const decision = this.assemble(order, cands, plan, mode, lock, fallbackReason, micros, stats, now);
+      const stored = await this.store.putDecisionIfAbsent<Decision>({
+        orderId: order.orderId,
+        requestHash: hash,
+        decision,
+        reservation: reservation.items.length > 0 ? 'held' : null,
+        cancelled: false,
+      });
+      for (const l of this.listeners) l(stored.decision, { ...stats, micros });
+      return stored.decision;
+    }
+  }
+
+  private counterKeysFor(provinceCode: string, day: string): string[] {
+    return [
+      ...this.net.warehouses.map((w) => counterKeys.warehouseParcels(w.id, day)),
+      ...this.net.couriers.map((c) => counterKeys.courierParcels(c.id, provinceCode, day)),
+    ];
+  }
+
+  private plan(cands: Candidates) {
+    const lock = radiusLock(cands.problem, cands.facts, this.cfg.radiusLockFactor);
+    if (lock.locked) {
+      const stats: SolveStats = { solver: 'radius-lock', micros: 0, nodes: 0 };
+      return { plan: lock.plan, mode: 'radius-lock' as Decision['mode'], lock, stats, fallbackReason: undefined as string | undefined };
+    }
+    const res = solve(cands.problem, { timeoutMs: this.cfg.solveTimeoutMs });
+    return {
+      plan: res.plan,
+      mode: res.optimal ? ('optimized' as const) : ('fallback' as const),
+      lock,
+      stats: res.stats,
+      fallbackReason: res.fallbackReason,
+    };
+  }
+
+  private reservationFor(cands: Candidates, plan: Plan): { items: ReservationItem[]; counters: CounterUse[] } {
+    const p = cands.problem;
+    const items: ReservationItem[] = [];
+    const counters: CounterUse[] = [];
+    for (const s of plan.shipments) {
+      const o = p.options[s.option]!;
+      const w = cands.sites[o.site]!.warehouse;
+      for (const { arc, qty } of s.arcs) {
+        const info = cands.arcInfo[arc]!;
+        items.push({ warehouseId: info.fromWarehouseId, sku: info.sku, qty });
+      }
+      counters.push({ key: counterKeys.warehouseParcels(w.id, cands.day), amount: 1, limit: w.dailyOutboundParcels });
+      const courier = this.net.couriers[o.courier]!;
+      if (courier.dailyParcelsPerRegion !== null) {
+        counters.push({
+          key: counterKeys.courierParcels(courier.id, cands.region.provinceCode, cands.day),
+          amount: 1,
+          limit: courier.dailyParcelsPerRegion,
+        });
+      }
+    }
+    return { items, counters };
+  }
+
+  private assemble(
+    order: OrderInput,
+    cands: Candidates,
+    plan: Plan,
+    mode: Decision['mode'],
+    lock: ReturnType<Allocator['plan']>['lock'],
+    fallbackReason: string | undefined,
+    micros: number,
+    stats: SolveStats,
+    now: number,
+  ): Decision {
+    const p = cands.problem;
+    const tz = this.cfg.timezoneOffsetMinutes;
+    let moneyTotal = 0;
+    let margin = 0;
+    const shipments = plan.shipments.map((s, idx) => {
+      const o = p.options[s.option]!;
+      const info = cands.optionInfo[s.option]!;
+      const site = cands.sites[o.site]!;
+      const weightKg = shipmentWeightKg(p, s);
+      const qtyBySku = new Map<string, number>();
+      const transfers: Decision['shipments'][number]['transfers'] = [];
+      let storage = 0;
+      let transfer = 0;
+      for (const { arc, qty } of s.arcs) {
+        const a = cands.arcInfo[arc]!;
+        qtyBySku.set(a.sku, (qtyBySku.get(a.sku) ?? 0) + qty);
+        storage += a.storagePerUnit * qty;
+        transfer += a.transferPerUnit * qty;
+        margin += this.net.skuByCode.get(a.sku)!.grossMarginCny * qty;
+        if (p.arcs[arc]!.transfer) transfers.push({ fromWarehouseId: a.fromWarehouseId, sku: a.sku, qty });
+      }
+      const freight = info.baseCny + o.perKg * weightKg;
+      const split = idx === 0 ? 0 : p.splitPenalty;
+      const total = freight + transfer + storage + info.latenessCny + split;
+      moneyTotal += total;
+      return {
+        warehouseId: site.warehouse.id,
+        courierId: info.courierId,
+        lines: [...qtyBySku].map(([sku, qty]) => ({ sku, qty })),
+        transfers,
+        weightKg: round2(weightKg),
+        distanceKm: Math.round(site.roadKm * 10) / 10,
+        eta: toIsoWithOffset(info.etaMs, tz),
+        cost: {
+          freight: round2(freight),
+          transfer: round2(transfer),
+          storage: round2(storage),
+          lateness: round2(info.latenessCny),
+          split: round2(split),
+          total: round2(total),
+        },
+      };
+    });
+    const backordered = p.lines.map((l, i) => ({ sku: l.sku, qty: plan.backordered[i]! })).filter((b) => b.qty > 0);
+    const shippedUnits = p.lines.reduce((n, l, i) => n + l.qty - plan.backordered[i]!, 0);
+    const status: Decision['status'] = backordered.length === 0 ? 'allocated' : shippedUnits > 0 ? 'partial' : 'backordered';
+    const reasons = explain({ cands, plan, mode, lock, radiusLockFactor: this.cfg.radiusLockFactor, ...(fallbackReason !== undefined ? { fallbackReason } : {}) });
+    if (shipments.length > 0 && moneyTotal > margin) {
+      reasons.push({
+        warehouseId: null,
+        code: 'UNPROFITABLE',
+        detail: `logistics cost ${round2(moneyTotal)} CNY exceeds the shipped lines' gross margin ${round2(margin)} CNY`,
+        costDelta: round2(moneyTotal - margin),
+      });
+    }
+    return {
+      orderId: order.orderId,
+      status,
+      mode: shipments.length === 0 && mode === 'radius-lock' ? 'optimized' : mode,
+      shipments,
+      backordered,
+      totalCost: round2(moneyTotal),
+      reasons,
+      solver: shipments.length === 0 && p.options.length === 0 ? 'none' : stats.solver,
+      solveMicros: Math.round(micros),
+      decidedAt: toIsoWithOffset(now, tz),
+    };
+  }
+
+  async get(orderId: string): Promise<{ orderId: string; state: OrderState; decision: Decision }> {
+    const d = await this.store.getDecision<Decision>(orderId);
+    if (!d) throw new DspError('DSP_ORDER_NOT_FOUND', `no decision for order ${orderId}`, [{ orderId }]);
+    return { orderId, state: stateOf(d), decision: d.decision };
+  }
+
+  /** Releases the order's reservation. Cancelling twice answers the same; a shipped order cannot be cancelled. */
+  async cancel(orderId: string): Promise<{ orderId: string; state: OrderState; decision: Decision }> {
+    const d = await this.store.getDecision<Decision>(orderId);
+    if (!d) throw new DspError('DSP_ORDER_NOT_FOUND', `no decision for order ${orderId}`, [{ orderId }]);
+    if (d.reservation === 'committed') {
+      throw new DspError('DSP_ORDER_NOT_CANCELLABLE', `order ${orderId} has shipped; its stock is committed`, [{ orderId }]);
+    }
+    if (d.reservation === 'held') await this.store.release(orderId);
+    await this.store.markCancelled(orderId);
+    return this.get(orderId);
+  }
+}
+
+function stateOf(d: StoredDecision<Decision>): OrderState {
+  if (d.cancelled) return 'cancelled';
+  if (d.reservation === 'committed') return 'committed';
+  if (d.reservation === 'held') return 'reserved';
+  return 'backordered';
+}
+
+/** SHA-256 of the request with object keys sorted, so key order does not matter. */
+export function requestHash(req: AllocateRequest): string {
+  return createHash('sha256').update(canonical(req)).digest('hex');
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}

@@ -1,0 +1,239 @@
+import type { Config } from '../config.js';
+import type { RegionProps, Warehouse } from '../domain/network.js';
+import type { NetworkContext } from '../network/context.js';
+import type { Problem, ProblemArc, ProblemOption } from '../../solver/types.js';
+import type { RadiusFacts } from '../../solver/rules.js';
+import { HOUR_MS, localDay, nextReadyMs } from './time.js';
+
+/** A validated order in internal units (epoch ms, merged lines). */
+export interface OrderInput {
+  orderId: string;
+  customerId: string;
+  /** Epoch ms. */
+  promisedByMs: number;
+  destination: { lon: number; lat: number };
+  /** One line per SKU. */
+  lines: { sku: string; qty: number }[];
+  allowSplit: boolean;
+}
+
+export interface SiteInfo {
+  warehouse: Warehouse;
+  /** Road km to the destination. */
+  roadKm: number;
+}
+
+export interface ArcInfo {
+  fromWarehouseId: string;
+  sku: string;
+  /** Storage occupation, CNY per unit. */
+  storagePerUnit: number;
+  /** Line haul + handling, CNY per unit (0 for direct arcs). */
+  transferPerUnit: number;
+}
+
+export interface OptionInfo {
+  courierId: string;
+  /** Lane base rate, CNY per parcel. */
+  baseCny: number;
+  /** Lateness penalty of this option's ETA, CNY. */
+  latenessCny: number;
+  /** Hours late (0 when on time). */
+  hoursLate: number;
+  /** Epoch ms. */
+  etaMs: number;
+}
+
+export interface Exclusion {
+  warehouseId: string;
+  code: 'WAREHOUSE_AT_CAPACITY' | 'NO_STOCK' | 'COURIER_NO_CAPACITY' | 'NO_COURIER_LANE';
+  detail: string;
+}
+
+export interface Candidates {
+  problem: Problem;
+  facts: RadiusFacts[];
+  region: RegionProps;
+  sites: SiteInfo[];
+  arcInfo: ArcInfo[];
+  optionInfo: OptionInfo[];
+  excluded: Exclusion[];
+  /** Local day (YYYY-MM-DD) whose capacities the decision uses. */
+  day: string;
+}
+
+/** Capacity counter keys, shared by candidate generation and reservations. */
+export const counterKeys = {
+  warehouseParcels: (warehouseId: string, day: string) => `cap:wh:${warehouseId}:${day}:parcels`,
+  courierParcels: (courierId: string, provinceCode: string, day: string) => `cap:courier:${courierId}:${provinceCode}:${day}:parcels`,
+};
+
+export type CandidateConfig = Pick<
+  Config,
+  | 'splitPenaltyCny'
+  | 'latenessCnyPerHour'
+  | 'holdingRatePerYear'
+  | 'transferHandlingCnyPerUnit'
+  | 'backorderPenaltyCny'
+  | 'maxTransferSources'
+  | 'timezoneOffsetMinutes'
+>;
+
+/**
+ * Turns an order, a stock snapshot and capacity usage into the solver's generic problem
+ * (design §3): which warehouses may ship (sites), from which stock (arcs, incl. line-haul
+ * transfers), by which courier at what price and lateness (options), under which caps.
+ * Business rules live here, not in the optimiser.
+ */
+export function buildCandidates(
+  net: NetworkContext,
+  cfg: CandidateConfig,
+  order: OrderInput,
+  region: RegionProps,
+  free: Map<string, Map<string, number>>,
+  usage: Map<string, number>,
+  nowMs: number,
+): Candidates {
+  const tz = cfg.timezoneOffsetMinutes;
+  const day = localDay(nowMs, tz);
+  const destProvince = region.provinceCode;
+  const lines = order.lines.map((l) => ({ sku: l.sku, qty: l.qty, unitWeightKg: net.skuByCode.get(l.sku)!.unitWeightKg }));
+  const problem: Problem = {
+    lines,
+    pools: [],
+    sites: [],
+    arcs: [],
+    options: [],
+    couriers: net.couriers.map((c) => ({
+      id: c.id,
+      parcelCap:
+        c.dailyParcelsPerRegion === null
+          ? null
+          : Math.max(0, c.dailyParcelsPerRegion - (usage.get(counterKeys.courierParcels(c.id, destProvince, day)) ?? 0)),
+      kgCap: null,
+    })),
+    splitPenalty: cfg.splitPenaltyCny,
+    backorderPenalty: cfg.backorderPenaltyCny,
+    allowSplit: order.allowSplit,
+  };
+  const facts: RadiusFacts[] = [];
+  const sites: SiteInfo[] = [];
+  const arcInfo: ArcInfo[] = [];
+  const optionInfo: OptionInfo[] = [];
+  const excluded: Exclusion[] = [];
+
+  // Pools are shared between a site's own shipment and transfers out of it: one per (warehouse, SKU).
+  const poolIndex = new Map<string, number>();
+  const pool = (warehouseId: string, sku: string, qty: number): number => {
+    const key = `${warehouseId}/${sku}`;
+    let i = poolIndex.get(key);
+    if (i === undefined) {
+      i = problem.pools.push({ id: key, qty }) - 1;
+      poolIndex.set(key, i);
+    }
+    return i;
+  };
+  const holdingPerUnitDay = (sku: string) => (net.skuByCode.get(sku)!.priceCny * cfg.holdingRatePerYear) / 365;
+  const freeAt = (warehouseId: string, sku: string) => free.get(warehouseId)?.get(sku) ?? 0;
+
+  for (const w of net.warehouses) {
+    const freePerLine = lines.map((l) => freeAt(w.id, l.sku));
+    if (freePerLine.every((f) => f <= 0)) {
+      excluded.push({ warehouseId: w.id, code: 'NO_STOCK', detail: `no free stock of ${lines.map((l) => l.sku).join(', ')}` });
+      continue;
+    }
+    const used = usage.get(counterKeys.warehouseParcels(w.id, day)) ?? 0;
+    if (used >= w.dailyOutboundParcels) {
+      excluded.push({ warehouseId: w.id, code: 'WAREHOUSE_AT_CAPACITY', detail: `${used} of ${w.dailyOutboundParcels} outbound parcels for ${day} already used` });
+      continue;
+    }
+    const whRegion = w.regionCode;
+    const roadKm = net.road.roadKm(w, whRegion, order.destination, region.code);
+    const readyMs = nextReadyMs(nowMs, w, 0, tz);
+    const site = problem.sites.length;
+    const siteArcs: ProblemArc[] = [];
+    const siteArcInfo: ArcInfo[] = [];
+
+    // Direct arcs: the site's own free stock.
+    lines.forEach((l, li) => {
+      if (freePerLine[li]! <= 0) return;
+      siteArcs.push({ site, line: li, pool: pool(w.id, l.sku, freePerLine[li]!), unitCost: 0, transfer: false });
+      const storage = (holdingPerUnitDay(l.sku) * (readyMs - nowMs)) / (24 * HOUR_MS);
+      siteArcInfo.push({ fromWarehouseId: w.id, sku: l.sku, storagePerUnit: storage, transferPerUnit: 0 });
+    });
+
+    // Transfer arcs: for lines the site cannot cover alone, the cheapest few line-haul sources.
+    let transferLeadHours = 0;
+    if (cfg.maxTransferSources > 0) {
+      lines.forEach((l, li) => {
+        if (freePerLine[li]! >= l.qty) return;
+        const sources = net.warehouses
+          .filter((v) => v.id !== w.id && freeAt(v.id, l.sku) > 0)
+          .map((v) => ({ v, lane: net.lineHaulLane(v.id, w.id) }))
+          .filter((s): s is { v: Warehouse; lane: NonNullable<typeof s.lane> } => s.lane !== undefined)
+          .map((s) => ({
+            ...s,
+            transferPerUnit: s.lane.perKgCny * l.unitWeightKg + cfg.transferHandlingCnyPerUnit,
+            storagePerUnit: (holdingPerUnitDay(l.sku) * (nextReadyMs(nowMs, w, s.lane.hours, tz) - nowMs)) / (24 * HOUR_MS),
+          }))
+          .sort((a, b) => a.transferPerUnit + a.storagePerUnit - (b.transferPerUnit + b.storagePerUnit) || (a.v.id < b.v.id ? -1 : 1))
+          .slice(0, cfg.maxTransferSources);
+        for (const s of sources) {
+          siteArcs.push({ site, line: li, pool: pool(s.v.id, l.sku, freeAt(s.v.id, l.sku)), unitCost: 0, transfer: true });
+          siteArcInfo.push({ fromWarehouseId: s.v.id, sku: l.sku, storagePerUnit: s.storagePerUnit, transferPerUnit: s.transferPerUnit });
+          transferLeadHours = Math.max(transferLeadHours, s.lane.hours);
+        }
+      });
+    }
+    const hasTransfers = siteArcs.some((a) => a.transfer);
+
+    // Options: every courier with a lane rate and capacity left; a transfer variant waits for line haul.
+    const siteOptions: { option: ProblemOption; info: OptionInfo }[] = [];
+    let noCapacity = 0;
+    let noLane = 0;
+    for (const [ci, c] of net.couriers.entries()) {
+      const rate = net.laneRate(c, net.warehouseProvince.get(w.id)!, destProvince);
+      if (!rate) {
+        noLane++;
+        continue;
+      }
+      if (problem.couriers[ci]!.parcelCap === 0) {
+        noCapacity++;
+        continue;
+      }
+      for (const transfer of hasTransfers ? [false, true] : [false]) {
+        const ready = nextReadyMs(nowMs, w, transfer ? transferLeadHours : 0, tz);
+        const etaMs = ready + rate.transitHours * HOUR_MS;
+        const hoursLate = Math.max(0, (etaMs - order.promisedByMs) / HOUR_MS);
+        const latenessCny = hoursLate * cfg.latenessCnyPerHour;
+        siteOptions.push({
+          option: { site, courier: ci, fixedCost: rate.baseCny + latenessCny, perKg: rate.perKgCny, maxKg: c.maxParcelKg, transfer },
+          info: { courierId: c.id, baseCny: rate.baseCny, latenessCny, hoursLate, etaMs },
+        });
+      }
+    }
+    if (siteOptions.length === 0) {
+      excluded.push(
+        noCapacity > 0
+          ? { warehouseId: w.id, code: 'COURIER_NO_CAPACITY', detail: `every courier serving ${region.name} is out of capacity for ${day}` }
+          : { warehouseId: w.id, code: 'NO_COURIER_LANE', detail: `no courier rate from ${w.province} to ${region.name} (${noLane} couriers checked)` },
+      );
+      continue;
+    }
+
+    problem.sites.push({ id: w.id });
+    sites.push({ warehouse: w, roadKm });
+    facts.push({ roadKm, radiusKm: w.radiusKm, freePerLine });
+    siteArcs.forEach((a, i) => {
+      const info = siteArcInfo[i]!;
+      a.unitCost = info.storagePerUnit + info.transferPerUnit;
+      problem.arcs.push(a);
+      arcInfo.push(info);
+    });
+    for (const o of siteOptions) {
+      problem.options.push(o.option);
+      optionInfo.push(o.info);
+    }
+  }
+  return { problem, facts, region, sites, arcInfo, optionInfo, excluded, day };
+}

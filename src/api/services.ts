@@ -1,0 +1,10 @@
+import type { Allocator } from '../allocate/allocator.js';
+import type { NetworkContext } from '../network/context.js';
+import type { Store } from '../store/types.js';
+
+/** What the route plugins need, handed to each explicitly (no global state). */
+export interface Services {
+  net: NetworkContext;
+  store: Store;
+  allocator: Allocator;
+}

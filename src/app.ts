@@ -1,0 +1,103 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { Allocator } from './allocate/allocator.js';
+import { healthRoutes } from './api/health.js';
+import { allocateRoutes } from './api/allocate.js';
+import { networkRoutes } from './api/network.js';
+import { orderRoutes } from './api/orders.js';
+import type { Services } from './api/services.js';
+import { stockRoutes } from './api/stock.js';
+import type { Config } from './config.js';
+import { DspError, type ErrorCode } from './errors.js';
+import { NetworkContext } from './network/context.js';
+import { loadNetwork, loadRegions } from './network/load.js';
+import { MemoryStore } from './store/memory.js';
+import type { Store } from './store/types.js';
+
+export interface AppOptions {
+  config: Config;
+  /** A prepared network (tests share one); loaded from config.dataDir when absent. */
+  net?: NetworkContext;
+  /** The state store; the embedded in-memory store seeded with the network's stock when absent. */
+  store?: Store;
+  /** Epoch-ms clock; tests and replays inject one. */
+  clock?: () => number;
+  logger?: boolean;
+}
+
+export function loadNetworkContext(config: Config): NetworkContext {
+  const dir = config.dataDir === '' ? undefined : config.dataDir;
+  return new NetworkContext(loadNetwork(dir), loadRegions(dir), config);
+}
+
+/** Builds the service: one fastify instance, each resource a plugin, one error registry. */
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const { config } = opts;
+  const net = opts.net ?? loadNetworkContext(config);
+  const store = opts.store ?? new MemoryStore(net.network.stock);
+  const allocator = new Allocator(net, config, store, opts.clock);
+  const svc: Services = { net, store, allocator };
+
+  const app = Fastify({
+    logger: opts.logger === false ? false : { level: config.logLevel },
+    bodyLimit: config.bodyLimitBytes,
+    ajv: {
+      // Strict input: "5" is not a number and unknown fields are errors, so ERP mistakes surface.
+      customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true, useDefaults: true },
+    },
+  });
+  app.addHook('onClose', async () => store.close());
+  // The API speaks JSON only; a text body is a client mistake worth a clear 415, not a 400.
+  app.removeContentTypeParser('text/plain');
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const dsp = toDspError(err);
+    if (dsp.status >= 500) req.log.error({ err }, 'request failed');
+    void reply.status(dsp.status).send(dsp.toJSON());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send(new DspError('DSP_NOT_FOUND', `no route ${req.method} ${req.url}`).toJSON());
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'dispatchd',
+        version: '1',
+        description:
+          'Real-time dispatch optimisation: which warehouse(s), which courier, what cost, what ETA, and why. Money in CNY, distance in km, weight in kg, times ISO-8601 with offset. Errors: {"error":{"code":"DSP_…","message","details"}} (docs/errors.md).',
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(healthRoutes(svc));
+  await app.register(allocateRoutes(svc));
+  await app.register(orderRoutes(svc));
+  await app.register(networkRoutes(svc));
+  await app.register(stockRoutes(svc));
+  return app;
+}
+
+/** Maps every error that reaches the handler to a registry code; only real faults become 500. */
+function toDspError(err: FastifyError): DspError {
+  if (err instanceof DspError) return err;
+  if (err.validation) {
+    const details = err.validation.map((v) => ({ path: v.instancePath || '/', message: v.message, params: v.params }));
+    return new DspError('DSP_VALIDATION', `${err.validationContext ?? 'request'} ${err.message}`, details);
+  }
+  const byFastifyCode: Record<string, ErrorCode> = {
+    FST_ERR_CTP_BODY_TOO_LARGE: 'DSP_BODY_TOO_LARGE',
+    FST_ERR_CTP_INVALID_MEDIA_TYPE: 'DSP_UNSUPPORTED_MEDIA_TYPE',
+    FST_ERR_CTP_EMPTY_JSON_BODY: 'DSP_BAD_JSON',
+    FST_ERR_CTP_INVALID_JSON_BODY: 'DSP_BAD_JSON',
+    FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'DSP_VALIDATION',
+  };
+  const mapped = err.code ? byFastifyCode[err.code] : undefined;
+  if (mapped) return new DspError(mapped, err.message);
+  if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message))) return new DspError('DSP_BAD_JSON', `body is not valid JSON: ${err.message}`);
+  if (err.statusCode === 404) return new DspError('DSP_NOT_FOUND', err.message);
+  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return new DspError('DSP_VALIDATION', err.message);
+  return new DspError('DSP_INTERNAL', 'internal error');
+}

@@ -1,0 +1,78 @@
+/**
+ * One validated, frozen configuration object (design: "Examples to follow" #10).
+ * Every value has a default, a unit and a validation; `loadConfig` reads them from the environment
+ * (names in `ENV` below) and throws `ConfigError` naming every bad variable at once.
+ * The table is also rendered into README.md's configuration section.
+ */
+
+interface Spec {
+  env: string;
+  unit: string;
+  default: number | string;
+  kind: 'int' | 'number' | 'string';
+  min?: number;
+  max?: number;
+  describe: string;
+}
+
+export const CONFIG_SPEC = {
+  host: { env: 'HOST', unit: 'address', default: '0.0.0.0', kind: 'string', describe: 'Interface the HTTP server binds to' },
+  port: { env: 'PORT', unit: 'TCP port', default: 8080, kind: 'int', min: 0, max: 65535, describe: 'HTTP port' },
+  dataDir: { env: 'DATA_DIR', unit: 'path', default: '', kind: 'string', describe: 'Network data directory; empty = the bundled data/' },
+  radiusLockFactor: { env: 'RADIUS_LOCK_FACTOR', unit: 'x ordered qty', default: 1.2, kind: 'number', min: 1, max: 10, describe: 'Free stock needed at an in-radius warehouse, as a multiple of every ordered quantity, for the radius lock' },
+  detourFactor: { env: 'DETOUR_FACTOR', unit: 'road km / great-circle km', default: 1.3, kind: 'number', min: 1, max: 3, describe: 'Default road-km estimate factor (per-corridor overrides in data/geo/corridors.json)' },
+  splitPenaltyCny: { env: 'SPLIT_PENALTY_CNY', unit: 'CNY per extra shipment', default: 6, kind: 'number', min: 0, max: 10_000, describe: 'Money penalty for each shipment beyond the first' },
+  latenessCnyPerHour: { env: 'LATENESS_CNY_PER_HOUR', unit: 'CNY per hour late', default: 1.5, kind: 'number', min: 0, max: 10_000, describe: 'Penalty per hour of ETA beyond the promised time' },
+  holdingRatePerYear: { env: 'HOLDING_RATE_PER_YEAR', unit: 'fraction of unit price per year', default: 0.25, kind: 'number', min: 0, max: 5, describe: 'Storage occupation cost: price x rate / 365 per unit-day while stock waits' },
+  transferHandlingCnyPerUnit: { env: 'TRANSFER_HANDLING_CNY_PER_UNIT', unit: 'CNY per unit', default: 0.5, kind: 'number', min: 0, max: 1_000, describe: 'Handling cost per unit moved between warehouses by line haul (on top of the lane per-kg rate)' },
+  backorderPenaltyCny: { env: 'BACKORDER_PENALTY_CNY', unit: 'CNY per unit', default: 10_000, kind: 'number', min: 1, max: 1e7, describe: 'Internal penalty per unit not supplied; large so that supplying wins whenever possible (never reported as cost)' },
+  maxTransferSources: { env: 'MAX_TRANSFER_SOURCES', unit: 'warehouses per line and site', default: 2, kind: 'int', min: 0, max: 17, describe: 'Line-haul transfer sources considered per (site, line): the cheapest N' },
+  solveTimeoutMs: { env: 'SOLVE_TIMEOUT_MS', unit: 'ms', default: 2_000, kind: 'int', min: 1, max: 60_000, describe: 'Time budget of the exact MIP solve; past it the greedy plan is returned as mode "fallback"' },
+  reserveRetries: { env: 'RESERVE_RETRIES', unit: 'attempts', default: 5, kind: 'int', min: 1, max: 20, describe: 'Re-plans from fresh stock when a reservation conflicts' },
+  bodyLimitBytes: { env: 'BODY_LIMIT_BYTES', unit: 'bytes', default: 1_048_576, kind: 'int', min: 1_024, max: 104_857_600, describe: 'Largest accepted request body' },
+  maxLinesPerOrder: { env: 'MAX_LINES_PER_ORDER', unit: 'lines', default: 100, kind: 'int', min: 1, max: 1_000, describe: 'Largest accepted number of order lines' },
+  timezoneOffsetMinutes: { env: 'TZ_OFFSET_MINUTES', unit: 'minutes east of UTC', default: 480, kind: 'int', min: -720, max: 840, describe: 'Local time of the network (cut-offs, days); China Standard Time = 480' },
+  logLevel: { env: 'LOG_LEVEL', unit: 'pino level', default: 'info', kind: 'string', describe: 'fatal | error | warn | info | debug | trace | silent' },
+} as const satisfies Record<string, Spec>;
+
+type SpecOf = typeof CONFIG_SPEC;
+export type Config = Readonly<{
+  [K in keyof SpecOf]: SpecOf[K]['kind'] extends 'string' ? string : number;
+}>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** Reads, validates and freezes the configuration. `overrides` (already typed) win over env. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const out: Record<string, number | string> = {};
+  const problems: string[] = [];
+  for (const [key, spec] of Object.entries(CONFIG_SPEC) as [string, Spec][]) {
+    const override = (overrides as Record<string, number | string | undefined>)[key];
+    const raw = override ?? env[spec.env];
+    if (raw === undefined || raw === '') {
+      out[key] = spec.default;
+      continue;
+    }
+    if (spec.kind === 'string') {
+      out[key] = String(raw);
+      continue;
+    }
+    const n = typeof raw === 'number' ? raw : Number(raw);
+    if (!Number.isFinite(n) || (spec.kind === 'int' && !Number.isInteger(n))) {
+      problems.push(`${spec.env}=${JSON.stringify(raw)} is not ${spec.kind === 'int' ? 'an integer' : 'a number'} (${spec.unit})`);
+      continue;
+    }
+    if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+      problems.push(`${spec.env}=${n} is outside [${spec.min}, ${spec.max}] ${spec.unit}`);
+      continue;
+    }
+    out[key] = n;
+  }
+  if (!LOG_LEVELS.has(String(out.logLevel))) problems.push(`LOG_LEVEL=${String(out.logLevel)} is not one of ${[...LOG_LEVELS].join(', ')}`);
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  return Object.freeze(out) as Config;
+}

@@ -1,0 +1,138 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/**
+ * Request and response schemas of HTTP API v1. The same objects validate requests (fastify + ajv)
+ * and generate the OpenAPI document at /docs/json, so the contract and the code cannot drift.
+ * Time: ISO-8601 with offset; money: CNY rounded to 0.01; distance: km; weight: kg.
+ */
+
+const IsoTime = (description: string) =>
+  Type.String({
+    description: `${description} ISO-8601 with an offset, e.g. 2026-11-11T10:15:00+08:00.`,
+    // An explicit offset is required: a bare local time is ambiguous across the ERP boundary.
+    pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2})$',
+  });
+
+const Id = (description: string) => Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$', description });
+
+export const SkuCode = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', description: 'Catalogue SKU code, e.g. BRK-0001.' });
+
+export const OrderLine = Type.Object(
+  {
+    sku: SkuCode,
+    qty: Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Units, whole, > 0.' }),
+  },
+  { additionalProperties: false },
+);
+
+export const AllocateRequest = Type.Object(
+  {
+    orderId: Id('The ERP order number; the idempotency key.'),
+    customerId: Id('The ordering customer.'),
+    placedAt: Type.Optional(IsoTime('When the order was placed; defaults to the decision time.')),
+    promisedBy: IsoTime('Latest promised delivery time.'),
+    destination: Type.Object(
+      {
+        lon: Type.Number({ minimum: -180, maximum: 180, description: 'WGS84 longitude, degrees.' }),
+        lat: Type.Number({ minimum: -90, maximum: 90, description: 'WGS84 latitude, degrees.' }),
+        address: Type.Optional(Type.String({ maxLength: 500 })),
+      },
+      { additionalProperties: false },
+    ),
+    lines: Type.Array(OrderLine, { minItems: 1, description: 'Order lines; the same SKU twice is merged.' }),
+    allowSplit: Type.Optional(Type.Boolean({ default: true, description: 'False: one shipment at most.' })),
+  },
+  { additionalProperties: false },
+);
+export type AllocateRequest = Static<typeof AllocateRequest>;
+
+const Money = (description: string) => Type.Number({ description: `${description}, CNY (rounded to 0.01).` });
+
+export const ShipmentCostSchema = Type.Object({
+  freight: Money('Courier freight: lane base + per-kg x weight'),
+  transfer: Money('Line-haul transfer of stock into the shipping warehouse'),
+  storage: Money('Storage occupation while stock waits'),
+  lateness: Money('Penalty for ETA beyond promisedBy'),
+  split: Money('Penalty for this shipment being an extra one'),
+  total: Money('Sum of the above'),
+});
+
+export const Shipment = Type.Object({
+  warehouseId: Type.String(),
+  courierId: Type.String(),
+  lines: Type.Array(Type.Object({ sku: Type.String(), qty: Type.Integer() })),
+  transfers: Type.Array(
+    Type.Object({ fromWarehouseId: Type.String(), sku: Type.String(), qty: Type.Integer() }),
+    { description: 'Units brought into warehouseId by line haul before shipping (part of lines).' },
+  ),
+  weightKg: Type.Number({ description: 'Parcel weight, kg.' }),
+  distanceKm: Type.Number({ description: 'Road km estimate from the warehouse to the destination.' }),
+  eta: Type.String({ description: 'Estimated delivery, ISO-8601 with offset.' }),
+  cost: ShipmentCostSchema,
+});
+
+export const Reason = Type.Object({
+  warehouseId: Type.Union([Type.String(), Type.Null()], { description: 'The warehouse the reason is about; null for order-level reasons.' }),
+  code: Type.String({ description: 'Reason code, see docs/reasons.md.' }),
+  detail: Type.String(),
+  costDelta: Type.Optional(Type.Number({ description: 'Extra cost of the alternative over the chosen plan, CNY.' })),
+});
+
+export const Decision = Type.Object({
+  orderId: Type.String(),
+  status: Type.Union([Type.Literal('allocated'), Type.Literal('partial'), Type.Literal('backordered')]),
+  mode: Type.Union([Type.Literal('radius-lock'), Type.Literal('optimized'), Type.Literal('fallback')]),
+  shipments: Type.Array(Shipment),
+  backordered: Type.Array(Type.Object({ sku: Type.String(), qty: Type.Integer() })),
+  totalCost: Money('Sum of the shipments\' totals'),
+  reasons: Type.Array(Reason),
+  solver: Type.String({ description: 'Which solver answered: radius-lock | lp | greedy | none.' }),
+  solveMicros: Type.Number({ description: 'Time spent deciding (candidates + solve), microseconds.' }),
+  decidedAt: Type.String({ description: 'ISO-8601 with offset.' }),
+});
+export type Decision = Static<typeof Decision>;
+
+export const OrderView = Type.Object({
+  orderId: Type.String(),
+  state: Type.Union([Type.Literal('reserved'), Type.Literal('committed'), Type.Literal('cancelled'), Type.Literal('backordered')]),
+  decision: Decision,
+});
+
+export const ErrorBody = Type.Object({
+  error: Type.Object({
+    code: Type.String({ description: 'DSP_… code from docs/errors.md.' }),
+    message: Type.String(),
+    details: Type.Array(Type.Unknown()),
+  }),
+});
+
+export const StockQuery = Type.Object(
+  { warehouseId: Type.Optional(Id('Warehouse id filter.')), sku: Type.Optional(SkuCode) },
+  { additionalProperties: false },
+);
+
+export const StockLevelSchema = Type.Object({
+  warehouseId: Type.String(),
+  sku: Type.String(),
+  onHand: Type.Integer(),
+  free: Type.Integer(),
+  reserved: Type.Integer(),
+});
+
+export const StockPut = Type.Object(
+  {
+    items: Type.Array(
+      Type.Object(
+        {
+          warehouseId: Id('Warehouse id.'),
+          sku: SkuCode,
+          onHand: Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'Units on hand.' }),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 10_000 },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type StockPut = Static<typeof StockPut>;

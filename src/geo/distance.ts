@@ -1,0 +1,49 @@
+import { distance, point } from '@turf/turf';
+import type { Corridor } from '../domain/network.js';
+
+export interface LonLat {
+  lon: number;
+  lat: number;
+}
+
+/** Great-circle distance, km (turf's haversine on the WGS84 mean radius). */
+export function greatCircleKm(a: LonLat, b: LonLat): number {
+  return distance(point([a.lon, a.lat]), point([b.lon, b.lat]), { units: 'kilometers' });
+}
+
+/**
+ * Road-km estimate: great-circle km x a detour factor, with per-corridor overrides between two
+ * regions (Hangzhou Bay bridge, Yangtze crossings, islands). One function, so that a routing
+ * engine can replace it later without touching callers.
+ */
+export class RoadDistance {
+  private readonly overrides = new Map<string, number>();
+
+  constructor(
+    private readonly defaultDetour: number,
+    corridors: Corridor[],
+  ) {
+    for (const c of corridors) {
+      this.overrides.set(RoadDistance.key(c.a, c.b), c.detourFactor);
+    }
+  }
+
+  private static key(a: string, b: string): string {
+    return a < b ? `${a}|${b}` : `${b}|${a}`;
+  }
+
+  /** Detour factor between two regions (by region code). */
+  detour(regionA: string, regionB: string): number {
+    return this.overrides.get(RoadDistance.key(regionA, regionB)) ?? this.defaultDetour;
+  }
+
+  /** Road km between two points lying in the given regions. */
+  roadKm(a: LonLat, regionA: string, b: LonLat, regionB: string): number {
+    return greatCircleKm(a, b) * this.detour(regionA, regionB);
+  }
+}
+
+/** The service-radius test: is the destination within `radiusKm` road km? */
+export function withinRadius(roadKm: number, radiusKm: number): boolean {
+  return roadKm <= radiusKm;
+}

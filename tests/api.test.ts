@@ -1,0 +1,225 @@
+import type { FastifyInstance } from 'fastify';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Decision } from '../src/domain/schemas.js';
+import type { MemoryStore } from '../src/store/memory.js';
+import { order, PLACES, testApp } from './support/app.js';
+
+let app: FastifyInstance;
+let store: MemoryStore;
+beforeEach(async () => {
+  ({ app, store } = await testApp());
+});
+afterEach(async () => {
+  await app.close();
+});
+
+const allocate = (body: unknown) => app.inject({ method: 'POST', url: '/v1/allocate', payload: body as object });
+const stockOf = async (warehouseId: string, sku: string) => (await store.stock({ warehouseId, sku }))[0];
+const setStock = (items: { warehouseId: string; sku: string; onHand: number }[]) =>
+  app.inject({ method: 'PUT', url: '/v1/stock', payload: { items } });
+
+describe('service basics', () => {
+  it('answers /healthz', async () => {
+    const r = await app.inject('/healthz');
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toMatchObject({ status: 'ok', store: 'memory', warehouses: 18 });
+  });
+
+  it('serves the OpenAPI document from the same schemas', async () => {
+    const r = await app.inject('/docs/json');
+    expect(r.statusCode).toBe(200);
+    const doc = r.json();
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/v1/allocate', '/v1/orders/{orderId}', '/v1/orders/{orderId}/cancel', '/v1/network', '/v1/stock', '/healthz']),
+    );
+    expect(doc.paths['/v1/allocate'].post.requestBody.content['application/json'].schema.required).toEqual(
+      expect.arrayContaining(['orderId', 'customerId', 'promisedBy', 'destination', 'lines']),
+    );
+    expect((await app.inject('/docs')).statusCode).toBeLessThan(400);
+  });
+
+  it('lists the network', async () => {
+    const r = await app.inject('/v1/network');
+    const body = r.json();
+    expect(body.warehouses).toHaveLength(18);
+    expect(body.warehouses.find((w: { id: string }) => w.id === 'SH01')).toMatchObject({ radiusKm: 150, city: 'Shanghai' });
+    expect(body.couriers.map((c: { id: string }) => c.id).sort()).toEqual(['SF', 'STO', 'YUNDA', 'ZTO']);
+    expect(body.skus.length).toBeGreaterThanOrEqual(200);
+  });
+});
+
+describe('POST /v1/allocate', () => {
+  it('radius-locks a downtown-Shanghai order on SH01 and reserves the stock', async () => {
+    const before = await stockOf('SH01', 'BRK-0001');
+    expect(before!.free).toBeGreaterThanOrEqual(1.2 * 4);
+    const r = await allocate(order());
+    expect(r.statusCode).toBe(200);
+    const d = r.json<Decision>();
+    expect(d).toMatchObject({ status: 'allocated', mode: 'radius-lock', backordered: [] });
+    expect(d.shipments).toHaveLength(1);
+    expect(d.shipments[0]).toMatchObject({ warehouseId: 'SH01', lines: [{ sku: 'BRK-0001', qty: 4 }] });
+    expect(d.shipments[0]!.cost.total).toBeCloseTo(d.totalCost, 2);
+    expect(d.reasons.find((x) => x.code === 'RADIUS_LOCK')?.warehouseId).toBe('SH01');
+    expect(await stockOf('SH01', 'BRK-0001')).toMatchObject({ reserved: 4, free: before!.free - 4 });
+  });
+
+  it('switches to optimized when SH01 holds less than 1.2 x qty, and says why', async () => {
+    expect((await setStock([{ warehouseId: 'SH01', sku: 'BRK-0001', onHand: 5 }])).statusCode).toBe(200);
+    const d = (await allocate(order({ lines: [{ sku: 'BRK-0001', qty: 5 }] }))).json<Decision>();
+    expect(d.mode).toBe('optimized');
+    const why = d.reasons.find((x) => x.code === 'RADIUS_LOCK_NOT_APPLIED' && x.warehouseId === 'SH01');
+    expect(why?.detail).toContain('5 < 1.2 x 5 = 6');
+    expect(d.status).toBe('allocated');
+  });
+
+  it('does not serve a Suzhou customer from the North-China warehouse while the delta has stock (the case)', async () => {
+    // Make the national warehouse the biggest holder by far, as in the case.
+    await setStock([
+      { warehouseId: 'TJ01', sku: 'BRK-0001', onHand: 5_000 },
+      { warehouseId: 'SZ01', sku: 'BRK-0001', onHand: 40 },
+    ]);
+    const d = (await allocate(order({ destination: PLACES.suzhouCentre, lines: [{ sku: 'BRK-0001', qty: 30 }] }))).json<Decision>();
+    expect(d.status).toBe('allocated');
+    expect(d.shipments.map((s) => s.warehouseId)).not.toContain('TJ01');
+    const tj = d.reasons.find((x) => x.warehouseId === 'TJ01');
+    expect(tj?.code).toBe('COST_HIGHER_BY');
+    expect(tj!.costDelta).toBeGreaterThan(0);
+  });
+
+  it('is idempotent on orderId: a retry returns the same decision and reserves once', async () => {
+    const body = order({ lines: [{ sku: 'BRK-0001', qty: 3 }] });
+    const before = (await stockOf('SH01', 'BRK-0001'))!.reserved;
+    const [a, b] = await Promise.all([allocate(body), allocate(body)]);
+    const c = await allocate(body);
+    expect(a.json()).toEqual(b.json());
+    expect(a.json()).toEqual(c.json());
+    expect((await stockOf('SH01', 'BRK-0001'))!.reserved).toBe(before + 3);
+    const conflict = await allocate({ ...body, lines: [{ sku: 'BRK-0001', qty: 9 }] });
+    expect(conflict.statusCode).toBe(409);
+    expect(conflict.json().error.code).toBe('DSP_IDEMPOTENCY_CONFLICT');
+  });
+
+  it('backorders what nobody can supply', async () => {
+    const stock = await store.stock({ sku: 'BRK-0001' });
+    await setStock(stock.map((s) => ({ warehouseId: s.warehouseId, sku: s.sku, onHand: 0 })));
+    const d = (await allocate(order())).json<Decision>();
+    expect(d).toMatchObject({ status: 'backordered', shipments: [], backordered: [{ sku: 'BRK-0001', qty: 4 }], totalCost: 0 });
+    expect(d.reasons.some((x) => x.code === 'BACKORDERED')).toBe(true);
+  });
+
+  it('splits when no warehouse holds the whole quantity', async () => {
+    const stock = await store.stock({ sku: 'BRK-0001' });
+    await setStock(stock.map((s) => ({ warehouseId: s.warehouseId, sku: s.sku, onHand: 0 })));
+    await setStock([
+      { warehouseId: 'SH01', sku: 'BRK-0001', onHand: 6 },
+      { warehouseId: 'SZ01', sku: 'BRK-0001', onHand: 6 },
+    ]);
+    const d = (await allocate(order({ lines: [{ sku: 'BRK-0001', qty: 10 }], allowSplit: true }))).json<Decision>();
+    expect(d.status).toBe('allocated');
+    const shipped = d.shipments.reduce((n, s) => n + s.lines.reduce((m, l) => m + l.qty, 0), 0);
+    expect(shipped).toBe(10);
+    expect(d.totalCost).toBeCloseTo(
+      d.shipments.reduce((n, s) => n + s.cost.total, 0),
+      1,
+    );
+  });
+});
+
+describe('orders', () => {
+  it('gets and cancels an order, releasing its stock once', async () => {
+    const body = order({ lines: [{ sku: 'BRK-0001', qty: 2 }] });
+    const before = (await stockOf('SH01', 'BRK-0001'))!;
+    await allocate(body);
+    const got = await app.inject(`/v1/orders/${body.orderId as string}`);
+    expect(got.json()).toMatchObject({ orderId: body.orderId, state: 'reserved' });
+    const c1 = await app.inject({ method: 'POST', url: `/v1/orders/${body.orderId as string}/cancel` });
+    expect(c1.json()).toMatchObject({ state: 'cancelled' });
+    const c2 = await app.inject({ method: 'POST', url: `/v1/orders/${body.orderId as string}/cancel` });
+    expect(c2.statusCode).toBe(200);
+    expect(await stockOf('SH01', 'BRK-0001')).toEqual(before);
+    const missing = await app.inject('/v1/orders/NOPE-1');
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().error.code).toBe('DSP_ORDER_NOT_FOUND');
+  });
+});
+
+describe('stock', () => {
+  it('filters and validates', async () => {
+    const r = await app.inject('/v1/stock?warehouseId=SH01&sku=BRK-0001');
+    expect(r.json().items).toHaveLength(1);
+    expect((await app.inject('/v1/stock?warehouseId=XX99')).json().error.code).toBe('DSP_UNKNOWN_WAREHOUSE');
+    expect((await app.inject('/v1/stock?color=red')).json().error.code).toBe('DSP_VALIDATION');
+    const bad = await setStock([{ warehouseId: 'SH01', sku: 'NOPE-1', onHand: 1 }]);
+    expect(bad.statusCode).toBe(422);
+    expect(bad.json().error.code).toBe('DSP_UNKNOWN_SKU');
+  });
+
+  it('refuses on-hand below reserved', async () => {
+    await allocate(order({ lines: [{ sku: 'BRK-0001', qty: 4 }] }));
+    const r = await setStock([{ warehouseId: 'SH01', sku: 'BRK-0001', onHand: 3 }]);
+    expect(r.statusCode).toBe(409);
+    expect(r.json().error.code).toBe('DSP_STOCK_BELOW_RESERVED');
+  });
+});
+
+describe('bad input never yields a 500', () => {
+  const cases: [string, () => Promise<{ statusCode: number; json: () => { error: { code: string } } }>, number, string][] = [
+    ['missing field', () => allocate({ ...order(), promisedBy: undefined }), 400, 'DSP_VALIDATION'],
+    ['wrong type', () => allocate(order({ lines: [{ sku: 'BRK-0001', qty: '4' }] })), 400, 'DSP_VALIDATION'],
+    ['qty 0', () => allocate(order({ lines: [{ sku: 'BRK-0001', qty: 0 }] })), 400, 'DSP_VALIDATION'],
+    ['qty negative', () => allocate(order({ lines: [{ sku: 'BRK-0001', qty: -3 }] })), 400, 'DSP_VALIDATION'],
+    ['fractional qty', () => allocate(order({ lines: [{ sku: 'BRK-0001', qty: 1.5 }] })), 400, 'DSP_VALIDATION'],
+    ['no lines', () => allocate(order({ lines: [] })), 400, 'DSP_VALIDATION'],
+    ['unknown field', () => allocate(order({ priority: 'high' })), 400, 'DSP_VALIDATION'],
+    ['unknown SKU', () => allocate(order({ lines: [{ sku: 'NOPE-404', qty: 1 }] })), 422, 'DSP_UNKNOWN_SKU'],
+    ['longitude out of range', () => allocate(order({ destination: { lon: 200, lat: 31 } })), 400, 'DSP_VALIDATION'],
+    ['latitude out of range', () => allocate(order({ destination: { lon: 121, lat: -95 } })), 400, 'DSP_VALIDATION'],
+    ['destination at sea', () => allocate(order({ destination: PLACES.eastChinaSea })), 422, 'DSP_DESTINATION_UNSERVED'],
+    ['time without offset', () => allocate(order({ promisedBy: '2026-11-12T18:00:00' })), 400, 'DSP_VALIDATION'],
+    ['impossible date', () => allocate(order({ promisedBy: '2026-13-45T18:00:00+08:00' })), 422, 'DSP_BAD_TIME'],
+    ['promise before placement', () => allocate(order({ promisedBy: '2026-11-10T18:00:00+08:00' })), 422, 'DSP_BAD_TIME'],
+    [
+      '2 MB body',
+      () => app.inject({ method: 'POST', url: '/v1/allocate', headers: { 'content-type': 'application/json' }, payload: `{"pad":"${'x'.repeat(2 * 1024 * 1024)}"}` }),
+      413,
+      'DSP_BODY_TOO_LARGE',
+    ],
+    ['non-JSON', () => app.inject({ method: 'POST', url: '/v1/allocate', headers: { 'content-type': 'application/json' }, payload: '{"orderId": ' }), 400, 'DSP_BAD_JSON'],
+    ['empty JSON body', () => app.inject({ method: 'POST', url: '/v1/allocate', headers: { 'content-type': 'application/json' }, payload: '' }), 400, 'DSP_BAD_JSON'],
+    ['text body', () => app.inject({ method: 'POST', url: '/v1/allocate', headers: { 'content-type': 'text/plain' }, payload: 'hello' }), 415, 'DSP_UNSUPPORTED_MEDIA_TYPE'],
+    ['unknown route', () => app.inject('/v1/nothing-here'), 404, 'DSP_NOT_FOUND'],
+    ['wrong method', () => app.inject({ method: 'DELETE', url: '/v1/allocate' }), 404, 'DSP_NOT_FOUND'],
+  ];
+  for (const [name, send, status, code] of cases) {
+    it(`${name} -> ${status} ${code}`, async () => {
+      const r = await send();
+      expect(r.statusCode).toBe(status);
+      expect(r.json().error.code).toBe(code);
+    });
+  }
+});
+
+describe('concurrency', () => {
+  it('200 concurrent allocations on a scarce SKU never drive free stock below zero', async () => {
+    const sku = 'BRK-0001';
+    const stock = await store.stock({ sku });
+    await setStock(stock.map((s) => ({ warehouseId: s.warehouseId, sku, onHand: 0 })));
+    await setStock([
+      { warehouseId: 'SH01', sku, onHand: 30 },
+      { warehouseId: 'SZ01', sku, onHand: 20 },
+      { warehouseId: 'HZ01', sku, onHand: 10 },
+    ]);
+    const replies = await Promise.all(Array.from({ length: 200 }, () => allocate(order({ lines: [{ sku, qty: 1 }] }))));
+    expect(replies.every((r) => r.statusCode === 200)).toBe(true);
+    const decisions = replies.map((r) => r.json<Decision>());
+    const shipped = decisions.reduce((n, d) => n + d.shipments.reduce((m, s) => m + s.lines[0]!.qty, 0), 0);
+    expect(shipped).toBe(60);
+    expect(decisions.filter((d) => d.status === 'backordered')).toHaveLength(140);
+    for (const row of await store.stock({ sku })) {
+      expect(row.free).toBeGreaterThanOrEqual(0);
+      expect(row.onHand).toBe(row.free + row.reserved);
+    }
+    expect((await store.stock({ sku })).reduce((n, r) => n + r.reserved, 0)).toBe(60);
+  });
+});

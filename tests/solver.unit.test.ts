@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { planObjective } from '../solver/cost.js';
+import { solveGreedy } from '../solver/greedy.js';
+import { buildLpModel, LpFailure, solveLp } from '../solver/lp.js';
+import { radiusLock, type RadiusFacts } from '../solver/rules.js';
+import { solve } from '../solver/solve.js';
+import type { Problem } from '../solver/types.js';
+import { verifyPlan } from '../solver/verify.js';
+
+/** Two warehouses, one courier each way; W1 holds 8 of 10 units of A and all of B. */
+function twoSites(over: Partial<Problem> = {}): Problem {
+  return {
+    lines: [
+      { sku: 'A', qty: 10, unitWeightKg: 1 },
+      { sku: 'B', qty: 3, unitWeightKg: 2 },
+    ],
+    pools: [
+      { id: 'W1/A', qty: 8 },
+      { id: 'W2/A', qty: 20 },
+      { id: 'W1/B', qty: 5 },
+    ],
+    sites: [{ id: 'W1' }, { id: 'W2' }],
+    arcs: [
+      { site: 0, line: 0, pool: 0, unitCost: 0.1, transfer: false },
+      { site: 1, line: 0, pool: 1, unitCost: 0.1, transfer: false },
+      { site: 0, line: 1, pool: 2, unitCost: 0.1, transfer: false },
+    ],
+    options: [
+      { site: 0, courier: 0, fixedCost: 10, perKg: 1, maxKg: null, transfer: false },
+      { site: 1, courier: 0, fixedCost: 5, perKg: 1, maxKg: null, transfer: false },
+    ],
+    couriers: [{ id: 'STO', parcelCap: null, kgCap: null }],
+    splitPenalty: 6,
+    backorderPenalty: 10_000,
+    allowSplit: true,
+    ...over,
+  };
+}
+
+describe('solveLp on hand-checked cases', () => {
+  it('splits when no single site can ship everything', () => {
+    // W1: 8 A + 3 B = 14 kg -> 10 + 14 + 1.1; W2: 2 A -> 5 + 2 + 0.2; split 6. Total 38.3.
+    const r = solveLp(twoSites());
+    expect(verifyPlan(twoSites(), r.plan)).toEqual([]);
+    expect(r.plan.objective).toBeCloseTo(38.3, 9);
+    expect(r.plan.shipments).toHaveLength(2);
+    expect(r.plan.backordered).toEqual([0, 0]);
+  });
+
+  it('backorders rather than split when splitting is not allowed', () => {
+    const p = twoSites({ allowSplit: false });
+    const r = solveLp(p);
+    expect(verifyPlan(p, r.plan)).toEqual([]);
+    expect(r.plan.shipments).toHaveLength(1);
+    // Best single shipment: W1 ships 8 A + 3 B, 2 A backordered.
+    expect(r.plan.backordered).toEqual([2, 0]);
+  });
+
+  it('uses a transfer when it beats a split', () => {
+    const p = twoSites();
+    p.arcs.push({ site: 0, line: 0, pool: 1, unitCost: 0.5, transfer: true });
+    p.options.push({ site: 0, courier: 0, fixedCost: 12, perKg: 1, maxKg: null, transfer: true });
+    // One shipment from W1 with 2 A transferred: 12 + 16 kg + 1.1 + 2 x 0.5 = 30.1 < 38.3.
+    const r = solveLp(p);
+    expect(r.plan.objective).toBeCloseTo(30.1, 9);
+    expect(r.plan.shipments).toHaveLength(1);
+    expect(r.plan.shipments[0]!.option).toBe(2);
+  });
+
+  it('never uses a courier without parcel capacity', () => {
+    const p = twoSites();
+    p.couriers.push({ id: 'ZTO', parcelCap: 0, kgCap: null });
+    p.options.push({ site: 0, courier: 1, fixedCost: 0, perKg: 0, maxKg: null, transfer: false });
+    const r = solveLp(p);
+    expect(r.plan.shipments.every((s) => p.options[s.option]!.courier === 0)).toBe(true);
+  });
+
+  it('respects a parcel weight limit by splitting or backordering', () => {
+    const p = twoSites();
+    p.options[0]!.maxKg = 10;
+    const r = solveLp(p);
+    expect(verifyPlan(p, r.plan)).toEqual([]);
+    expect(r.plan.objective).toBeCloseTo(planObjective(p, r.plan.shipments, r.plan.backordered), 9);
+  });
+
+  it('builds an integer model with binaries for shipments', () => {
+    const m = buildLpModel(twoSites(), 1000);
+    expect(Object.keys(m.binaries ?? {})).toEqual(['y0', 'y1']);
+    expect(Object.keys(m.ints ?? {})).toEqual(['q0', 'q1', 'q2']);
+  });
+});
+
+describe('greedy fallback', () => {
+  it('returns a feasible plan and solve() reports it as not optimal when the MIP cannot finish', () => {
+    const p = twoSites();
+    const g = solveGreedy(p);
+    expect(verifyPlan(p, g)).toEqual([]);
+    expect(g.backordered).toEqual([0, 0]);
+    const failing = () => {
+      throw new LpFailure('timed out');
+    };
+    const r = solve(p, { timeoutMs: 1_000, exact: failing });
+    expect(verifyPlan(p, r.plan)).toEqual([]);
+    expect(r).toMatchObject({ optimal: false, fallbackReason: 'timed out', stats: { solver: 'greedy' } });
+    const exact = solve(p, { timeoutMs: 1_000 });
+    expect(exact).toMatchObject({ optimal: true, stats: { solver: 'lp' } });
+    expect(exact.plan.objective).toBeLessThanOrEqual(r.plan.objective + 1e-9);
+  });
+
+  it('picks the cheapest single site when one can ship everything', () => {
+    const p = twoSites();
+    p.pools[0]!.qty = 10;
+    const g = solveGreedy(p);
+    expect(g.shipments).toHaveLength(1);
+    expect(p.options[g.shipments[0]!.option]!.site).toBe(0);
+  });
+});
+
+describe('radius lock', () => {
+  const p = twoSites();
+  const facts = (free0: number[], km0 = 40): RadiusFacts[] => [
+    { roadKm: km0, radiusKm: 150, freePerLine: free0 },
+    { roadKm: 400, radiusKm: 150, freePerLine: [20, 0] },
+  ];
+
+  it('locks the in-radius warehouse that covers 1.2 x every line', () => {
+    const q = twoSites();
+    q.pools[0]!.qty = 12;
+    q.pools[2]!.qty = 4;
+    const r = radiusLock(q, facts([12, 4]), 1.2);
+    expect(r.locked).toBe(true);
+    if (r.locked) {
+      expect(r.site).toBe(0);
+      expect(verifyPlan(q, r.plan)).toEqual([]);
+    }
+  });
+
+  it('does not lock when stock is below the factor, and says which line', () => {
+    const r = radiusLock(p, facts([11, 4]), 1.2);
+    expect(r.locked).toBe(false);
+    if (!r.locked) expect(r.misses[0]!.why).toContain('A is 11 < 1.2 x 10 = 12');
+  });
+
+  it('does not lock outside the radius', () => {
+    expect(radiusLock(p, facts([100, 100], 151), 1.2).locked).toBe(false);
+  });
+});
