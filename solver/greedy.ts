@@ -1,4 +1,4 @@
-import { makePlan, shipmentWeightKg } from './cost.js';
+import { makePlan, parcelsFor, shipmentObjective, shipmentWeightKg } from './cost.js';
 import { bestSingleSitePlan } from './single.js';
 import type { Plan, PlanShipment, Problem } from './types.js';
 
@@ -22,14 +22,17 @@ export function solveGreedy(p: Problem): Plan {
   const parcelsLeft = p.couriers.map((c) => c.parcelCap ?? Infinity);
   const kgLeft = p.couriers.map((c) => c.kgCap ?? Infinity);
   const usedSites = new Set<number>();
-  const shipments: PlanShipment[] = [];
+  const shipments: Pick<PlanShipment, 'option' | 'arcs'>[] = [];
   for (;;) {
     if (!p.allowSplit && shipments.length === 1) break;
-    let pick: { shipment: PlanShipment; units: number; cost: number } | null = null;
+    let pick: { shipment: Pick<PlanShipment, 'option' | 'arcs'>; units: number; cost: number } | null = null;
     for (let oi = 0; oi < p.options.length; oi++) {
       const o = p.options[oi]!;
-      if (o.transfer || usedSites.has(o.site) || parcelsLeft[o.courier]! < 1) continue;
-      let room = Math.min(o.maxKg ?? Infinity, kgLeft[o.courier]!);
+      if (o.transfer || usedSites.has(o.site)) continue;
+      // Room by weight: the courier's kg left, and as many full parcels as both caps allow.
+      const parcelRoom = Math.min(parcelsLeft[o.courier]!, p.sites[o.site]!.parcelCap ?? Infinity);
+      if (parcelRoom < 1) continue;
+      let room = Math.min(kgLeft[o.courier]!, o.parcelMaxKg === null ? Infinity : o.parcelMaxKg * parcelRoom);
       const arcs: PlanShipment['arcs'] = [];
       let units = 0;
       p.arcs.forEach((a, ai) => {
@@ -44,14 +47,15 @@ export function solveGreedy(p: Problem): Plan {
       });
       if (units === 0) continue;
       const shipment = { option: oi, arcs };
-      const cost = o.fixedCost + o.perKg * shipmentWeightKg(p, shipment);
+      const cost = shipmentObjective(p, shipment);
       if (!pick || units > pick.units || (units === pick.units && cost < pick.cost)) pick = { shipment, units, cost };
     }
     if (!pick) break;
     const o = p.options[pick.shipment.option]!;
+    const kg = shipmentWeightKg(p, pick.shipment);
     usedSites.add(o.site);
-    parcelsLeft[o.courier]! -= 1;
-    kgLeft[o.courier]! -= shipmentWeightKg(p, pick.shipment);
+    parcelsLeft[o.courier]! -= parcelsFor(o, kg);
+    kgLeft[o.courier]! -= kg;
     for (const { arc, qty } of pick.shipment.arcs) {
       const a = p.arcs[arc]!;
       remaining[a.line]! -= qty;

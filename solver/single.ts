@@ -1,10 +1,10 @@
-import { makePlan } from './cost.js';
+import { makePlan, parcelsFor } from './cost.js';
 import type { Plan, PlanShipment, Problem } from './types.js';
 
 /**
  * The cheapest plan in which one site ships every line in full from its own stock (direct arcs,
- * no transfers), or null when it cannot: not enough free stock, or no courier option that takes
- * the weight within its caps. Used by the radius-lock rule, the greedy fallback and to price the
+ * no transfers), or null when it cannot: not enough free stock, or no courier option with
+ * parcels and kilograms left for it. Used by the radius-lock rule, the greedy fallback and to price the
  * "why not this warehouse?" alternative in explanations.
  */
 export function bestSingleSitePlan(p: Problem, site: number): Plan | null {
@@ -24,9 +24,10 @@ export function bestSingleSitePlan(p: Problem, site: number): Plan | null {
   let bestPlan: Plan | null = null;
   p.options.forEach((o, oi) => {
     if (o.site !== site || o.transfer) return;
-    if (o.maxKg !== null && weight > o.maxKg) return;
+    const parcels = parcelsFor(o, weight);
     const c = p.couriers[o.courier]!;
-    if (c.parcelCap !== null && c.parcelCap < 1) return;
+    const siteCap = p.sites[site]!.parcelCap;
+    if ((c.parcelCap !== null && c.parcelCap < parcels) || (siteCap !== null && siteCap < parcels)) return;
     if (c.kgCap !== null && c.kgCap < weight) return;
     const plan = makePlan(p, [{ option: oi, arcs }]);
     if (!bestPlan || plan.objective < bestPlan.objective) bestPlan = plan;

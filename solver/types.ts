@@ -11,19 +11,21 @@
  *
  * The model (documented in full in docs/cost-model.md):
  *   - A *site* is a warehouse that may ship part of the order. A site opens at most one
- *     *option* (one shipment: a courier, and whether it waits for inbound transfers).
+ *     *option* (one shipment: a courier, and whether it waits for inbound transfers). A shipment
+ *     travels as one or more parcels: parcels = max(1, ceil(weight / parcelMaxKg)), or 1 when
+ *     the option has no parcel weight limit.
  *   - An *arc* brings units of one order line to a site from a stock *pool* (a (warehouse, SKU)
  *     free quantity). A direct arc takes the site's own pool; a transfer arc takes another
  *     warehouse's pool by line haul and may only be used when the site's open option has
  *     `transfer: true` (that option's ETA already includes the line-haul lead time).
  *   - Each pool is shared by every arc that draws on it (the site's own shipment and transfers
  *     out of it).
- *   - Minimise: sum over open options of (fixedCost + perKg * shipment weight)
+ *   - Minimise: sum over open options of (fixedCost + perParcel * parcels + perKg * shipment weight)
  *             + sum over arcs of unitCost * units
  *             + splitPenalty * max(0, open options - 1)
  *             + backorderPenalty * units backordered.
  *   - Subject to: each line's units shipped + backordered = its quantity; pool use <= pool qty;
- *     shipment weight <= option.maxKg; per courier, open options <= parcelCap and total weight
+ *     per site, parcels <= site.parcelCap; per courier, parcels <= parcelCap and total weight
  *     <= kgCap; at most one open option when allowSplit is false.
  */
 
@@ -46,6 +48,8 @@ export interface ProblemPool {
 export interface ProblemSite {
   /** Warehouse id, e.g. "SH01". */
   id: string;
+  /** Outbound parcels the site can still hand over today; null = no limit. */
+  parcelCap: number | null;
 }
 
 export interface ProblemArc {
@@ -66,12 +70,14 @@ export interface ProblemOption {
   site: number;
   /** Index into `couriers`. */
   courier: number;
-  /** Cost paid once when this shipment is opened, CNY, >= 0 (lane base rate + lateness penalty). */
+  /** Cost paid once when this shipment is opened, CNY, >= 0 (e.g. the lateness penalty of its ETA). */
   fixedCost: number;
+  /** Cost per parcel of the shipment, CNY/parcel, >= 0 (the lane's base rate). */
+  perParcel: number;
   /** Freight per kg of shipment weight, CNY/kg, >= 0. */
   perKg: number;
-  /** Largest shipment weight this option accepts, kg; null = no limit. */
-  maxKg: number | null;
+  /** Heaviest parcel the courier takes, kg (> 0); null = one parcel whatever the weight. */
+  parcelMaxKg: number | null;
   /** True when this shipment waits for (and may use) transfer arcs into its site. */
   transfer: boolean;
 }
@@ -103,6 +109,8 @@ export interface Problem {
 export interface PlanShipment {
   /** Index into `problem.options`. */
   option: number;
+  /** Parcels this shipment travels as: max(1, ceil(weight / parcelMaxKg)), 1 without a limit. */
+  parcels: number;
   /** Units carried, per arc (only arcs with qty > 0). */
   arcs: { arc: number; qty: number }[];
 }
@@ -118,7 +126,7 @@ export interface Plan {
 
 /** Which solver answered and how hard it worked. */
 export interface SolveStats {
-  solver: 'lp' | 'greedy' | 'radius-lock';
+  solver: 'highs' | 'lp' | 'greedy' | 'radius-lock';
   /** Wall time spent solving, microseconds. */
   micros: number;
   /** Branch-and-bound nodes or equivalent work units, where the solver reports them. */

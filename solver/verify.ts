@@ -1,4 +1,4 @@
-import { shipmentWeightKg } from './cost.js';
+import { parcelsFor, shipmentWeightKg } from './cost.js';
 import type { Plan, Problem } from './types.js';
 
 const EPS = 1e-6;
@@ -14,6 +14,7 @@ export function verifyPlan(p: Problem, plan: Plan): string[] {
   const shipped = p.lines.map(() => 0);
   const poolUse = p.pools.map(() => 0);
   const sitesUsed = new Set<number>();
+  const siteParcels = p.sites.map(() => 0);
   const parcels = p.couriers.map(() => 0);
   const kg = p.couriers.map(() => 0);
   for (const s of plan.shipments) {
@@ -38,8 +39,9 @@ export function verifyPlan(p: Problem, plan: Plan): string[] {
       poolUse[a.pool]! += qty;
     }
     const w = shipmentWeightKg(p, s);
-    if (o.maxKg !== null && w > o.maxKg + EPS) errors.push(`option ${s.option}: ${w} kg > max ${o.maxKg} kg`);
-    parcels[o.courier]! += 1;
+    if (s.parcels !== parcelsFor(o, w)) errors.push(`option ${s.option}: ${s.parcels} parcels for ${w} kg, expected ${parcelsFor(o, w)}`);
+    siteParcels[o.site]! += s.parcels;
+    parcels[o.courier]! += s.parcels;
     kg[o.courier]! += w;
   }
   p.lines.forEach((l, i) => {
@@ -49,6 +51,9 @@ export function verifyPlan(p: Problem, plan: Plan): string[] {
   });
   p.pools.forEach((pool, i) => {
     if (poolUse[i]! > pool.qty) errors.push(`pool ${pool.id}: uses ${poolUse[i]} > free ${pool.qty}`);
+  });
+  p.sites.forEach((site, i) => {
+    if (site.parcelCap !== null && siteParcels[i]! > site.parcelCap) errors.push(`site ${site.id}: ${siteParcels[i]} parcels > cap ${site.parcelCap}`);
   });
   p.couriers.forEach((c, i) => {
     if (c.parcelCap !== null && parcels[i]! > c.parcelCap) errors.push(`courier ${c.id}: ${parcels[i]} parcels > cap ${c.parcelCap}`);

@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { Allocator } from './allocate/allocator.js';
+import { loadExactSolver } from './allocate/exact.js';
 import { healthRoutes } from './api/health.js';
 import { allocateRoutes } from './api/allocate.js';
 import { networkRoutes } from './api/network.js';
@@ -36,7 +37,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config } = opts;
   const net = opts.net ?? loadNetworkContext(config);
   const store = opts.store ?? new MemoryStore(net.network.stock);
-  const allocator = new Allocator(net, config, store, opts.clock);
+  const allocator = new Allocator(net, config, store, await loadExactSolver(config.solver), opts.clock);
   const svc: Services = { net, store, allocator };
 
   const app = Fastify({

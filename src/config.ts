@@ -27,7 +27,8 @@ export const CONFIG_SPEC = {
   transferHandlingCnyPerUnit: { env: 'TRANSFER_HANDLING_CNY_PER_UNIT', unit: 'CNY per unit', default: 0.5, kind: 'number', min: 0, max: 1_000, describe: 'Handling cost per unit moved between warehouses by line haul (on top of the lane per-kg rate)' },
   backorderPenaltyCny: { env: 'BACKORDER_PENALTY_CNY', unit: 'CNY per unit', default: 10_000, kind: 'number', min: 1, max: 1e7, describe: 'Internal penalty per unit not supplied; large so that supplying wins whenever possible (never reported as cost)' },
   maxTransferSources: { env: 'MAX_TRANSFER_SOURCES', unit: 'warehouses per line and site', default: 2, kind: 'int', min: 0, max: 17, describe: 'Line-haul transfer sources considered per (site, line): the cheapest N' },
-  solveTimeoutMs: { env: 'SOLVE_TIMEOUT_MS', unit: 'ms', default: 2_000, kind: 'int', min: 1, max: 60_000, describe: 'Time budget of the exact MIP solve; past it the greedy plan is returned as mode "fallback"' },
+  solver: { env: 'SOLVER', unit: 'name', default: 'highs', kind: 'string', describe: 'Exact MIP backend: highs (HiGHS, WebAssembly) or lp (javascript-lp-solver)' },
+  solveTimeoutMs: { env: 'SOLVE_TIMEOUT_MS', unit: 'ms', default: 500, kind: 'int', min: 1, max: 60_000, describe: 'Time budget of the exact MIP solve; past it the greedy plan is returned as mode "fallback"' },
   reserveRetries: { env: 'RESERVE_RETRIES', unit: 'attempts', default: 5, kind: 'int', min: 1, max: 20, describe: 'Re-plans from fresh stock when a reservation conflicts' },
   bodyLimitBytes: { env: 'BODY_LIMIT_BYTES', unit: 'bytes', default: 1_048_576, kind: 'int', min: 1_024, max: 104_857_600, describe: 'Largest accepted request body' },
   maxLinesPerOrder: { env: 'MAX_LINES_PER_ORDER', unit: 'lines', default: 100, kind: 'int', min: 1, max: 1_000, describe: 'Largest accepted number of order lines' },
@@ -72,6 +73,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     }
     out[key] = n;
   }
+  if (out.solver !== 'highs' && out.solver !== 'lp') problems.push(`SOLVER=${String(out.solver)} is not one of highs, lp`);
   if (!LOG_LEVELS.has(String(out.logLevel))) problems.push(`LOG_LEVEL=${String(out.logLevel)} is not one of ${[...LOG_LEVELS].join(', ')}`);
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return Object.freeze(out) as Config;

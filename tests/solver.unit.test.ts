@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { planObjective } from '../solver/cost.js';
 import { solveGreedy } from '../solver/greedy.js';
-import { buildLpModel, LpFailure, solveLp } from '../solver/lp.js';
+import highsModule from 'highs';
+import { solveHighs, toLpText } from '../solver/highs.js';
+import { solveLp } from '../solver/lp.js';
+import { buildMip, MipFailure } from '../solver/mip.js';
 import { radiusLock, type RadiusFacts } from '../solver/rules.js';
-import { solve } from '../solver/solve.js';
-import type { Problem } from '../solver/types.js';
+import { solve, type ExactSolver } from '../solver/solve.js';
+import type { Problem, SolveResult } from '../solver/types.js';
 import { verifyPlan } from '../solver/verify.js';
 
 /** Two warehouses, one courier each way; W1 holds 8 of 10 units of A and all of B. */
@@ -19,15 +22,18 @@ function twoSites(over: Partial<Problem> = {}): Problem {
       { id: 'W2/A', qty: 20 },
       { id: 'W1/B', qty: 5 },
     ],
-    sites: [{ id: 'W1' }, { id: 'W2' }],
+    sites: [
+      { id: 'W1', parcelCap: null },
+      { id: 'W2', parcelCap: null },
+    ],
     arcs: [
       { site: 0, line: 0, pool: 0, unitCost: 0.1, transfer: false },
       { site: 1, line: 0, pool: 1, unitCost: 0.1, transfer: false },
       { site: 0, line: 1, pool: 2, unitCost: 0.1, transfer: false },
     ],
     options: [
-      { site: 0, courier: 0, fixedCost: 10, perKg: 1, maxKg: null, transfer: false },
-      { site: 1, courier: 0, fixedCost: 5, perKg: 1, maxKg: null, transfer: false },
+      { site: 0, courier: 0, fixedCost: 0, perParcel: 10, perKg: 1, parcelMaxKg: null, transfer: false },
+      { site: 1, courier: 0, fixedCost: 0, perParcel: 5, perKg: 1, parcelMaxKg: null, transfer: false },
     ],
     couriers: [{ id: 'STO', parcelCap: null, kgCap: null }],
     splitPenalty: 6,
@@ -37,10 +43,18 @@ function twoSites(over: Partial<Problem> = {}): Problem {
   };
 }
 
-describe('solveLp on hand-checked cases', () => {
+type Backend = (p: Problem) => SolveResult;
+const loader = (typeof highsModule === 'function' ? highsModule : highsModule.default) as unknown as typeof highsModule.default;
+const highs = await loader();
+const backends: [string, Backend][] = [
+  ['highs', (p) => solveHighs(highs, p, { timeoutMs: 10_000 })],
+  ['javascript-lp-solver', (p) => solveLp(p, { timeoutMs: 10_000 })],
+];
+
+describe.each(backends)('%s on hand-checked cases', (_name, solveExact) => {
   it('splits when no single site can ship everything', () => {
     // W1: 8 A + 3 B = 14 kg -> 10 + 14 + 1.1; W2: 2 A -> 5 + 2 + 0.2; split 6. Total 38.3.
-    const r = solveLp(twoSites());
+    const r = solveExact(twoSites());
     expect(verifyPlan(twoSites(), r.plan)).toEqual([]);
     expect(r.plan.objective).toBeCloseTo(38.3, 9);
     expect(r.plan.shipments).toHaveLength(2);
@@ -49,7 +63,7 @@ describe('solveLp on hand-checked cases', () => {
 
   it('backorders rather than split when splitting is not allowed', () => {
     const p = twoSites({ allowSplit: false });
-    const r = solveLp(p);
+    const r = solveExact(p);
     expect(verifyPlan(p, r.plan)).toEqual([]);
     expect(r.plan.shipments).toHaveLength(1);
     // Best single shipment: W1 ships 8 A + 3 B, 2 A backordered.
@@ -59,9 +73,9 @@ describe('solveLp on hand-checked cases', () => {
   it('uses a transfer when it beats a split', () => {
     const p = twoSites();
     p.arcs.push({ site: 0, line: 0, pool: 1, unitCost: 0.5, transfer: true });
-    p.options.push({ site: 0, courier: 0, fixedCost: 12, perKg: 1, maxKg: null, transfer: true });
+    p.options.push({ site: 0, courier: 0, fixedCost: 2, perParcel: 10, perKg: 1, parcelMaxKg: null, transfer: true });
     // One shipment from W1 with 2 A transferred: 12 + 16 kg + 1.1 + 2 x 0.5 = 30.1 < 38.3.
-    const r = solveLp(p);
+    const r = solveExact(p);
     expect(r.plan.objective).toBeCloseTo(30.1, 9);
     expect(r.plan.shipments).toHaveLength(1);
     expect(r.plan.shipments[0]!.option).toBe(2);
@@ -70,23 +84,47 @@ describe('solveLp on hand-checked cases', () => {
   it('never uses a courier without parcel capacity', () => {
     const p = twoSites();
     p.couriers.push({ id: 'ZTO', parcelCap: 0, kgCap: null });
-    p.options.push({ site: 0, courier: 1, fixedCost: 0, perKg: 0, maxKg: null, transfer: false });
-    const r = solveLp(p);
+    p.options.push({ site: 0, courier: 1, fixedCost: 0, perParcel: 0, perKg: 0, parcelMaxKg: null, transfer: false });
+    const r = solveExact(p);
     expect(r.plan.shipments.every((s) => p.options[s.option]!.courier === 0)).toBe(true);
   });
 
-  it('respects a parcel weight limit by splitting or backordering', () => {
+  it('ships a heavy load as several parcels, each paying the base rate', () => {
     const p = twoSites();
-    p.options[0]!.maxKg = 10;
-    const r = solveLp(p);
+    // With 5 kg parcels, W1 taking 8 A + 3 B (14 kg, 3 parcels: 30 + 14 + 1.1) and W2 2 A
+    // (5 + 2 + 0.2) costs 58.3 with the split; cheaper is W2 taking all 10 A (5 + 10 + 1.0) and
+    // W1 only the 3 B (6 kg, 2 parcels: 20 + 6 + 0.3), 16 + 26.3 + 6 = 48.3.
+    p.options[0]!.parcelMaxKg = 5;
+    const r = solveExact(p);
     expect(verifyPlan(p, r.plan)).toEqual([]);
+    expect(r.plan.objective).toBeCloseTo(48.3, 9);
+    expect(r.plan.shipments.find((s) => s.option === 0)?.parcels).toBe(2);
     expect(r.plan.objective).toBeCloseTo(planObjective(p, r.plan.shipments, r.plan.backordered), 9);
   });
 
-  it('builds an integer model with binaries for shipments', () => {
-    const m = buildLpModel(twoSites(), 1000);
-    expect(Object.keys(m.binaries ?? {})).toEqual(['y0', 'y1']);
-    expect(Object.keys(m.ints ?? {})).toEqual(['q0', 'q1', 'q2']);
+  it('counts parcels against a site parcel cap', () => {
+    const p = twoSites();
+    p.options[0]!.parcelMaxKg = 5;
+    p.sites[0]!.parcelCap = 2;
+    const r = solveExact(p);
+    expect(verifyPlan(p, r.plan)).toEqual([]);
+    const w1 = r.plan.shipments.find((s) => p.options[s.option]!.site === 0);
+    expect(w1 === undefined || w1.parcels <= 2).toBe(true);
+  });
+});
+
+describe('the MIP text', () => {
+  it('declares shipments binary, units and parcels integer, and every row', () => {
+    const p = twoSites();
+    p.options[0]!.parcelMaxKg = 5;
+    const mip = buildMip(p);
+    expect(mip.vars.filter((v) => v.kind === 'binary').map((v) => v.name)).toEqual(['y0', 'y1']);
+    expect(mip.vars.filter((v) => v.kind === 'integer').map((v) => v.name)).toEqual(['q0', 'q1', 'q2', 'n0']);
+    const lp = toLpText(mip);
+    expect(lp).toMatch(/^Minimize\n obj: /);
+    expect(lp).toContain(' line0: 1 q0 + 1 q1 + 1 b0 = 10');
+    expect(lp).toContain(' pkg0: 1 g0 - 5 n0 <= 0');
+    expect(lp).toContain('Binary\n y0 y1');
   });
 });
 
@@ -96,14 +134,14 @@ describe('greedy fallback', () => {
     const g = solveGreedy(p);
     expect(verifyPlan(p, g)).toEqual([]);
     expect(g.backordered).toEqual([0, 0]);
-    const failing = () => {
-      throw new LpFailure('timed out');
+    const failing: ExactSolver = () => {
+      throw new MipFailure('timed out');
     };
     const r = solve(p, { timeoutMs: 1_000, exact: failing });
     expect(verifyPlan(p, r.plan)).toEqual([]);
     expect(r).toMatchObject({ optimal: false, fallbackReason: 'timed out', stats: { solver: 'greedy' } });
-    const exact = solve(p, { timeoutMs: 1_000 });
-    expect(exact).toMatchObject({ optimal: true, stats: { solver: 'lp' } });
+    const exact = solve(p, { timeoutMs: 1_000, exact: (q, o) => solveHighs(highs, q, o) });
+    expect(exact).toMatchObject({ optimal: true, stats: { solver: 'highs' } });
     expect(exact.plan.objective).toBeLessThanOrEqual(r.plan.objective + 1e-9);
   });
 

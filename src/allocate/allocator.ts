@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { shipmentWeightKg } from '../../solver/cost.js';
 import { radiusLock } from '../../solver/rules.js';
-import { solve } from '../../solver/solve.js';
+import { solve, type ExactSolver } from '../../solver/solve.js';
 import type { Plan, SolveStats } from '../../solver/types.js';
 import type { Config } from '../config.js';
 import type { AllocateRequest, Decision } from '../domain/schemas.js';
@@ -39,6 +39,7 @@ export class Allocator {
     private readonly net: NetworkContext,
     private readonly cfg: Config,
     private readonly store: Store,
+    private readonly exact: ExactSolver,
     private readonly clock: () => number = Date.now,
   ) {}
 
@@ -159,7 +160,7 @@ export class Allocator {
       const stats: SolveStats = { solver: 'radius-lock', micros: 0, nodes: 0 };
       return { plan: lock.plan, mode: 'radius-lock' as Decision['mode'], lock, stats, fallbackReason: undefined as string | undefined };
     }
-    const res = solve(cands.problem, { timeoutMs: this.cfg.solveTimeoutMs });
+    const res = solve(cands.problem, { timeoutMs: this.cfg.solveTimeoutMs, exact: this.exact });
     return {
       plan: res.plan,
       mode: res.optimal ? ('optimized' as const) : ('fallback' as const),
@@ -180,12 +181,12 @@ export class Allocator {
         const info = cands.arcInfo[arc]!;
         items.push({ warehouseId: info.fromWarehouseId, sku: info.sku, qty });
       }
-      counters.push({ key: counterKeys.warehouseParcels(w.id, cands.day), amount: 1, limit: w.dailyOutboundParcels });
+      counters.push({ key: counterKeys.warehouseParcels(w.id, cands.day), amount: s.parcels, limit: w.dailyOutboundParcels });
       const courier = this.net.couriers[o.courier]!;
       if (courier.dailyParcelsPerRegion !== null) {
         counters.push({
           key: counterKeys.courierParcels(courier.id, cands.region.provinceCode, cands.day),
-          amount: 1,
+          amount: s.parcels,
           limit: courier.dailyParcelsPerRegion,
         });
       }
@@ -225,7 +226,7 @@ export class Allocator {
         margin += this.net.skuByCode.get(a.sku)!.grossMarginCny * qty;
         if (p.arcs[arc]!.transfer) transfers.push({ fromWarehouseId: a.fromWarehouseId, sku: a.sku, qty });
       }
-      const freight = info.baseCny + o.perKg * weightKg;
+      const freight = o.perParcel * s.parcels + o.perKg * weightKg;
       const split = idx === 0 ? 0 : p.splitPenalty;
       const total = freight + transfer + storage + info.latenessCny + split;
       moneyTotal += total;
@@ -235,6 +236,7 @@ export class Allocator {
         lines: [...qtyBySku].map(([sku, qty]) => ({ sku, qty })),
         transfers,
         weightKg: round2(weightKg),
+        parcels: s.parcels,
         distanceKm: Math.round(site.roadKm * 10) / 10,
         eta: toIsoWithOffset(info.etaMs, tz),
         cost: {

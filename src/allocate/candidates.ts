@@ -34,8 +34,6 @@ export interface ArcInfo {
 
 export interface OptionInfo {
   courierId: string;
-  /** Lane base rate, CNY per parcel. */
-  baseCny: number;
   /** Lateness penalty of this option's ETA, CNY. */
   latenessCny: number;
   /** Hours late (0 when on time). */
@@ -143,7 +141,8 @@ export function buildCandidates(
       continue;
     }
     const used = usage.get(counterKeys.warehouseParcels(w.id, day)) ?? 0;
-    if (used >= w.dailyOutboundParcels) {
+    const parcelsLeft = w.dailyOutboundParcels - used;
+    if (parcelsLeft <= 0) {
       excluded.push({ warehouseId: w.id, code: 'WAREHOUSE_AT_CAPACITY', detail: `${used} of ${w.dailyOutboundParcels} outbound parcels for ${day} already used` });
       continue;
     }
@@ -207,8 +206,8 @@ export function buildCandidates(
         const hoursLate = Math.max(0, (etaMs - order.promisedByMs) / HOUR_MS);
         const latenessCny = hoursLate * cfg.latenessCnyPerHour;
         siteOptions.push({
-          option: { site, courier: ci, fixedCost: rate.baseCny + latenessCny, perKg: rate.perKgCny, maxKg: c.maxParcelKg, transfer },
-          info: { courierId: c.id, baseCny: rate.baseCny, latenessCny, hoursLate, etaMs },
+          option: { site, courier: ci, fixedCost: latenessCny, perParcel: rate.baseCny, perKg: rate.perKgCny, parcelMaxKg: c.maxParcelKg, transfer },
+          info: { courierId: c.id, latenessCny, hoursLate, etaMs },
         });
       }
     }
@@ -221,7 +220,7 @@ export function buildCandidates(
       continue;
     }
 
-    problem.sites.push({ id: w.id });
+    problem.sites.push({ id: w.id, parcelCap: parcelsLeft });
     sites.push({ warehouse: w, roadKm });
     facts.push({ roadKm, radiusKm: w.radiusKm, freePerLine });
     siteArcs.forEach((a, i) => {

@@ -85,7 +85,17 @@ export function explain({ cands, plan, mode, lock, radiusLockFactor, fallbackRea
     const where = `${km(site.roadKm)} road km away (${inRadius ? 'inside' : 'outside'} its ${site.warehouse.radiusKm} km radius)`;
     if (alt) {
       const delta = round2(alt.objective - plan.objective);
-      reasons.push({ warehouseId: id, code: 'COST_HIGHER_BY', detail: `shipping everything from ${id}, ${where}, would cost ${delta} CNY more`, costDelta: delta });
+      if (delta < 0 && mode === 'radius-lock') {
+        // The rule, not the cost model, chose: say what it costs to follow it.
+        reasons.push({
+          warehouseId: id,
+          code: 'RADIUS_LOCK_PRECEDENCE',
+          detail: `shipping everything from ${id}, ${where}, would cost ${-delta} CNY less, but the radius lock takes precedence`,
+          costDelta: delta,
+        });
+      } else {
+        reasons.push({ warehouseId: id, code: 'COST_HIGHER_BY', detail: `shipping everything from ${id}, ${where}, would cost ${delta} CNY more`, costDelta: delta });
+      }
     } else {
       const short = p.lines
         .map((l, li) => ({ l, free: cands.facts[i]!.freePerLine[li]! }))
@@ -94,7 +104,7 @@ export function explain({ cands, plan, mode, lock, radiusLockFactor, fallbackRea
       reasons.push({
         warehouseId: id,
         code: short.length > 0 ? 'INSUFFICIENT_STOCK' : 'NO_FITTING_COURIER',
-        detail: short.length > 0 ? `cannot ship every line alone, ${where}; free/ordered: ${short.join(', ')}` : `no courier option fits the whole order from ${id} (parcel weight or capacity)`,
+        detail: short.length > 0 ? `cannot ship every line alone, ${where}; free/ordered: ${short.join(', ')}` : `no courier has the parcels or kilograms left to take the whole order from ${id}`,
       });
     }
   });

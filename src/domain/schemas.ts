@@ -49,7 +49,7 @@ export type AllocateRequest = Static<typeof AllocateRequest>;
 const Money = (description: string) => Type.Number({ description: `${description}, CNY (rounded to 0.01).` });
 
 export const ShipmentCostSchema = Type.Object({
-  freight: Money('Courier freight: lane base + per-kg x weight'),
+  freight: Money('Courier freight: lane base per parcel + per-kg x weight'),
   transfer: Money('Line-haul transfer of stock into the shipping warehouse'),
   storage: Money('Storage occupation while stock waits'),
   lateness: Money('Penalty for ETA beyond promisedBy'),
@@ -65,7 +65,8 @@ export const Shipment = Type.Object({
     Type.Object({ fromWarehouseId: Type.String(), sku: Type.String(), qty: Type.Integer() }),
     { description: 'Units brought into warehouseId by line haul before shipping (part of lines).' },
   ),
-  weightKg: Type.Number({ description: 'Parcel weight, kg.' }),
+  weightKg: Type.Number({ description: 'Shipment weight, kg.' }),
+  parcels: Type.Integer({ description: 'Parcels the shipment travels as (the courier limits parcel weight).' }),
   distanceKm: Type.Number({ description: 'Road km estimate from the warehouse to the destination.' }),
   eta: Type.String({ description: 'Estimated delivery, ISO-8601 with offset.' }),
   cost: ShipmentCostSchema,
@@ -86,7 +87,7 @@ export const Decision = Type.Object({
   backordered: Type.Array(Type.Object({ sku: Type.String(), qty: Type.Integer() })),
   totalCost: Money('Sum of the shipments\' totals'),
   reasons: Type.Array(Reason),
-  solver: Type.String({ description: 'Which solver answered: radius-lock | lp | greedy | none.' }),
+  solver: Type.String({ description: 'Which solver answered: radius-lock | highs | lp | greedy.' }),
   solveMicros: Type.Number({ description: 'Time spent deciding (candidates + solve), microseconds.' }),
   decidedAt: Type.String({ description: 'ISO-8601 with offset.' }),
 });

@@ -1,4 +1,4 @@
-import { bbox, booleanPointInPolygon, point } from '@turf/turf';
+import { bbox, booleanPointInPolygon, point, pointToPolygonDistance } from '@turf/turf';
 import type { Feature, FeatureCollection, MultiPolygon, Polygon } from 'geojson';
 import RBush from 'rbush';
 import type { RegionProps } from '../domain/network.js';
@@ -16,8 +16,14 @@ interface Entry {
 /**
  * Destination -> region lookup: an R-tree (rbush) over the regions' bounding boxes narrows the
  * candidates, then turf's point-in-polygon decides. Prefecture polygons are checked before
- * province polygons, so the finest region wins where both exist.
+ * province polygons, so the finest region wins where both exist. The prefecture shapes and the
+ * province shapes come from different sources and leave slivers along their common border
+ * (data/README.md); a point in such a sliver, or on a coast just outside a simplified shoreline,
+ * takes the nearest region within `SNAP_KM`. Farther out (at sea, abroad) there is no region.
  */
+export const SNAP_KM = 5;
+/** SNAP_KM in degrees of latitude, generous for longitude at these latitudes (bbox search only). */
+const SNAP_DEG = SNAP_KM / 80;
 export class RegionIndex {
   private readonly tree = new RBush<Entry>();
   private readonly byCode = new Map<string, RegionProps>();
@@ -39,11 +45,21 @@ export class RegionIndex {
   /** The region containing the point, or null when none does (at sea, abroad). */
   lookup(lon: number, lat: number): RegionProps | null {
     const hits = this.tree.search({ minX: lon, minY: lat, maxX: lon, maxY: lat });
-    if (hits.length === 0) return null;
     const pt = point([lon, lat]);
     hits.sort((a, b) => rank(a.feature.properties) - rank(b.feature.properties));
     for (const h of hits) if (booleanPointInPolygon(pt, h.feature)) return h.feature.properties;
-    return null;
+    return this.nearest(lon, lat);
+  }
+
+  private nearest(lon: number, lat: number): RegionProps | null {
+    const near = this.tree.search({ minX: lon - SNAP_DEG, minY: lat - SNAP_DEG, maxX: lon + SNAP_DEG, maxY: lat + SNAP_DEG });
+    const pt = point([lon, lat]);
+    let best: { km: number; props: RegionProps } | null = null;
+    for (const h of near) {
+      const km = pointToPolygonDistance(pt, h.feature, { units: 'kilometers' });
+      if (km <= SNAP_KM && (!best || km < best.km)) best = { km, props: h.feature.properties };
+    }
+    return best?.props ?? null;
   }
 
   get(code: string): RegionProps | undefined {
