@@ -1,6 +1,6 @@
 import * as lpModule from 'javascript-lp-solver';
 import type { Model, SolverAPI } from 'javascript-lp-solver';
-import { buildMip, decodeMip, MipFailure, type Mip } from './mip.js';
+import { buildMip, decodeMip, MipFailure, solveReduced, type Mip } from './mip.js';
 import type { Problem, SolveResult } from './types.js';
 
 // The package's types are read as CommonJS under NodeNext while Node loads its ESM build; the
@@ -39,11 +39,13 @@ export function toJsLpModel(mip: Mip, timeoutMs: number): Model {
  */
 export function solveLp(p: Problem, opts: { timeoutMs?: number } = {}): SolveResult {
   const t0 = performance.now();
-  const res = lpSolver.Solve(toJsLpModel(buildMip(p), opts.timeoutMs ?? 5_000)) as Record<string, unknown> & { feasible: boolean };
-  if (!res.feasible) throw new MipFailure('javascript-lp-solver reported the model infeasible or timed out');
-  const plan = decodeMip(p, (name) => {
-    const v = res[name];
-    return typeof v === 'number' ? v : 0;
+  const plan = solveReduced(p, (reduced) => {
+    const res = lpSolver.Solve(toJsLpModel(buildMip(reduced), opts.timeoutMs ?? 5_000)) as Record<string, unknown> & { feasible: boolean };
+    if (!res.feasible) throw new MipFailure('javascript-lp-solver reported the model infeasible or timed out');
+    return decodeMip(reduced, (name) => {
+      const v = res[name];
+      return typeof v === 'number' ? v : 0;
+    });
   });
   return { plan, stats: { solver: 'lp', micros: (performance.now() - t0) * 1_000, nodes: 0 }, optimal: true };
 }

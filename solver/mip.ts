@@ -1,4 +1,5 @@
 import { makePlan } from './cost.js';
+import { reduceProblem } from './reduce.js';
 import type { Plan, PlanShipment, Problem } from './types.js';
 import { verifyPlan } from './verify.js';
 
@@ -171,4 +172,21 @@ export function decodeMip(p: Problem, value: (name: string) => number): Plan {
   const errors = verifyPlan(p, plan);
   if (errors.length > 0) throw new MipFailure(`plan fails verification: ${errors.slice(0, 3).join('; ')}`);
   return plan;
+}
+
+/**
+ * Runs a backend on the reduced problem (solver/reduce.ts) and maps its plan back to the original
+ * problem's options, verifying it there: the reductions are exact, and this is where that is checked
+ * on every solve.
+ */
+export function solveReduced(p: Problem, backend: (reduced: Problem) => Plan): Plan {
+  const { problem, optionMap } = reduceProblem(p);
+  const plan = backend(problem);
+  const mapped = makePlan(
+    p,
+    plan.shipments.map((s) => ({ option: optionMap[s.option]!, arcs: s.arcs })),
+  );
+  const errors = verifyPlan(p, mapped);
+  if (errors.length > 0) throw new MipFailure(`mapped plan fails verification: ${errors.slice(0, 3).join('; ')}`);
+  return mapped;
 }

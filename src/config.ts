@@ -28,7 +28,7 @@ export const CONFIG_SPEC = {
   backorderPenaltyCny: { env: 'BACKORDER_PENALTY_CNY', unit: 'CNY per unit', default: 10_000, kind: 'number', min: 1, max: 1e7, describe: 'Internal penalty per unit not supplied; large so that supplying wins whenever possible (never reported as cost)' },
   maxTransferSources: { env: 'MAX_TRANSFER_SOURCES', unit: 'warehouses per line and site', default: 2, kind: 'int', min: 0, max: 17, describe: 'Line-haul transfer sources considered per (site, line): the cheapest N' },
   solver: { env: 'SOLVER', unit: 'name', default: 'highs', kind: 'string', describe: 'Exact MIP backend: highs (HiGHS, WebAssembly) or lp (javascript-lp-solver)' },
-  solveTimeoutMs: { env: 'SOLVE_TIMEOUT_MS', unit: 'ms', default: 500, kind: 'int', min: 1, max: 60_000, describe: 'Time budget of the exact MIP solve; past it the greedy plan is returned as mode "fallback"' },
+  solveTimeoutMs: { env: 'SOLVE_TIMEOUT_MS', unit: 'ms', default: 2_000, kind: 'int', min: 1, max: 60_000, describe: 'Time budget of the exact MIP solve; past it the greedy plan is returned as mode "fallback"' },
   reserveRetries: { env: 'RESERVE_RETRIES', unit: 'attempts', default: 5, kind: 'int', min: 1, max: 20, describe: 'Re-plans from fresh stock when a reservation conflicts' },
   bodyLimitBytes: { env: 'BODY_LIMIT_BYTES', unit: 'bytes', default: 1_048_576, kind: 'int', min: 1_024, max: 104_857_600, describe: 'Largest accepted request body' },
   maxLinesPerOrder: { env: 'MAX_LINES_PER_ORDER', unit: 'lines', default: 100, kind: 'int', min: 1, max: 1_000, describe: 'Largest accepted number of order lines' },

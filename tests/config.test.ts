@@ -21,6 +21,14 @@ describe('config', () => {
     expect(cfg.host).toBe('127.0.0.1');
   });
 
+  it('is documented in the README, variable by variable', async () => {
+    const { readFileSync } = await import('node:fs');
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const documented = new Set([...readme.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]));
+    const specified = new Set(Object.values(CONFIG_SPEC).map((s) => s.env));
+    expect([...documented].sort()).toEqual([...specified].sort());
+  });
+
   it('names every bad variable at once', () => {
     let err: unknown;
     try {

@@ -183,3 +183,23 @@ describe('radius lock', () => {
     expect(radiusLock(p, facts([100, 100], 151), 1.2).locked).toBe(false);
   });
 });
+
+describe('exact reductions', () => {
+  it('drops an option dominated by an uncapped courier, keeps one capped tightly, drops slack caps', async () => {
+    const { reduceProblem } = await import('../solver/reduce.js');
+    const p = twoSites();
+    p.couriers.push({ id: 'ZTO', parcelCap: 1_000, kgCap: null }, { id: 'YUNDA', parcelCap: 1, kgCap: null });
+    // Dearer than option 0 (same site, direct): dominated.
+    p.options.push({ site: 0, courier: 1, fixedCost: 0, perParcel: 11, perKg: 1, parcelMaxKg: null, transfer: false });
+    // Cheaper than option 0 but its courier can take one parcel only: it cannot dominate option 0.
+    p.options.push({ site: 0, courier: 2, fixedCost: 0, perParcel: 9, perKg: 1, parcelMaxKg: null, transfer: false });
+    const r = reduceProblem(p);
+    expect(r.optionMap).toEqual([0, 1, 3]);
+    expect(r.problem.couriers.map((c) => c.parcelCap)).toEqual([null, null, 1]);
+    // The reduced problem has the same optimum.
+    const full = solveHighs(highs, p, { timeoutMs: 10_000 });
+    const reducedOnly = solveHighs(highs, r.problem, { timeoutMs: 10_000 });
+    expect(full.plan.objective).toBeCloseTo(reducedOnly.plan.objective, 9);
+    expect(verifyPlan(p, full.plan)).toEqual([]);
+  });
+});
