@@ -40,12 +40,17 @@ export function toJsLpModel(mip: Mip, timeoutMs: number): Model {
 export function solveLp(p: Problem, opts: { timeoutMs?: number } = {}): SolveResult {
   const t0 = performance.now();
   const plan = solveReduced(p, (reduced) => {
-    const res = lpSolver.Solve(toJsLpModel(buildMip(reduced), opts.timeoutMs ?? 5_000)) as Record<string, unknown> & { feasible: boolean };
+    const mip = buildMip(reduced);
+    const res = lpSolver.Solve(toJsLpModel(mip, opts.timeoutMs ?? 5_000)) as Record<string, unknown> & { feasible: boolean };
     if (!res.feasible) throw new MipFailure('javascript-lp-solver reported the model infeasible or timed out');
-    return decodeMip(reduced, (name) => {
-      const v = res[name];
-      return typeof v === 'number' ? v : 0;
-    });
+    return decodeMip(
+      reduced,
+      (name) => {
+        const v = res[name];
+        return typeof v === 'number' ? v : 0;
+      },
+      new Set(mip.vars.map((v) => v.name)),
+    );
   });
   return { plan, stats: { solver: 'lp', micros: (performance.now() - t0) * 1_000, nodes: 0 }, optimal: true };
 }

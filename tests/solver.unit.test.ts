@@ -119,11 +119,14 @@ describe('the MIP text', () => {
     p.options[0]!.parcelMaxKg = 5;
     const mip = buildMip(p);
     expect(mip.vars.filter((v) => v.kind === 'binary').map((v) => v.name)).toEqual(['y0', 'y1']);
-    expect(mip.vars.filter((v) => v.kind === 'integer').map((v) => v.name)).toEqual(['q0', 'q1', 'q2', 'n0']);
+    // Units per (arc, option at the arc's site): arcs 0 and 2 are at W1 (option 0), arc 1 at W2.
+    expect(mip.vars.filter((v) => v.kind === 'integer').map((v) => v.name)).toEqual(['x0_0', 'x2_0', 'n0', 'x1_1']);
     const lp = toLpText(mip);
     expect(lp).toMatch(/^Minimize\n obj: /);
-    expect(lp).toContain(' line0: 1 q0 + 1 q1 + 1 b0 = 10');
-    expect(lp).toContain(' pkg0: 1 g0 - 5 n0 <= 0');
+    expect(lp).toContain(' line0: 1 x0_0 + 1 x1_1 + 1 b0 = 10');
+    // Parcels hold the weight: 1 kg per A, 2 kg per B, 5 kg parcels.
+    expect(lp).toContain(' pkg0: 1 x0_0 + 2 x2_0 - 5 n0 <= 0');
+    expect(lp).toContain(' lk0_0: 1 x0_0 - 8 y0 <= 0');
     expect(lp).toContain('Binary\n y0 y1');
   });
 });

@@ -20,6 +20,7 @@ import * as turf from '@turf/turf';
 import type { Feature, MultiPolygon, Polygon } from 'geojson';
 import type { Network, RegionProps, Sku, Warehouse } from '../domain/network.js';
 import type { Regions } from '../network/load.js';
+import { mulberry32 } from '../util/prng.js';
 
 export type { Regions };
 
@@ -103,17 +104,8 @@ export const CATEGORY_DEMAND_SHARE: Readonly<Record<string, number>> = {
  */
 const ZIPF_EXPONENT = 1;
 
-/** Small, fast, well-distributed 32-bit PRNG (Tommy Ettinger's mulberry32). Returns [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG, re-exported for the data scripts that import it from here. */
+export { mulberry32 };
 
 /** 32-bit FNV-1a hash of a string: turns (seed, profile, date) into one PRNG seed. */
 function fnv1a(text: string): number {
