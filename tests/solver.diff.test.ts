@@ -1,8 +1,10 @@
 /**
  * Differential test of the product's exact path (the MIP of solver/mip.ts after the reductions of
  * solver/reduce.ts, solved by HiGHS: `loadExactSolver('highs')`, what the service runs) against
- * the independent reference model (tests/reference/highs-model.ts, a different formulation
- * written from the spec alone and itself checked against brute force in tests/reference.test.ts),
+ * the independent reference model (tests/reference/highs-model.ts, written separately from the
+ * spec in solver/types.ts, with its own bounds, rows and decoding, and itself checked against
+ * brute-force enumeration in tests/reference.test.ts; both now use per-(arc, option) unit
+ * variables, so HiGHS is the one part they share),
  * on 500 seeded instances of realistic size (1–10 lines, 5–17 sites, 4 couriers).
  *
  * For every instance the product's plan must pass the independent checker (every rule of the
