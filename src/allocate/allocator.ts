@@ -11,7 +11,7 @@ import type { CounterUse, ReservationItem, Store, StoredDecision } from '../stor
 import { buildCandidates, counterKeys, type Candidates, type OrderInput } from './candidates.js';
 import { explain } from './explain.js';
 import { KeyedLock } from './keyed-lock.js';
-import { toIsoWithOffset } from './time.js';
+import { localDay, toIsoWithOffset } from './time.js';
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
@@ -118,7 +118,7 @@ export class Allocator {
     const skus = order.lines.map((l) => l.sku);
     for (let attempt = 1; ; attempt++) {
       const now = this.clock();
-      const day = toIsoWithOffset(now, this.cfg.timezoneOffsetMinutes).slice(0, 10);
+      const day = localDay(now, this.cfg.timezoneOffsetMinutes);
       const [free, usage] = await Promise.all([this.store.freeStock(skus), this.store.counters(this.counterKeysFor(order.region.provinceCode, day))]);
       const cands = buildCandidates(this.net, this.cfg, order, order.region, free, usage, now);
       const { plan, mode, stats, lock, fallbackReason } = this.plan(cands);
@@ -264,7 +264,7 @@ export class Allocator {
     return {
       orderId: order.orderId,
       status,
-      mode: shipments.length === 0 && mode === 'radius-lock' ? 'optimized' : mode,
+      mode,
       shipments,
       backordered,
       totalCost: round2(moneyTotal),

@@ -27,6 +27,8 @@ export function explain({ cands, plan, mode, lock, radiusLockFactor, fallbackRea
   const { problem: p, sites, optionInfo } = cands;
   const reasons: Reason[] = [];
   const chosenSites = new Set(plan.shipments.map((s) => p.options[s.option]!.site));
+  // The best plan in which each site ships everything alone: the alternative every reason prices.
+  const singles = sites.map((_, i) => bestSingleSitePlan(p, i));
 
   for (const s of plan.shipments) {
     const o = p.options[s.option]!;
@@ -59,8 +61,7 @@ export function explain({ cands, plan, mode, lock, radiusLockFactor, fallbackRea
   }
 
   if (plan.shipments.length > 1) {
-    const singles = sites.map((_, i) => bestSingleSitePlan(p, i)).filter((x): x is Plan => x !== null);
-    const bestSingle = singles.reduce<Plan | null>((b, x) => (!b || x.objective < b.objective ? x : b), null);
+    const bestSingle = singles.reduce<Plan | null>((b, x) => (x && (!b || x.objective < b.objective) ? x : b), null);
     reasons.push({
       warehouseId: null,
       code: 'SPLIT',
@@ -80,7 +81,7 @@ export function explain({ cands, plan, mode, lock, radiusLockFactor, fallbackRea
   sites.forEach((site, i) => {
     if (chosenSites.has(i)) return;
     const id = site.warehouse.id;
-    const alt = bestSingleSitePlan(p, i);
+    const alt = singles[i];
     const inRadius = site.roadKm <= site.warehouse.radiusKm;
     const where = `${km(site.roadKm)} road km away (${inRadius ? 'inside' : 'outside'} its ${site.warehouse.radiusKm} km radius)`;
     if (alt) {
