@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Decision } from '../src/domain/schemas.js';
 import type { MemoryStore } from '../src/store/memory.js';
-import { order, PLACES, testApp } from './support/app.js';
+import { network, order, PLACES, testApp } from './support/app.js';
 
 let app: FastifyInstance;
 let store: MemoryStore;
@@ -98,6 +98,23 @@ describe('POST /v1/allocate', () => {
     const conflict = await allocate({ ...body, lines: [{ sku: 'BRK-0001', qty: 9 }] });
     expect(conflict.statusCode).toBe(409);
     expect(conflict.json().error.code).toBe('DSP_IDEMPOTENCY_CONFLICT');
+  });
+
+  it('prices a bulk order as several parcels from the courier rate card, and its cost adds up', async () => {
+    const d = (await allocate(order({ destination: PLACES.suzhouCentre, lines: [{ sku: 'BRK-0001', qty: 200 }] }))).json<Decision>();
+    expect(d.status).toBe('allocated');
+    const s = d.shipments[0]!;
+    const net = network();
+    const courier = net.couriers.find((c) => c.id === s.courierId)!;
+    const rate = net.laneRate(courier, net.warehouseProvince.get(s.warehouseId)!, '320000')!;
+    const kg = 200 * net.skuByCode.get('BRK-0001')!.unitWeightKg;
+    expect(s.weightKg).toBeCloseTo(kg, 2);
+    expect(s.parcels).toBe(Math.ceil(kg / courier.maxParcelKg));
+    expect(s.parcels).toBeGreaterThan(1);
+    expect(s.cost.freight).toBeCloseTo(rate.baseCny * s.parcels + rate.perKgCny * kg, 2);
+    const c = s.cost;
+    expect(c.total).toBeCloseTo(c.freight + c.transfer + c.storage + c.lateness + c.split, 2);
+    expect(d.totalCost).toBeCloseTo(c.total, 2);
   });
 
   it('backorders what nobody can supply', async () => {
