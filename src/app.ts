@@ -14,6 +14,8 @@ import { DspError, type ErrorCode } from './errors.js';
 import { NetworkContext } from './network/context.js';
 import { loadNetwork, loadRegions } from './network/load.js';
 import { MemoryStore } from './store/memory.js';
+import { RedisStore } from './store/redis.js';
+import { Redis } from 'ioredis';
 import type { Store } from './store/types.js';
 
 export interface AppOptions {
@@ -27,6 +29,30 @@ export interface AppOptions {
   logger?: boolean;
 }
 
+/**
+ * The store named by the configuration: Redis when REDIS_URL is set (seeded with the bundled stock
+ * only where Redis has none yet), else the embedded in-memory store with the bundled stock.
+ */
+async function openStore(config: Config, net: NetworkContext): Promise<Store> {
+  if (config.redisUrl === '') return new MemoryStore(net.network.stock);
+  const redis = new Redis(config.redisUrl, {
+    // Fail fast instead of queueing while Redis is away: the ERP gets a 503 within the timeout.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: config.redisTimeoutMs,
+    connectTimeout: config.redisTimeoutMs,
+  });
+  redis.on('error', () => undefined); // reported per request as DSP_STORE_UNAVAILABLE; ioredis reconnects by itself
+  await new Promise<void>((resolve, reject) => {
+    redis.once('ready', () => resolve());
+    redis.once('end', () => reject(new Error(`cannot connect to Redis at ${config.redisUrl}`)));
+    setTimeout(() => reject(new Error(`Redis at ${config.redisUrl} not ready within ${config.redisTimeoutMs} ms`)), config.redisTimeoutMs * 5).unref();
+  });
+  const store = new RedisStore(redis, net.warehouses.map((w) => w.id));
+  await store.seed(net.network.stock);
+  return store;
+}
+
 export function loadNetworkContext(config: Config): NetworkContext {
   const dir = config.dataDir === '' ? undefined : config.dataDir;
   return new NetworkContext(loadNetwork(dir), loadRegions(dir), config);
@@ -36,7 +62,7 @@ export function loadNetworkContext(config: Config): NetworkContext {
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config } = opts;
   const net = opts.net ?? loadNetworkContext(config);
-  const store = opts.store ?? new MemoryStore(net.network.stock);
+  const store = opts.store ?? (await openStore(config, net));
   const allocator = new Allocator(net, config, store, await loadExactSolver(config.solver), opts.clock);
   const svc: Services = { net, store, allocator };
 
@@ -84,6 +110,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 /** Maps every error that reaches the handler to a registry code; only real faults become 500. */
 function toDspError(err: FastifyError): DspError {
   if (err instanceof DspError) return err;
+  if (isRedisUnavailable(err)) return new DspError('DSP_STORE_UNAVAILABLE', `state store unavailable: ${err.message}`);
   if (err.validation) {
     const details = err.validation.map((v) => ({ path: v.instancePath || '/', message: v.message, params: v.params }));
     return new DspError('DSP_VALIDATION', `${err.validationContext ?? 'request'} ${err.message}`, details);
@@ -101,4 +128,12 @@ function toDspError(err: FastifyError): DspError {
   if (err.statusCode === 404) return new DspError('DSP_NOT_FOUND', err.message);
   if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return new DspError('DSP_VALIDATION', err.message);
   return new DspError('DSP_INTERNAL', 'internal error');
+}
+
+/** Errors ioredis raises when Redis cannot be reached or does not answer in time. */
+function isRedisUnavailable(err: Error): boolean {
+  return (
+    /Connection is closed|Stream isn't writeable|enableOfflineQueue|Command timed out|ECONNREFUSED|ECONNRESET|max retries per request/i.test(err.message) ||
+    err.name === 'MaxRetriesPerRequestError'
+  );
 }

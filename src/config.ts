@@ -19,6 +19,8 @@ export const CONFIG_SPEC = {
   host: { env: 'HOST', unit: 'address', default: '0.0.0.0', kind: 'string', describe: 'Interface the HTTP server binds to' },
   port: { env: 'PORT', unit: 'TCP port', default: 8080, kind: 'int', min: 0, max: 65535, describe: 'HTTP port' },
   dataDir: { env: 'DATA_DIR', unit: 'path', default: '', kind: 'string', describe: 'Network data directory; empty = the bundled data/' },
+  redisUrl: { env: 'REDIS_URL', unit: 'redis:// URL', default: '', kind: 'string', describe: 'Shared state on one Redis node; empty = the embedded in-memory store' },
+  redisTimeoutMs: { env: 'REDIS_TIMEOUT_MS', unit: 'ms', default: 1_000, kind: 'int', min: 10, max: 60_000, describe: 'Longest wait for one Redis command before the request answers 503 DSP_STORE_UNAVAILABLE' },
   radiusLockFactor: { env: 'RADIUS_LOCK_FACTOR', unit: 'x ordered qty', default: 1.2, kind: 'number', min: 1, max: 10, describe: 'Free stock needed at an in-radius warehouse, as a multiple of every ordered quantity, for the radius lock' },
   detourFactor: { env: 'DETOUR_FACTOR', unit: 'road km / great-circle km', default: 1.3, kind: 'number', min: 1, max: 3, describe: 'Default road-km estimate factor (per-corridor overrides in data/geo/corridors.json)' },
   splitPenaltyCny: { env: 'SPLIT_PENALTY_CNY', unit: 'CNY per extra shipment', default: 6, kind: 'number', min: 0, max: 10_000, describe: 'Money penalty for each shipment beyond the first' },
@@ -73,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     }
     out[key] = n;
   }
+  if (out.redisUrl !== '' && !/^rediss?:\/\//.test(String(out.redisUrl))) problems.push(`REDIS_URL=${String(out.redisUrl)} is not a redis:// or rediss:// URL`);
   if (out.solver !== 'highs' && out.solver !== 'lp') problems.push(`SOLVER=${String(out.solver)} is not one of highs, lp`);
   if (!LOG_LEVELS.has(String(out.logLevel))) problems.push(`LOG_LEVEL=${String(out.logLevel)} is not one of ${[...LOG_LEVELS].join(', ')}`);
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);

@@ -3,6 +3,7 @@ import { buildApp, loadNetworkContext } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { NetworkContext } from '../../src/network/context.js';
 import { MemoryStore } from '../../src/store/memory.js';
+import type { Store } from '../../src/store/types.js';
 
 /** Double-11, 10:00 in Shanghai: every test decides at the same instant. */
 export const FIXED_NOW = Date.parse('2026-11-11T10:00:00+08:00');
@@ -15,10 +16,13 @@ export function network(): NetworkContext {
 }
 
 /** A fresh service on the bundled network and a fresh in-memory store. */
-export async function testApp(overrides: Partial<Config> = {}): Promise<{ app: FastifyInstance; store: MemoryStore }> {
+export async function testApp<S extends Store = MemoryStore>(
+  overrides: Partial<Config> = {},
+  storeOf?: (net: NetworkContext) => Promise<S>,
+): Promise<{ app: FastifyInstance; store: S }> {
   const config = loadConfig({}, overrides);
   const net = network();
-  const store = new MemoryStore(net.network.stock);
+  const store = storeOf ? await storeOf(net) : (new MemoryStore(net.network.stock) as unknown as S);
   const app = await buildApp({ config, net, store, clock: () => FIXED_NOW, logger: false });
   await app.ready();
   return { app, store };
