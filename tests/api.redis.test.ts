@@ -69,6 +69,33 @@ describe('allocate on Redis', () => {
     }
   });
 
+  it('two instances on one Redis: each order sent 3 times across both gets one reservation and one decision', async () => {
+    const other = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1_000 });
+    other.on('error', () => undefined);
+    await new Promise((r) => other.once('ready', r));
+    const second = await testApp({}, async (net) => new RedisStore(other, net.warehouses.map((w) => w.id)));
+    try {
+      const sku = 'FLO-0001';
+      const before = (await store.stock({ sku })).reduce((n, r) => n + r.reserved, 0);
+      const orders = Array.from({ length: 100 }, (_, i) => order({ lines: [{ sku, qty: 1 + (i % 3) }] }));
+      const sends = orders.flatMap((o, i) => [0, 1, 2].map((k) => ({ o, via: (i + k) % 2 === 0 ? app : second.app })));
+      const replies = await Promise.all(sends.map(({ o, via }) => via.inject({ method: 'POST', url: '/v1/allocate', payload: o })));
+      expect(replies.map((r) => r.statusCode).filter((c) => c !== 200)).toEqual([]);
+      const byOrder = new Map<string, string[]>();
+      replies.forEach((r, i) => {
+        const id = sends[i]!.o.orderId as string;
+        byOrder.set(id, [...(byOrder.get(id) ?? []), r.body]);
+      });
+      for (const bodies of byOrder.values()) expect(new Set(bodies).size).toBe(1);
+      const shipped = orders.reduce((n, o) => n + JSON.parse(byOrder.get(o.orderId as string)![0]!).shipments.reduce((m: number, s: { lines: { qty: number }[] }) => m + s.lines[0]!.qty, 0), 0);
+      const after = (await store.stock({ sku })).reduce((n, r) => n + r.reserved, 0);
+      expect(after - before).toBe(shipped);
+      expect(shipped).toBe(orders.reduce((n, o) => n + (o.lines as { qty: number }[])[0]!.qty, 0));
+    } finally {
+      await second.app.close();
+    }
+  });
+
   it('answers 503 DSP_STORE_UNAVAILABLE, not a 500, when Redis is gone', async () => {
     await server.stop();
     const t0 = Date.now();

@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import type { AllocateRequest, Decision } from '../domain/schemas.js';
 import { DspError } from '../errors.js';
 import type { NetworkContext } from '../network/context.js';
-import type { CounterUse, ReservationItem, Store, StoredDecision } from '../store/types.js';
+import { ReservationExistsError, type CounterUse, type ReservationItem, type Store, type StoredDecision } from '../store/types.js';
 import { buildCandidates, counterKeys, type Candidates, type OrderInput } from './candidates.js';
 import { explain } from './explain.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -124,7 +124,14 @@ export class Allocator {
       const { plan, mode, stats, lock, fallbackReason } = this.plan(cands);
       const reservation = this.reservationFor(cands, plan);
       if (reservation.items.length > 0) {
-        const res = await this.store.reserve({ id: order.orderId, ...reservation });
+        let res;
+        try {
+          res = await this.store.reserve({ id: order.orderId, ...reservation });
+        } catch (err) {
+          // Another instance is deciding the same order right now: its decision is the answer.
+          if (err instanceof ReservationExistsError) return this.awaitDecision(order.orderId, hash);
+          throw err;
+        }
         if (!res.ok) {
           if (attempt < this.cfg.reserveRetries) continue;
           throw new DspError('DSP_RESERVATION_CONFLICT', `stock kept changing while deciding order ${order.orderId}; retry`, [
@@ -145,6 +152,20 @@ export class Allocator {
       for (const l of this.listeners) l(stored.decision, { ...stats, micros });
       return stored.decision;
     }
+  }
+
+  /**
+   * Waits for the decision of an order whose reservation another instance holds, then answers it
+   * as a retry would (same decision, or 409 for a different body). Bounded: past the wait the ERP
+   * gets a retryable 503 and nothing was reserved by this attempt.
+   */
+  private async awaitDecision(orderId: string, hash: string): Promise<Decision> {
+    for (let waitMs = 5; waitMs <= 640; waitMs *= 2) {
+      const existing = await this.store.getDecision<Decision>(orderId);
+      if (existing) return this.replay(existing, hash);
+      await new Promise((r) => setTimeout(r, waitMs));
+    }
+    throw new DspError('DSP_RESERVATION_CONFLICT', `order ${orderId} is being decided by another instance; retry`, [{ orderId }]);
   }
 
   private counterKeysFor(provinceCode: string, day: string): string[] {

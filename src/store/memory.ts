@@ -6,6 +6,7 @@ import type {
   Store,
   StoredDecision,
 } from './types.js';
+import { ReservationExistsError } from './types.js';
 
 interface Cell {
   onHand: number;
@@ -79,7 +80,7 @@ export class MemoryStore implements Store {
   }
 
   async reserve(req: ReservationRequest): Promise<ReserveResult> {
-    if (this.reservations.has(req.id)) throw new Error(`reservation ${req.id} already exists`);
+    if (this.reservations.has(req.id)) throw new ReservationExistsError(req.id);
     // Sum per (warehouse, sku) first: a plan may take the same cell on two arcs.
     const need = new Map<string, { warehouseId: string; sku: string; qty: number }>();
     for (const i of req.items) {

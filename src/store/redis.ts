@@ -9,6 +9,7 @@ import type {
   Store,
   StoredDecision,
 } from './types.js';
+import { ReservationExistsError } from './types.js';
 
 /**
  * The Redis implementation of Store (design §4), for several dispatchd instances sharing state.
@@ -215,7 +216,7 @@ export class RedisStore implements Store {
     for (const c of req.counters) part(this.counterTag(c.key)).counters.push(c);
     const recordParts: RecordParts = [...parts.values()].map((p) => ({ tag: p.tag, counters: p.counters.map((c) => ({ key: c.key, amount: c.amount })) }));
     // Claim the id first: a second reservation under the same id must never take stock.
-    if ((await this.redis.hsetnx(recordKey, 'state', 'pending')) !== 1) throw new Error(`reservation ${req.id} already exists`);
+    if ((await this.redis.hsetnx(recordKey, 'state', 'pending')) !== 1) throw new ReservationExistsError(req.id);
     await this.redis.hset(recordKey, 'parts', JSON.stringify(recordParts));
 
     const taken: Part[] = [];

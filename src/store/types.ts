@@ -73,7 +73,7 @@ export interface Store {
   >;
   /** Current values of capacity counters (0 when unset). */
   counters(keys: readonly string[]): Promise<Map<string, number>>;
-  /** Takes the whole reservation or nothing. A second reserve with the same id is refused. */
+  /** Takes the whole reservation or nothing. A second reserve with the same id throws ReservationExistsError. */
   reserve(req: ReservationRequest): Promise<ReserveResult>;
   /** Returns held stock and capacity; false when the reservation is not held. */
   release(id: string): Promise<boolean>;
@@ -85,4 +85,15 @@ export interface Store {
   /** Marks a stored decision cancelled (after its reservation was released). */
   markCancelled(orderId: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Thrown by `reserve` when a reservation with the same id already exists: another attempt (this
+ * process or another instance) owns the order, and its decision is the one to return.
+ */
+export class ReservationExistsError extends Error {
+  override name = 'ReservationExistsError';
+  constructor(readonly id: string) {
+    super(`reservation ${id} already exists`);
+  }
 }

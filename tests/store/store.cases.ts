@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Store } from '../../src/store/types.js';
+import { ReservationExistsError, type Store } from '../../src/store/types.js';
 
 /**
  * One test suite for every Store implementation (design example 5): the in-memory store now,
@@ -113,6 +113,14 @@ export function storeCases(name: string, make: (rows: { warehouseId: string; sku
       expect((await s.setOnHand([{ warehouseId: 'SH01', sku: 'BRK-0001', onHand: 6 }])).ok).toBe(true);
       expect((await s.stock({ warehouseId: 'SH01', sku: 'BRK-0001' }))[0]).toMatchObject({ onHand: 6, free: 0, reserved: 6 });
       await invariant(s);
+    });
+
+    it('refuses a second reservation under the same id, taking nothing', async () => {
+      const s = await make(seed);
+      const req = { id: 'dup', items: [{ warehouseId: 'SH01', sku: 'BRK-0001', qty: 2 }], counters: [] };
+      expect((await s.reserve(req)).ok).toBe(true);
+      await expect(s.reserve(req)).rejects.toBeInstanceOf(ReservationExistsError);
+      expect((await s.stock({ warehouseId: 'SH01', sku: 'BRK-0001' }))[0]!.reserved).toBe(2);
     });
 
     it('stores a decision once per order', async () => {
