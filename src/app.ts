@@ -9,6 +9,7 @@ import { networkRoutes } from './api/network.js';
 import { orderRoutes } from './api/orders.js';
 import type { Services } from './api/services.js';
 import { stockRoutes } from './api/stock.js';
+import { stockEventRoutes } from './api/stock-events.js';
 import type { Config } from './config.js';
 import { DspError, type ErrorCode } from './errors.js';
 import { NetworkContext } from './network/context.js';
@@ -104,6 +105,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(orderRoutes(svc));
   await app.register(networkRoutes(svc));
   await app.register(stockRoutes(svc));
+  await app.register(stockEventRoutes(svc));
   return app;
 }
 

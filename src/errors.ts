@@ -19,6 +19,7 @@ export const ERRORS = {
   DSP_STOCK_BELOW_RESERVED: { status: 409, describe: 'The new on-hand quantity is below what is already reserved.' },
   DSP_ORDER_NOT_CANCELLABLE: { status: 409, describe: 'The order is in a state that cannot be cancelled (e.g. committed).' },
   DSP_RESERVATION_CONFLICT: { status: 503, describe: 'Stock kept changing under concurrent orders while deciding; nothing was reserved; retry.' },
+  DSP_ORDER_NOT_SHIPPABLE: { status: 409, describe: 'A shipped event names an order that holds no reservation (cancelled, or nothing was reserved).' },
   DSP_OVERLOADED: { status: 503, describe: 'Too many decisions in flight; retry with backoff.' },
   DSP_STORE_UNAVAILABLE: { status: 503, describe: 'The state store is unreachable; nothing was reserved.' },
   DSP_INTERNAL: { status: 500, describe: 'An unexpected fault in the service (a bug): never caused by input.' },

@@ -31,7 +31,7 @@ describe('service basics', () => {
     const doc = r.json();
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/v1/allocate', '/v1/orders/{orderId}', '/v1/orders/{orderId}/cancel', '/v1/network', '/v1/stock', '/healthz']),
+      expect.arrayContaining(['/v1/allocate', '/v1/orders/{orderId}', '/v1/orders/{orderId}/cancel', '/v1/network', '/v1/stock', '/v1/stock/events', '/healthz']),
     );
     expect(doc.paths['/v1/allocate'].post.requestBody.content['application/json'].schema.required).toEqual(
       expect.arrayContaining(['orderId', 'customerId', 'promisedBy', 'destination', 'lines']),
@@ -177,6 +177,55 @@ describe('stock', () => {
     const r = await setStock([{ warehouseId: 'SH01', sku: 'BRK-0001', onHand: 3 }]);
     expect(r.statusCode).toBe(409);
     expect(r.json().error.code).toBe('DSP_STOCK_BELOW_RESERVED');
+  });
+});
+
+describe('stock events', () => {
+  const events = (list: unknown[]) => app.inject({ method: 'POST', url: '/v1/stock/events', payload: { events: list } });
+
+  it('applies good events one by one, rejects bad ones with reasons, and is idempotent on eventId', async () => {
+    const before = (await stockOf('SH01', 'WIP-0001'))!;
+    const body = order({ lines: [{ sku: 'BRK-0001', qty: 2 }] });
+    await allocate(body);
+    const bk = (await stockOf('SH01', 'BRK-0001'))!;
+    const r = await events([
+      { type: 'receipt', eventId: 'rcv-1', warehouseId: 'SH01', sku: 'WIP-0001', qty: 10 },
+      { type: 'receipt', eventId: 'rcv-1', warehouseId: 'SH01', sku: 'WIP-0001', qty: 10 },
+      { type: 'adjustment', warehouseId: 'XX99', sku: 'WIP-0001', delta: 1 },
+      { type: 'adjustment', warehouseId: 'SH01', sku: 'WIP-0001', delta: -3 },
+      { type: 'shipped', orderId: body.orderId },
+      { type: 'shipped', orderId: 'NOPE-1' },
+      { type: 'adjustment', warehouseId: 'SH01', sku: 'NOPE-9', delta: 1 },
+    ]);
+    expect(r.statusCode).toBe(200);
+    expect(r.json().results.map((x: { status: string; code?: string }) => x.code ?? x.status)).toEqual([
+      'applied',
+      'duplicate',
+      'DSP_UNKNOWN_WAREHOUSE',
+      'applied',
+      'applied',
+      'DSP_ORDER_NOT_FOUND',
+      'DSP_UNKNOWN_SKU',
+    ]);
+    expect((await stockOf('SH01', 'WIP-0001'))!.onHand).toBe(before.onHand + 7);
+    // Shipped: the reservation is committed, the units leave on hand, cancelling is refused.
+    expect(await stockOf('SH01', 'BRK-0001')).toMatchObject({ onHand: bk.onHand - 2, reserved: bk.reserved - 2 });
+    expect((await app.inject(`/v1/orders/${body.orderId as string}`)).json().state).toBe('committed');
+    const cancel = await app.inject({ method: 'POST', url: `/v1/orders/${body.orderId as string}/cancel` });
+    expect(cancel.json().error.code).toBe('DSP_ORDER_NOT_CANCELLABLE');
+  });
+
+  it('refuses an adjustment below reserved, and a schema-invalid batch as a whole', async () => {
+    await allocate(order({ lines: [{ sku: 'BRK-0001', qty: 4 }] }));
+    const sh = (await stockOf('SH01', 'BRK-0001'))!;
+    const r = await events([{ type: 'adjustment', warehouseId: 'SH01', sku: 'BRK-0001', delta: -(sh.free + 1) }]);
+    expect(r.json().results[0].code).toBe('DSP_STOCK_BELOW_RESERVED');
+    expect(await stockOf('SH01', 'BRK-0001')).toEqual(sh);
+    for (const bad of [[{ type: 'adjustment', warehouseId: 'SH01', sku: 'BRK-0001', delta: 0 }], [{ type: 'teleport' }], []]) {
+      const res = await events(bad);
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error.code).toBe('DSP_VALIDATION');
+    }
   });
 });
 

@@ -302,6 +302,20 @@ export class Allocator {
     return { orderId, state: stateOf(d), decision: d.decision };
   }
 
+  /**
+   * The order's stock left the warehouse: its reservation is committed (on hand and reserved both
+   * drop). Shipping twice answers the same; a cancelled or unreserved order cannot ship.
+   */
+  async ship(orderId: string): Promise<{ orderId: string; state: OrderState; decision: Decision }> {
+    const d = await this.store.getDecision<Decision>(orderId);
+    if (!d) throw new DspError('DSP_ORDER_NOT_FOUND', `no decision for order ${orderId}`, [{ orderId }]);
+    if (d.reservation === 'held') await this.store.commit(orderId);
+    else if (d.reservation !== 'committed') {
+      throw new DspError('DSP_ORDER_NOT_SHIPPABLE', `order ${orderId} holds no reservation (${stateOf(d)})`, [{ orderId }]);
+    }
+    return this.get(orderId);
+  }
+
   /** Releases the order's reservation. Cancelling twice answers the same; a shipped order cannot be cancelled. */
   async cancel(orderId: string): Promise<{ orderId: string; state: OrderState; decision: Decision }> {
     const d = await this.store.getDecision<Decision>(orderId);

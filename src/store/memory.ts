@@ -28,6 +28,7 @@ export class MemoryStore implements Store {
   private readonly counterValues = new Map<string, number>();
   private readonly reservations = new Map<string, Reservation>();
   private readonly decisions = new Map<string, StoredDecision>();
+  private readonly events = new Set<string>();
 
   constructor(initial: { warehouseId: string; sku: string; onHand: number }[] = []) {
     for (const r of initial) this.cell(r.warehouseId, r.sku).onHand = r.onHand;
@@ -73,6 +74,19 @@ export class MemoryStore implements Store {
     if (rejected.length > 0) return { ok: false as const, rejected };
     for (const i of items) this.cell(i.warehouseId, i.sku).onHand = i.onHand;
     return { ok: true as const };
+  }
+
+  async adjustOnHand(warehouseId: string, sku: string, delta: number) {
+    const c = this.cell(warehouseId, sku);
+    if (c.onHand + delta < c.reserved) return { ok: false as const, onHand: c.onHand, reserved: c.reserved };
+    c.onHand += delta;
+    return { ok: true as const, onHand: c.onHand };
+  }
+
+  async markEvent(eventId: string): Promise<boolean> {
+    if (this.events.has(eventId)) return false;
+    this.events.add(eventId);
+    return true;
   }
 
   async counters(keys: readonly string[]): Promise<Map<string, number>> {

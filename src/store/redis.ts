@@ -103,6 +103,16 @@ for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return bad
 `;
 
+// Adds a delta to on hand unless it would fall below what is reserved. KEYS: onhand, reserved.
+// ARGV: sku, delta. Returns {1, onHand} or {0, onHand, reserved}.
+const ADJUST_ONHAND = `
+local onhand = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local reserved = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+local delta = tonumber(ARGV[2])
+if onhand + delta < reserved then return {0, onhand, reserved} end
+return {1, redis.call('HINCRBY', KEYS[1], ARGV[1], delta)}
+`;
+
 interface Part {
   /** The hash tag of the slot: "wh:ID" or "cap". */
   tag: string;
@@ -194,6 +204,16 @@ export class RedisStore implements Store {
       for (let k = 0; k < bad.length; k += 3) rejected.push({ warehouseId: w, sku: bad[k]!, onHand: Number(bad[k + 1]), reserved: Number(bad[k + 2]) });
     }
     return rejected.length > 0 ? { ok: false as const, rejected } : { ok: true as const };
+  }
+
+  async adjustOnHand(warehouseId: string, sku: string, delta: number) {
+    const [onhand, reserved] = this.keys(`wh:${warehouseId}`);
+    const r = (await this.redis.eval(ADJUST_ONHAND, 2, onhand!, reserved!, sku, delta)) as number[];
+    return r[0] === 1 ? { ok: true as const, onHand: Number(r[1]) } : { ok: false as const, onHand: Number(r[1]), reserved: Number(r[2]) };
+  }
+
+  async markEvent(eventId: string): Promise<boolean> {
+    return (await this.redis.set(`{evt:${eventId}}`, '1', 'NX')) === 'OK';
   }
 
   async counters(keys: readonly string[]): Promise<Map<string, number>> {

@@ -71,6 +71,13 @@ export interface Store {
   setOnHand(items: { warehouseId: string; sku: string; onHand: number }[]): Promise<
     { ok: true } | { ok: false; rejected: { warehouseId: string; sku: string; onHand: number; reserved: number }[] }
   >;
+  /**
+   * Adds `delta` units to on hand (a receipt, or a count adjustment), atomically; refused when the
+   * result would fall below what is reserved (or below zero).
+   */
+  adjustOnHand(warehouseId: string, sku: string, delta: number): Promise<{ ok: true; onHand: number } | { ok: false; onHand: number; reserved: number }>;
+  /** Records an event id; true the first time, false when it was seen before (idempotent events). */
+  markEvent(eventId: string): Promise<boolean>;
   /** Current values of capacity counters (0 when unset). */
   counters(keys: readonly string[]): Promise<Map<string, number>>;
   /** Takes the whole reservation or nothing. A second reserve with the same id throws ReservationExistsError. */

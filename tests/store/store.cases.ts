@@ -123,6 +123,18 @@ export function storeCases(name: string, make: (rows: { warehouseId: string; sku
       expect((await s.stock({ warehouseId: 'SH01', sku: 'BRK-0001' }))[0]!.reserved).toBe(2);
     });
 
+    it('adjusts on hand atomically, never below reserved, and remembers event ids', async () => {
+      const s = await make(seed);
+      expect(await s.adjustOnHand('SH01', 'BRK-0001', 5)).toEqual({ ok: true, onHand: 15 });
+      await s.reserve({ id: 'adj', items: [{ warehouseId: 'SH01', sku: 'BRK-0001', qty: 12 }], counters: [] });
+      expect(await s.adjustOnHand('SH01', 'BRK-0001', -4)).toEqual({ ok: false, onHand: 15, reserved: 12 });
+      expect(await s.adjustOnHand('SH01', 'BRK-0001', -3)).toEqual({ ok: true, onHand: 12 });
+      expect(await s.adjustOnHand('HF01', 'NEW-1', 7)).toEqual({ ok: true, onHand: 7 });
+      await invariant(s);
+      expect(await s.markEvent('e1')).toBe(true);
+      expect(await s.markEvent('e1')).toBe(false);
+    });
+
     it('stores a decision once per order', async () => {
       const s = await make(seed);
       const first = await s.putDecisionIfAbsent({ orderId: 'o', requestHash: 'h1', decision: { n: 1 }, reservation: 'held', cancelled: false });
