@@ -35,13 +35,20 @@ export function solveGreedy(p: Problem): Plan {
       let room = Math.min(kgLeft[o.courier]!, o.parcelMaxKg === null ? Infinity : o.parcelMaxKg * parcelRoom);
       const arcs: PlanShipment['arcs'] = [];
       let units = 0;
+      // Two lines of one SKU draw on one pool: count what this shipment already takes from it.
+      const taking = new Map<number, number>();
+      // ... and a line with direct arcs from two pools must not be over-filled either.
+      const takingLine = new Map<number, number>();
       p.arcs.forEach((a, ai) => {
         if (a.site !== o.site || a.transfer) return;
         const w = p.lines[a.line]!.unitWeightKg;
         const byWeight = w > 0 ? Math.floor(room / w + 1e-9) : Infinity;
-        const qty = Math.min(remaining[a.line]!, poolLeft[a.pool]!, byWeight);
+        const taken = taking.get(a.pool) ?? 0;
+        const qty = Math.min(remaining[a.line]! - (takingLine.get(a.line) ?? 0), poolLeft[a.pool]! - taken, byWeight);
         if (qty <= 0) return;
         arcs.push({ arc: ai, qty });
+        taking.set(a.pool, taken + qty);
+        takingLine.set(a.line, (takingLine.get(a.line) ?? 0) + qty);
         units += qty;
         room -= qty * w;
       });

@@ -10,14 +10,18 @@ import type { Plan, PlanShipment, Problem } from './types.js';
 export function bestSingleSitePlan(p: Problem, site: number): Plan | null {
   const arcs: PlanShipment['arcs'] = [];
   let weight = 0;
+  // Two lines of one SKU draw on one pool: what earlier lines took is no longer free.
+  const taken = new Map<number, number>();
   for (let li = 0; li < p.lines.length; li++) {
     const line = p.lines[li]!;
     let best = -1;
     p.arcs.forEach((a, ai) => {
-      if (a.site !== site || a.line !== li || a.transfer || p.pools[a.pool]!.qty < line.qty) return;
+      if (a.site !== site || a.line !== li || a.transfer || p.pools[a.pool]!.qty - (taken.get(a.pool) ?? 0) < line.qty) return;
       if (best < 0 || a.unitCost < p.arcs[best]!.unitCost) best = ai;
     });
     if (best < 0) return null;
+    const pool = p.arcs[best]!.pool;
+    taken.set(pool, (taken.get(pool) ?? 0) + line.qty);
     arcs.push({ arc: best, qty: line.qty });
     weight += line.qty * line.unitWeightKg;
   }

@@ -148,6 +148,30 @@ describe('greedy fallback', () => {
     expect(exact.plan.objective).toBeLessThanOrEqual(r.plan.objective + 1e-9);
   });
 
+  it('never plans more than a shared pool holds when two lines are one SKU', async () => {
+    const { bestSingleSitePlan } = await import('../solver/single.js');
+    const p = twoSites();
+    // Line 1 becomes a second line of SKU A, drawing on W1's pool of 8 A like line 0 (10 A).
+    p.lines[1] = { sku: 'A', qty: 3, unitWeightKg: 1 };
+    p.arcs[2] = { site: 0, line: 1, pool: 0, unitCost: 0.1, transfer: false };
+    p.pools[0]!.qty = 12;
+    expect(bestSingleSitePlan(p, 0)).toBeNull(); // 10 + 3 > 12
+    expect(verifyPlan(p, solveGreedy(p))).toEqual([]);
+  });
+
+  it('is feasible on every generated instance', async () => {
+    const { problemForSeed } = await import('./support/instances.js');
+    const { bestSingleSitePlan } = await import('../solver/single.js');
+    for (let i = 0; i < 500; i++) {
+      const p = problemForSeed(20240501 + i);
+      expect(verifyPlan(p, solveGreedy(p)), `seed ${20240501 + i}`).toEqual([]);
+      for (let s = 0; s < p.sites.length; s++) {
+        const single = bestSingleSitePlan(p, s);
+        if (single) expect(verifyPlan(p, single), `seed ${20240501 + i} site ${s}`).toEqual([]);
+      }
+    }
+  });
+
   it('picks the cheapest single site when one can ship everything', () => {
     const p = twoSites();
     p.pools[0]!.qty = 10;
