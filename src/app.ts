@@ -4,6 +4,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { Allocator } from './allocate/allocator.js';
 import { loadExactSolver } from './allocate/exact.js';
 import { healthRoutes } from './api/health.js';
+import { lockRoutes } from './api/locks.js';
 import { allocateRoutes } from './api/allocate.js';
 import { networkRoutes } from './api/network.js';
 import { orderRoutes } from './api/orders.js';
@@ -16,7 +17,7 @@ import { NetworkContext } from './network/context.js';
 import { loadNetwork, loadRegions } from './network/load.js';
 import { MemoryStore } from './store/memory.js';
 import { RedisStore } from './store/redis.js';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { Store } from './store/types.js';
 
 export interface AppOptions {
@@ -30,26 +31,37 @@ export interface AppOptions {
   logger?: boolean;
 }
 
+/** Seed nodes of REDIS_CLUSTER_NODES, parsed (validated by loadConfig). */
+function clusterNodes(config: Config): { host: string; port: number }[] {
+  return config.redisClusterNodes
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '')
+    .map((n) => ({ host: n.slice(0, n.lastIndexOf(':')), port: Number(n.slice(n.lastIndexOf(':') + 1)) }));
+}
+
 /**
- * The store named by the configuration: Redis when REDIS_URL is set (seeded with the bundled stock
- * only where Redis has none yet), else the embedded in-memory store with the bundled stock.
+ * The store named by the configuration: a Redis Cluster when REDIS_CLUSTER_NODES is set, one Redis
+ * node when REDIS_URL is set (either seeded with the bundled stock only where Redis has none yet),
+ * else the embedded in-memory store with the bundled stock.
  */
-async function openStore(config: Config, net: NetworkContext): Promise<Store> {
-  if (config.redisUrl === '') return new MemoryStore(net.network.stock);
-  const redis = new Redis(config.redisUrl, {
-    // Fail fast instead of queueing while Redis is away: the ERP gets a 503 within the timeout.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: config.redisTimeoutMs,
-    connectTimeout: config.redisTimeoutMs,
-  });
+async function openStore(config: Config, net: NetworkContext, clock: (() => number) | undefined): Promise<Store> {
+  const storeOpts = { claimTimeoutMs: config.claimTimeoutMs, ...(clock ? { clock } : {}) };
+  if (config.redisUrl === '' && config.redisClusterNodes === '') return new MemoryStore(net.network.stock, storeOpts);
+  // Fail fast instead of queueing while Redis is away: the ERP gets a 503 within the timeout.
+  const nodeOpts = { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: config.redisTimeoutMs, connectTimeout: config.redisTimeoutMs };
+  const where = config.redisClusterNodes !== '' ? `Redis Cluster ${config.redisClusterNodes}` : `Redis at ${config.redisUrl}`;
+  const redis =
+    config.redisClusterNodes !== ''
+      ? new Cluster(clusterNodes(config), { enableOfflineQueue: false, enableAutoPipelining: true, redisOptions: nodeOpts })
+      : new Redis(config.redisUrl, { ...nodeOpts, enableAutoPipelining: true });
   redis.on('error', () => undefined); // reported per request as DSP_STORE_UNAVAILABLE; ioredis reconnects by itself
   await new Promise<void>((resolve, reject) => {
     redis.once('ready', () => resolve());
-    redis.once('end', () => reject(new Error(`cannot connect to Redis at ${config.redisUrl}`)));
-    setTimeout(() => reject(new Error(`Redis at ${config.redisUrl} not ready within ${config.redisTimeoutMs} ms`)), config.redisTimeoutMs * 5).unref();
+    redis.once('end', () => reject(new Error(`cannot connect to ${where}`)));
+    setTimeout(() => reject(new Error(`${where} not ready within ${config.redisTimeoutMs * 5} ms`)), config.redisTimeoutMs * 5).unref();
   });
-  const store = new RedisStore(redis, net.warehouses.map((w) => w.id));
+  const store = new RedisStore(redis, net.warehouses.map((w) => w.id), storeOpts);
   await store.seed(net.network.stock);
   return store;
 }
@@ -63,9 +75,9 @@ export function loadNetworkContext(config: Config): NetworkContext {
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config } = opts;
   const net = opts.net ?? loadNetworkContext(config);
-  const store = opts.store ?? (await openStore(config, net));
+  const store = opts.store ?? (await openStore(config, net, opts.clock));
   const allocator = new Allocator(net, config, store, await loadExactSolver(config.solver), opts.clock);
-  const svc: Services = { net, store, allocator };
+  const svc: Services = { net, store, allocator, config, clock: opts.clock ?? Date.now };
 
   const app = Fastify({
     logger: opts.logger === false ? false : { level: config.logLevel },
@@ -106,6 +118,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(networkRoutes(svc));
   await app.register(stockRoutes(svc));
   await app.register(stockEventRoutes(svc));
+  await app.register(lockRoutes(svc));
   return app;
 }
 

@@ -20,6 +20,7 @@ export const CONFIG_SPEC = {
   port: { env: 'PORT', unit: 'TCP port', default: 8080, kind: 'int', min: 0, max: 65535, describe: 'HTTP port' },
   dataDir: { env: 'DATA_DIR', unit: 'path', default: '', kind: 'string', describe: 'Network data directory; empty = the bundled data/' },
   redisUrl: { env: 'REDIS_URL', unit: 'redis:// URL', default: '', kind: 'string', describe: 'Shared state on one Redis node; empty = the embedded in-memory store' },
+  redisClusterNodes: { env: 'REDIS_CLUSTER_NODES', unit: 'host:port list', default: '', kind: 'string', describe: 'Shared state on a Redis Cluster: comma-separated seed nodes (host:port,host:port); wins over REDIS_URL' },
   redisTimeoutMs: { env: 'REDIS_TIMEOUT_MS', unit: 'ms', default: 1_000, kind: 'int', min: 10, max: 60_000, describe: 'Longest wait for one Redis command before the request answers 503 DSP_STORE_UNAVAILABLE' },
   radiusLockFactor: { env: 'RADIUS_LOCK_FACTOR', unit: 'x ordered qty', default: 1.2, kind: 'number', min: 1, max: 10, describe: 'Free stock needed at an in-radius warehouse, as a multiple of every ordered quantity, for the radius lock' },
   detourFactor: { env: 'DETOUR_FACTOR', unit: 'road km / great-circle km', default: 1.3, kind: 'number', min: 1, max: 3, describe: 'Default road-km estimate factor (per-corridor overrides in data/geo/corridors.json)' },
@@ -31,6 +32,8 @@ export const CONFIG_SPEC = {
   maxTransferSources: { env: 'MAX_TRANSFER_SOURCES', unit: 'warehouses per line and site', default: 2, kind: 'int', min: 0, max: 17, describe: 'Line-haul transfer sources considered per (site, line): the cheapest N' },
   solver: { env: 'SOLVER', unit: 'name', default: 'highs', kind: 'string', describe: 'Exact MIP backend: highs (HiGHS, WebAssembly) or lp (javascript-lp-solver)' },
   solveTimeoutMs: { env: 'SOLVE_TIMEOUT_MS', unit: 'ms', default: 2_000, kind: 'int', min: 1, max: 60_000, describe: 'Time budget of the exact MIP solve; past it the greedy plan is returned as mode "fallback"' },
+  reservationTtlMinutes: { env: 'RESERVATION_TTL_MINUTES', unit: 'minutes', default: 2_880, kind: 'int', min: 1, max: 43_200, describe: 'An unshipped reservation expires by itself after this long and its stock and capacity return' },
+  claimTimeoutMs: { env: 'CLAIM_TIMEOUT_MS', unit: 'ms', default: 10_000, kind: 'int', min: 1_000, max: 600_000, describe: 'An allocation that claimed an order but stored no decision within this time is abandoned; a retry takes the order over (Redis store)' },
   reserveRetries: { env: 'RESERVE_RETRIES', unit: 'attempts', default: 5, kind: 'int', min: 1, max: 20, describe: 'Re-plans from fresh stock when a reservation conflicts' },
   bodyLimitBytes: { env: 'BODY_LIMIT_BYTES', unit: 'bytes', default: 1_048_576, kind: 'int', min: 1_024, max: 104_857_600, describe: 'Largest accepted request body' },
   maxLinesPerOrder: { env: 'MAX_LINES_PER_ORDER', unit: 'lines', default: 100, kind: 'int', min: 1, max: 1_000, describe: 'Largest accepted number of order lines' },
@@ -76,6 +79,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     out[key] = n;
   }
   if (out.redisUrl !== '' && !/^rediss?:\/\//.test(String(out.redisUrl))) problems.push(`REDIS_URL=${String(out.redisUrl)} is not a redis:// or rediss:// URL`);
+  for (const node of String(out.redisClusterNodes).split(',').filter((n) => n.trim() !== '')) {
+    const m = /^([^:\s]+):(\d{1,5})$/.exec(node.trim());
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) problems.push(`REDIS_CLUSTER_NODES: "${node}" is not host:port`);
+  }
   if (out.solver !== 'highs' && out.solver !== 'lp') problems.push(`SOLVER=${String(out.solver)} is not one of highs, lp`);
   if (!LOG_LEVELS.has(String(out.logLevel))) problems.push(`LOG_LEVEL=${String(out.logLevel)} is not one of ${[...LOG_LEVELS].join(', ')}`);
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);

@@ -5,9 +5,16 @@ import { solve, type ExactSolver } from '../../solver/solve.js';
 import type { Plan, SolveStats } from '../../solver/types.js';
 import type { Config } from '../config.js';
 import type { AllocateRequest, Decision } from '../domain/schemas.js';
+
+export interface OrderView {
+  orderId: string;
+  state: OrderState;
+  reservationExpiresAt: string | null;
+  decision: Decision;
+}
 import { DspError } from '../errors.js';
 import type { NetworkContext } from '../network/context.js';
-import { ReservationExistsError, type CounterUse, type ReservationItem, type Store, type StoredDecision } from '../store/types.js';
+import { ReservationExistsError, ReservationLostError, type CounterUse, type ReservationItem, type Store, type StoredDecision } from '../store/types.js';
 import { buildCandidates, counterKeys, type Candidates, type OrderInput } from './candidates.js';
 import { explain } from './explain.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -15,7 +22,7 @@ import { localDay, toIsoWithOffset } from './time.js';
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
-export type OrderState = 'reserved' | 'committed' | 'cancelled' | 'backordered';
+export type OrderState = 'reserved' | 'committed' | 'cancelled' | 'expired' | 'backordered';
 
 export interface DecisionStats {
   solver: SolveStats['solver'] | 'none';
@@ -119,14 +126,20 @@ export class Allocator {
     for (let attempt = 1; ; attempt++) {
       const now = this.clock();
       const day = localDay(now, this.cfg.timezoneOffsetMinutes);
-      const [free, usage] = await Promise.all([this.store.freeStock(skus), this.store.counters(this.counterKeysFor(order.region.provinceCode, day))]);
+      const [free, usage] = await Promise.all([this.store.freeStock(skus, order.customerId), this.store.counters(this.counterKeysFor(order.region.provinceCode, day))]);
       const cands = buildCandidates(this.net, this.cfg, order, order.region, free, usage, now);
       const { plan, mode, stats, lock, fallbackReason } = this.plan(cands);
       const reservation = this.reservationFor(cands, plan);
+      let claim: string | undefined;
       if (reservation.items.length > 0) {
         let res;
         try {
-          res = await this.store.reserve({ id: order.orderId, ...reservation });
+          res = await this.store.reserve({
+            id: order.orderId,
+            customerId: order.customerId,
+            ...reservation,
+            ttlMs: this.cfg.reservationTtlMinutes * 60_000,
+          });
         } catch (err) {
           // Another instance is deciding the same order right now: its decision is the answer.
           if (err instanceof ReservationExistsError) return this.awaitDecision(order.orderId, hash);
@@ -139,16 +152,25 @@ export class Allocator {
             ...res.counters,
           ]);
         }
+        claim = res.attempt;
       }
       const micros = (performance.now() - t0) * 1_000;
       const decision = this.assemble(order, cands, plan, mode, lock, fallbackReason, micros, stats, now);
-      const stored = await this.store.putDecisionIfAbsent<Decision>({
-        orderId: order.orderId,
-        requestHash: hash,
-        decision,
-        reservation: reservation.items.length > 0 ? 'held' : null,
-        cancelled: false,
-      });
+      let stored;
+      try {
+        stored = await this.store.putDecisionIfAbsent<Decision>(
+          { orderId: order.orderId, requestHash: hash, decision, reservation: claim ? 'held' : null, expiresAt: null, cancelled: false },
+          claim,
+        );
+      } catch (err) {
+        if (err instanceof ReservationLostError) {
+          throw new DspError('DSP_RESERVATION_CONFLICT', `order ${order.orderId} was taken over by a later attempt while this one stalled; retry`, [
+            { orderId: order.orderId },
+          ]);
+        }
+        throw err;
+      }
+      if (stored.requestHash !== hash) return this.replay(stored, hash);
       for (const l of this.listeners) l(stored.decision, { ...stats, micros });
       return stored.decision;
     }
@@ -296,28 +318,35 @@ export class Allocator {
     };
   }
 
-  async get(orderId: string): Promise<{ orderId: string; state: OrderState; decision: Decision }> {
+  async get(orderId: string): Promise<OrderView> {
     const d = await this.store.getDecision<Decision>(orderId);
     if (!d) throw new DspError('DSP_ORDER_NOT_FOUND', `no decision for order ${orderId}`, [{ orderId }]);
-    return { orderId, state: stateOf(d), decision: d.decision };
+    const reservationExpiresAt = d.expiresAt !== null && (d.reservation === 'held' || d.reservation === 'expired') ? toIsoWithOffset(d.expiresAt, this.cfg.timezoneOffsetMinutes) : null;
+    return { orderId, state: stateOf(d), reservationExpiresAt, decision: d.decision };
   }
 
   /**
    * The order's stock left the warehouse: its reservation is committed (on hand and reserved both
    * drop). Shipping twice answers the same; a cancelled or unreserved order cannot ship.
    */
-  async ship(orderId: string): Promise<{ orderId: string; state: OrderState; decision: Decision }> {
+  async ship(orderId: string): Promise<OrderView> {
     const d = await this.store.getDecision<Decision>(orderId);
     if (!d) throw new DspError('DSP_ORDER_NOT_FOUND', `no decision for order ${orderId}`, [{ orderId }]);
-    if (d.reservation === 'held') await this.store.commit(orderId);
-    else if (d.reservation !== 'committed') {
+    if (d.reservation === 'held') {
+      const r = await this.store.commit(orderId);
+      if (r === 'expired') d.reservation = 'expired';
+    }
+    if (d.reservation === 'expired') {
+      throw new DspError('DSP_RESERVATION_EXPIRED', `order ${orderId}'s reservation expired before it shipped; its stock was returned`, [{ orderId }]);
+    }
+    if (d.reservation !== 'committed' && d.reservation !== 'held') {
       throw new DspError('DSP_ORDER_NOT_SHIPPABLE', `order ${orderId} holds no reservation (${stateOf(d)})`, [{ orderId }]);
     }
     return this.get(orderId);
   }
 
   /** Releases the order's reservation. Cancelling twice answers the same; a shipped order cannot be cancelled. */
-  async cancel(orderId: string): Promise<{ orderId: string; state: OrderState; decision: Decision }> {
+  async cancel(orderId: string): Promise<OrderView> {
     const d = await this.store.getDecision<Decision>(orderId);
     if (!d) throw new DspError('DSP_ORDER_NOT_FOUND', `no decision for order ${orderId}`, [{ orderId }]);
     if (d.reservation === 'committed') {
@@ -333,6 +362,7 @@ function stateOf(d: StoredDecision<Decision>): OrderState {
   if (d.cancelled) return 'cancelled';
   if (d.reservation === 'committed') return 'committed';
   if (d.reservation === 'held') return 'reserved';
+  if (d.reservation === 'expired') return 'expired';
   return 'backordered';
 }
 

@@ -1,4 +1,5 @@
 import type { Allocator } from '../allocate/allocator.js';
+import type { Config } from '../config.js';
 import type { NetworkContext } from '../network/context.js';
 import type { Store } from '../store/types.js';
 
@@ -7,4 +8,7 @@ export interface Services {
   net: NetworkContext;
   store: Store;
   allocator: Allocator;
+  config: Config;
+  /** Epoch-ms clock of the service (injected by tests and replays). */
+  clock: () => number;
 }

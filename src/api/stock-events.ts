@@ -84,6 +84,6 @@ async function apply(svc: Services, e: Static<typeof StockEvent>): Promise<void>
   const delta = e.type === 'receipt' ? e.qty : e.delta;
   const r = await svc.store.adjustOnHand(e.warehouseId, e.sku, delta);
   if (!r.ok) {
-    throw new DspError('DSP_STOCK_BELOW_RESERVED', `${e.warehouseId}/${e.sku}: on hand ${r.onHand} ${delta >= 0 ? '+' : ''}${delta} would fall below reserved ${r.reserved}`);
+    throw new DspError('DSP_STOCK_BELOW_RESERVED', `${e.warehouseId}/${e.sku}: on hand ${r.onHand} ${delta >= 0 ? '+' : ''}${delta} would fall below reserved ${r.reserved} + locked ${r.locked}`);
   }
 }

@@ -95,7 +95,10 @@ export type Decision = Static<typeof Decision>;
 
 export const OrderView = Type.Object({
   orderId: Type.String(),
-  state: Type.Union([Type.Literal('reserved'), Type.Literal('committed'), Type.Literal('cancelled'), Type.Literal('backordered')]),
+  state: Type.Union([Type.Literal('reserved'), Type.Literal('committed'), Type.Literal('cancelled'), Type.Literal('expired'), Type.Literal('backordered')], {
+    description: 'reserved: stock held until it ships; committed: shipped; cancelled; expired: not shipped within RESERVATION_TTL_MINUTES, stock returned; backordered: nothing reserved.',
+  }),
+  reservationExpiresAt: Type.Union([Type.String(), Type.Null()], { description: 'When an unshipped reservation expires by itself (ISO-8601 with offset); null without one.' }),
   decision: Decision,
 });
 
@@ -116,8 +119,9 @@ export const StockLevelSchema = Type.Object({
   warehouseId: Type.String(),
   sku: Type.String(),
   onHand: Type.Integer(),
-  free: Type.Integer(),
-  reserved: Type.Integer(),
+  free: Type.Integer({ description: 'Units any new order may take: onHand - reserved - locked.' }),
+  reserved: Type.Integer({ description: 'Units held by open reservations.' }),
+  locked: Type.Integer({ description: 'Units held by active customer stock locks.' }),
 });
 
 export const StockPut = Type.Object(
@@ -137,3 +141,28 @@ export const StockPut = Type.Object(
   { additionalProperties: false },
 );
 export type StockPut = Static<typeof StockPut>;
+
+export const LockCreate = Type.Object(
+  {
+    customerId: Type.String({ minLength: 1, maxLength: 64 }),
+    sku: SkuCode,
+    qty: Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Units to lock.' }),
+    warehouseId: Type.Optional(Type.String({ minLength: 1, maxLength: 16, description: 'Where to lock; absent: the warehouse nearest the customer (a known store) or with the most free units that can hold the whole quantity.' })),
+    expiresAt: Type.String({ minLength: 1, description: 'ISO-8601 with offset; the remaining units return to free stock by themselves at this time.' }),
+  },
+  { additionalProperties: false },
+);
+export type LockCreate = Static<typeof LockCreate>;
+
+export const LockView = Type.Object({
+  lockId: Type.String(),
+  customerId: Type.String(),
+  warehouseId: Type.String(),
+  sku: Type.String(),
+  qty: Type.Integer({ description: 'Units locked at creation.' }),
+  remaining: Type.Integer({ description: "Units still locked for the owner (the rest is held or shipped by the owner's orders, or returned)." }),
+  state: Type.Union([Type.Literal('active'), Type.Literal('expired'), Type.Literal('released')]),
+  createdAt: Type.String({ description: 'ISO-8601 with offset.' }),
+  expiresAt: Type.String({ description: 'ISO-8601 with offset.' }),
+});
+export type LockView = Static<typeof LockView>;

@@ -1,26 +1,44 @@
+import { randomUUID } from 'node:crypto';
 import type {
+  CommitResult,
+  LockRequest,
   ReservationRequest,
   ReservationState,
   ReserveResult,
   StockLevel,
+  StockLock,
   Store,
   StoredDecision,
+  StoreOptions,
 } from './types.js';
-import { ReservationExistsError } from './types.js';
+import { ReservationExistsError, ReservationLostError } from './types.js';
 
 interface Cell {
   onHand: number;
   reserved: number;
+  locked: number;
+}
+
+/** Units of one reservation item, and which of the owner's locks they came from. */
+interface HeldItem {
+  warehouseId: string;
+  sku: string;
+  qty: number;
+  fromLocks: { lockId: string; qty: number }[];
 }
 
 interface Reservation {
-  req: ReservationRequest;
+  items: HeldItem[];
+  counters: { key: string; amount: number }[];
   state: ReservationState;
+  attempt: string;
+  expiresAt: number;
 }
 
 /**
  * The embedded default store. Each method runs to completion without awaiting, so on Node's single
- * thread every reservation is atomic: check every item and counter, then apply all, or none.
+ * thread every operation is atomic: check every item and counter, then apply all, or none. Expiry
+ * of locks and reservations is applied at the start of every operation (see types.ts).
  */
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
@@ -29,8 +47,13 @@ export class MemoryStore implements Store {
   private readonly reservations = new Map<string, Reservation>();
   private readonly decisions = new Map<string, StoredDecision>();
   private readonly events = new Set<string>();
+  private readonly locks = new Map<string, StockLock>();
+  private readonly clock: () => number;
+  /** Earliest expiry among active locks and held reservations (Infinity when none). */
+  private nextExpiry = Infinity;
 
-  constructor(initial: { warehouseId: string; sku: string; onHand: number }[] = []) {
+  constructor(initial: { warehouseId: string; sku: string; onHand: number }[] = [], opts: StoreOptions = {}) {
+    this.clock = opts.clock ?? Date.now;
     for (const r of initial) this.cell(r.warehouseId, r.sku).onHand = r.onHand;
   }
 
@@ -38,29 +61,95 @@ export class MemoryStore implements Store {
     let wh = this.cells.get(warehouseId);
     if (!wh) this.cells.set(warehouseId, (wh = new Map()));
     let c = wh.get(sku);
-    if (!c) wh.set(sku, (c = { onHand: 0, reserved: 0 }));
+    if (!c) wh.set(sku, (c = { onHand: 0, reserved: 0, locked: 0 }));
     return c;
   }
 
+  /** Ends every lock and reservation whose time has come; returns the clock reading used. */
+  private expireDue(): number {
+    const now = this.clock();
+    if (now < this.nextExpiry) return now;
+    let next = Infinity;
+    for (const l of this.locks.values()) {
+      if (l.state !== 'active') continue;
+      if (l.expiresAt <= now) this.endLock(l, 'expired');
+      else next = Math.min(next, l.expiresAt);
+    }
+    for (const r of this.reservations.values()) {
+      if (r.state !== 'held') continue;
+      if (r.expiresAt <= now) this.endReservation(r, 'expired', now);
+      else next = Math.min(next, r.expiresAt);
+    }
+    this.nextExpiry = next;
+    return now;
+  }
+
+  private noteExpiry(at: number): void {
+    this.nextExpiry = Math.min(this.nextExpiry, at);
+  }
+
+  private endLock(l: StockLock, state: 'expired' | 'released'): void {
+    this.cell(l.warehouseId, l.sku).locked -= l.remaining;
+    l.remaining = 0;
+    l.state = state;
+  }
+
+  /** Ends a held reservation: committed stock leaves on hand; released or expired units return. */
+  private endReservation(r: Reservation, to: Exclude<ReservationState, 'held'>, now: number): void {
+    for (const i of r.items) {
+      const c = this.cell(i.warehouseId, i.sku);
+      c.reserved -= i.qty;
+      if (to === 'committed') {
+        c.onHand -= i.qty;
+        continue;
+      }
+      // Units taken from a lock go back to it while it is still active; otherwise they are free.
+      for (const t of i.fromLocks) {
+        const l = this.locks.get(t.lockId);
+        if (l && l.state === 'active' && l.expiresAt > now) {
+          l.remaining += t.qty;
+          c.locked += t.qty;
+        }
+      }
+    }
+    if (to !== 'committed') for (const u of r.counters) this.counterValues.set(u.key, (this.counterValues.get(u.key) ?? 0) - u.amount);
+    r.state = to;
+  }
+
+  /** The owner's active locks on a cell, soonest expiry first (consumed in that order). */
+  private ownLocks(customerId: string | undefined, warehouseId: string, sku: string): StockLock[] {
+    if (customerId === undefined) return [];
+    const out: StockLock[] = [];
+    for (const l of this.locks.values()) {
+      if (l.state === 'active' && l.customerId === customerId && l.warehouseId === warehouseId && l.sku === sku && l.remaining > 0) out.push(l);
+    }
+    return out.sort((a, b) => a.expiresAt - b.expiresAt || cmp(a.id, b.id));
+  }
+
   async stock(filter: { warehouseId?: string; sku?: string } = {}): Promise<StockLevel[]> {
+    this.expireDue();
     const out: StockLevel[] = [];
     for (const [warehouseId, skus] of this.cells) {
       if (filter.warehouseId !== undefined && filter.warehouseId !== warehouseId) continue;
       for (const [sku, c] of skus) {
         if (filter.sku !== undefined && filter.sku !== sku) continue;
-        out.push({ warehouseId, sku, onHand: c.onHand, free: c.onHand - c.reserved, reserved: c.reserved });
+        out.push({ warehouseId, sku, onHand: c.onHand, free: c.onHand - c.reserved - c.locked, reserved: c.reserved, locked: c.locked });
       }
     }
     return out.sort((a, b) => (a.warehouseId === b.warehouseId ? cmp(a.sku, b.sku) : cmp(a.warehouseId, b.warehouseId)));
   }
 
-  async freeStock(skus: readonly string[]): Promise<Map<string, Map<string, number>>> {
+  async freeStock(skus: readonly string[], customerId?: string): Promise<Map<string, Map<string, number>>> {
+    this.expireDue();
     const out = new Map<string, Map<string, number>>();
     for (const [warehouseId, cells] of this.cells) {
       const m = new Map<string, number>();
       for (const sku of skus) {
         const c = cells.get(sku);
-        if (c && c.onHand - c.reserved > 0) m.set(sku, c.onHand - c.reserved);
+        if (!c) continue;
+        const own = this.ownLocks(customerId, warehouseId, sku).reduce((n, l) => n + l.remaining, 0);
+        const units = c.onHand - c.reserved - c.locked + own;
+        if (units > 0) m.set(sku, units);
       }
       if (m.size > 0) out.set(warehouseId, m);
     }
@@ -68,17 +157,22 @@ export class MemoryStore implements Store {
   }
 
   async setOnHand(items: { warehouseId: string; sku: string; onHand: number }[]) {
+    this.expireDue();
     const rejected = items
-      .map((i) => ({ ...i, reserved: this.cells.get(i.warehouseId)?.get(i.sku)?.reserved ?? 0 }))
-      .filter((i) => i.onHand < i.reserved);
+      .map((i) => {
+        const c = this.cells.get(i.warehouseId)?.get(i.sku);
+        return { ...i, reserved: c?.reserved ?? 0, locked: c?.locked ?? 0 };
+      })
+      .filter((i) => i.onHand < i.reserved + i.locked);
     if (rejected.length > 0) return { ok: false as const, rejected };
     for (const i of items) this.cell(i.warehouseId, i.sku).onHand = i.onHand;
     return { ok: true as const };
   }
 
   async adjustOnHand(warehouseId: string, sku: string, delta: number) {
+    this.expireDue();
     const c = this.cell(warehouseId, sku);
-    if (c.onHand + delta < c.reserved) return { ok: false as const, onHand: c.onHand, reserved: c.reserved };
+    if (c.onHand + delta < c.reserved + c.locked) return { ok: false as const, onHand: c.onHand, reserved: c.reserved, locked: c.locked };
     c.onHand += delta;
     return { ok: true as const, onHand: c.onHand };
   }
@@ -90,10 +184,14 @@ export class MemoryStore implements Store {
   }
 
   async counters(keys: readonly string[]): Promise<Map<string, number>> {
+    this.expireDue();
     return new Map(keys.map((k) => [k, this.counterValues.get(k) ?? 0]));
   }
 
   async reserve(req: ReservationRequest): Promise<ReserveResult> {
+    const now = this.expireDue();
+    // A held reservation without a decision in this process means a concurrent attempt is deciding.
+    // (An abandoned attempt cannot exist here: a process that dies takes this store with it.)
     if (this.reservations.has(req.id)) throw new ReservationExistsError(req.id);
     // Sum per (warehouse, sku) first: a plan may take the same cell on two arcs.
     const need = new Map<string, { warehouseId: string; sku: string; qty: number }>();
@@ -106,7 +204,8 @@ export class MemoryStore implements Store {
     const shortages = [];
     for (const n of need.values()) {
       const c = this.cells.get(n.warehouseId)?.get(n.sku);
-      const free = c ? c.onHand - c.reserved : 0;
+      const own = this.ownLocks(req.customerId, n.warehouseId, n.sku).reduce((s, l) => s + l.remaining, 0);
+      const free = c ? c.onHand - c.reserved - c.locked + own : 0;
       if (free < n.qty) shortages.push({ warehouseId: n.warehouseId, sku: n.sku, requested: n.qty, free });
     }
     const counters = [];
@@ -115,55 +214,102 @@ export class MemoryStore implements Store {
       if (used + u.amount > u.limit) counters.push({ key: u.key, requested: u.amount, used, limit: u.limit });
     }
     if (shortages.length > 0 || counters.length > 0) return { ok: false, shortages, counters };
-    for (const n of need.values()) this.cell(n.warehouseId, n.sku).reserved += n.qty;
+    const items: HeldItem[] = [];
+    for (const n of need.values()) {
+      const c = this.cell(n.warehouseId, n.sku);
+      const fromLocks: HeldItem['fromLocks'] = [];
+      let left = n.qty;
+      for (const l of this.ownLocks(req.customerId, n.warehouseId, n.sku)) {
+        if (left === 0) break;
+        const take = Math.min(left, l.remaining);
+        l.remaining -= take;
+        c.locked -= take;
+        left -= take;
+        fromLocks.push({ lockId: l.id, qty: take });
+      }
+      c.reserved += n.qty;
+      items.push({ ...n, fromLocks });
+    }
     for (const u of req.counters) this.counterValues.set(u.key, (this.counterValues.get(u.key) ?? 0) + u.amount);
-    this.reservations.set(req.id, { req, state: 'held' });
-    return { ok: true };
+    const attempt = randomUUID();
+    const expiresAt = now + req.ttlMs;
+    this.reservations.set(req.id, { items, counters: req.counters.map((u) => ({ key: u.key, amount: u.amount })), state: 'held', attempt, expiresAt });
+    this.noteExpiry(expiresAt);
+    return { ok: true, attempt };
   }
 
   async release(id: string): Promise<boolean> {
+    const now = this.expireDue();
     const r = this.reservations.get(id);
     if (!r || r.state !== 'held') return false;
-    for (const i of r.req.items) this.cell(i.warehouseId, i.sku).reserved -= i.qty;
-    for (const u of r.req.counters) this.counterValues.set(u.key, (this.counterValues.get(u.key) ?? 0) - u.amount);
-    r.state = 'released';
-    this.syncDecision(id, 'released');
+    this.endReservation(r, 'released', now);
     return true;
   }
 
-  async commit(id: string): Promise<boolean> {
+  async commit(id: string): Promise<CommitResult> {
+    const now = this.expireDue();
     const r = this.reservations.get(id);
-    if (!r || r.state !== 'held') return false;
-    for (const i of r.req.items) {
-      const c = this.cell(i.warehouseId, i.sku);
-      c.reserved -= i.qty;
-      c.onHand -= i.qty;
-    }
-    r.state = 'committed';
-    this.syncDecision(id, 'committed');
-    return true;
-  }
-
-  private syncDecision(id: string, state: ReservationState): void {
-    const d = this.decisions.get(id);
-    if (d) d.reservation = state;
+    if (r?.state === 'expired') return 'expired';
+    if (!r || r.state !== 'held') return 'not-held';
+    this.endReservation(r, 'committed', now);
+    return 'committed';
   }
 
   async getDecision<D>(orderId: string): Promise<StoredDecision<D> | null> {
+    this.expireDue();
     const d = this.decisions.get(orderId);
-    return d ? (structuredClone(d) as StoredDecision<D>) : null;
+    if (!d) return null;
+    const out = structuredClone(d) as StoredDecision<D>;
+    const r = this.reservations.get(orderId);
+    if (out.reservation !== null && r) {
+      out.reservation = r.state;
+      out.expiresAt = r.expiresAt;
+    }
+    return out;
   }
 
-  async putDecisionIfAbsent<D>(d: StoredDecision<D>): Promise<StoredDecision<D>> {
-    const existing = this.decisions.get(d.orderId);
-    if (existing) return structuredClone(existing) as StoredDecision<D>;
-    this.decisions.set(d.orderId, structuredClone(d));
-    return d;
+  async putDecisionIfAbsent<D>(d: StoredDecision<D>, attempt?: string): Promise<StoredDecision<D>> {
+    const r = this.reservations.get(d.orderId);
+    if (attempt !== undefined && (!r || r.attempt !== attempt)) throw new ReservationLostError(d.orderId);
+    if (this.decisions.has(d.orderId)) {
+      // Another attempt decided first: give back what this one holds.
+      if (attempt !== undefined && r?.state === 'held' && !this.decisions.get(d.orderId)!.reservation) await this.release(d.orderId);
+      return (await this.getDecision<D>(d.orderId))!;
+    }
+    this.decisions.set(d.orderId, structuredClone({ ...d, expiresAt: attempt !== undefined && r ? r.expiresAt : null }));
+    return (await this.getDecision<D>(d.orderId))!;
   }
 
   async markCancelled(orderId: string): Promise<void> {
     const d = this.decisions.get(orderId);
     if (d) d.cancelled = true;
+  }
+
+  async createLock(req: LockRequest) {
+    const now = this.expireDue();
+    const c = this.cell(req.warehouseId, req.sku);
+    const free = c.onHand - c.reserved - c.locked;
+    if (free < req.qty) return { ok: false as const, free };
+    if (this.locks.has(req.id)) throw new Error(`lock ${req.id} exists`);
+    const lock: StockLock = { ...req, remaining: req.qty, state: 'active', createdAt: now };
+    c.locked += req.qty;
+    this.locks.set(req.id, lock);
+    this.noteExpiry(req.expiresAt);
+    return { ok: true as const, lock: { ...lock } };
+  }
+
+  async getLock(id: string): Promise<StockLock | null> {
+    this.expireDue();
+    const l = this.locks.get(id);
+    return l ? { ...l } : null;
+  }
+
+  async releaseLock(id: string): Promise<StockLock | null> {
+    this.expireDue();
+    const l = this.locks.get(id);
+    if (!l) return null;
+    if (l.state === 'active') this.endLock(l, 'released');
+    return { ...l };
   }
 
   async close(): Promise<void> {}

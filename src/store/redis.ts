@@ -1,117 +1,61 @@
-import type { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import * as S from './redis-scripts.js';
 import type {
+  CommitResult,
   CounterUse,
+  LockRequest,
   ReservationItem,
   ReservationRequest,
   ReservationState,
   ReserveResult,
   StockLevel,
+  StockLock,
   Store,
   StoredDecision,
+  StoreOptions,
 } from './types.js';
-import { ReservationExistsError } from './types.js';
+import { DEFAULT_CLAIM_TIMEOUT_MS, ReservationExistsError, ReservationLostError } from './types.js';
 
 /**
- * The Redis implementation of Store (design §4), for several dispatchd instances sharing state.
+ * The Redis implementation of Store (design §4), for several dispatchd instances sharing state on
+ * one Redis node or a Redis Cluster. The keys and scripts are described in redis-scripts.ts: one
+ * hash-tagged slot per warehouse ({wh:ID}) holds its stock, locks, reservation parts, warehouse
+ * capacity counters and expiry queue, so one Lua script checks and changes a warehouse atomically;
+ * the counters that name no warehouse (courier capacity) live in the {cap} slot; each order has a
+ * record {ord:ID} (claim, state, decision).
  *
- * Keys carry a hash tag per warehouse, so one warehouse's stock, reservations and capacity
- * counters live in one Redis Cluster slot and one Lua script can check and change them atomically:
- *   {wh:ID}:onhand      hash sku -> units on hand
- *   {wh:ID}:reserved    hash sku -> units reserved
- *   {wh:ID}:cap         hash counter key -> used   (counters whose key names the warehouse)
- *   {wh:ID}:res:ORDER   hash sku -> units this reservation holds here
- * Counters that name no warehouse (courier capacity) live in {cap}:counters. A reservation's
- * record, the hash {res:ORDER} (state, parts), claims the id and carries its state. A decision is
- * {dec:ORDER} (JSON, written once) with {dec:ORDER}:cancelled beside it. A multi-warehouse plan is
- * reserved warehouse by warehouse; when one part fails, the parts already taken are released
- * (compensation), so no half-reserved plan remains.
- *
- * Status: the contract suite (tests/store/store.cases.ts) passes against one Redis node. Not yet
- * built: wiring into the service (REDIS_URL), reservation expiry, Cluster tests (issue 4).
+ * A reservation: claim the order (CLAIM), reserve part by part in warehouse order (RESERVE_PART),
+ * then store the decision, which turns the claim into a held reservation (DECIDE). A part that
+ * fails gives back the parts already taken (compensation: ABORT, FINISH_PART, DROP). When Redis
+ * fails in the middle of compensation, the attempt is queued and compensated again once Redis
+ * answers; an attempt whose process died is taken over by the next retry of its order after the
+ * claim timeout; anything left behind expires with the reservation. So no half-reserved plan
+ * remains.
  */
 
-// Checks every item and counter of one warehouse part, then applies all or none.
-// KEYS: onhand, reserved, cap, res. ARGV: nItems, (sku, qty)*, nCounters, (key, amount, limit)*.
-// Returns {} on success, else a flat list of shortages ("s", sku, qty, free) and counters ("c", key, amount, used, limit).
-const RESERVE_PART = `
-local n = tonumber(ARGV[1])
-local fails = {}
-for i = 0, n - 1 do
-  local sku = ARGV[2 + 2 * i]
-  local qty = tonumber(ARGV[3 + 2 * i])
-  local free = tonumber(redis.call('HGET', KEYS[1], sku) or '0') - tonumber(redis.call('HGET', KEYS[2], sku) or '0')
-  if free < qty then table.insert(fails, 's'); table.insert(fails, sku); table.insert(fails, qty); table.insert(fails, free) end
-end
-local base = 2 + 2 * n
-local m = tonumber(ARGV[base])
-for j = 0, m - 1 do
-  local key = ARGV[base + 1 + 3 * j]
-  local amount = tonumber(ARGV[base + 2 + 3 * j])
-  local limit = tonumber(ARGV[base + 3 + 3 * j])
-  local used = tonumber(redis.call('HGET', KEYS[3], key) or '0')
-  if used + amount > limit then table.insert(fails, 'c'); table.insert(fails, key); table.insert(fails, amount); table.insert(fails, used); table.insert(fails, limit) end
-end
-if #fails > 0 then return fails end
-for i = 0, n - 1 do
-  local sku = ARGV[2 + 2 * i]
-  local qty = tonumber(ARGV[3 + 2 * i])
-  redis.call('HINCRBY', KEYS[2], sku, qty)
-  redis.call('HINCRBY', KEYS[4], sku, qty)
-end
-for j = 0, m - 1 do
-  redis.call('HINCRBY', KEYS[3], ARGV[base + 1 + 3 * j], tonumber(ARGV[base + 2 + 3 * j]))
-end
-return fails
-`;
+/** A Redis client with the scripts defined as commands (EVALSHA, loaded on first use). */
+type Scripted = (Redis | Cluster) & Record<string, (...args: (string | number)[]) => Promise<unknown>>;
 
-// Releases (mode "release") or commits (mode "commit") one warehouse part: every unit the part
-// holds leaves reserved; on commit it also leaves on hand. Release also returns the counters.
-// KEYS: onhand, reserved, cap, res. ARGV: mode, nCounters, (key, amount)*.
-const FINISH_PART = `
-local held = redis.call('HGETALL', KEYS[4])
-for i = 1, #held, 2 do
-  local qty = tonumber(held[i + 1])
-  redis.call('HINCRBY', KEYS[2], held[i], -qty)
-  if ARGV[1] == 'commit' then redis.call('HINCRBY', KEYS[1], held[i], -qty) end
-end
-redis.call('DEL', KEYS[4])
-if ARGV[1] == 'release' then
-  local m = tonumber(ARGV[2])
-  for j = 0, m - 1 do redis.call('HINCRBY', KEYS[3], ARGV[3 + 2 * j], -tonumber(ARGV[4 + 2 * j])) end
-end
-return 1
-`;
-
-// Moves a reservation record (a hash: state, parts) from one state to another; returns 1 when it
-// was in the expected state. KEYS: record. ARGV: from, to.
-const TRANSITION = `
-if redis.call('HGET', KEYS[1], 'state') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'state', ARGV[2])
-return 1
-`;
-
-// Sets on-hand counts of one warehouse unless any would fall below what is reserved.
-// KEYS: onhand, reserved. ARGV: (sku, onHand)*. Returns the rejected (sku, onHand, reserved)* or {}.
-const SET_ONHAND = `
-local bad = {}
-for i = 1, #ARGV, 2 do
-  local reserved = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0')
-  if tonumber(ARGV[i + 1]) < reserved then table.insert(bad, ARGV[i]); table.insert(bad, ARGV[i + 1]); table.insert(bad, reserved) end
-end
-if #bad > 0 then return bad end
-for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-return bad
-`;
-
-// Adds a delta to on hand unless it would fall below what is reserved. KEYS: onhand, reserved.
-// ARGV: sku, delta. Returns {1, onHand} or {0, onHand, reserved}.
-const ADJUST_ONHAND = `
-local onhand = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-local reserved = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
-local delta = tonumber(ARGV[2])
-if onhand + delta < reserved then return {0, onhand, reserved} end
-return {1, redis.call('HINCRBY', KEYS[1], ARGV[1], delta)}
-`;
+const SLOT_SCRIPTS = {
+  dspViewFree: S.VIEW_FREE,
+  dspViewAll: S.VIEW_ALL,
+  dspViewCounters: S.VIEW_COUNTERS,
+  dspReservePart: S.RESERVE_PART,
+  dspFinishPart: S.FINISH_PART,
+  dspSetOnHand: S.SET_ONHAND,
+  dspAdjustOnHand: S.ADJUST_ONHAND,
+  dspCreateLock: S.CREATE_LOCK,
+  dspLockOp: S.LOCK_OP,
+} as const;
+const ORDER_SCRIPTS = {
+  dspClaim: S.CLAIM,
+  dspReplace: S.REPLACE,
+  dspAbort: S.ABORT,
+  dspDrop: S.DROP,
+  dspDecide: S.DECIDE,
+  dspFinish: S.FINISH,
+} as const;
 
 interface Part {
   /** The hash tag of the slot: "wh:ID" or "cap". */
@@ -120,21 +64,44 @@ interface Part {
   counters: CounterUse[];
 }
 
-type RecordParts = { tag: string; counters: { key: string; amount: number }[] }[];
-
 const WH_COUNTER = /^cap:wh:([^:]+):/;
+
+/** The eight keys every slot script takes (redis-scripts.ts). */
+function slotKeys(tag: string): string[] {
+  return ['onhand', 'reserved', 'locked', 'cap', 'parts', 'locks', 'owned', 'exp'].map((k) => `{${tag}}:${k}`);
+}
+
+const orderKey = (id: string) => `{ord:${id}}`;
+const lockIndexKey = (id: string) => `{lock:${id}}`;
 
 export class RedisStore implements Store {
   readonly kind = 'redis' as const;
+  private readonly redis: Scripted;
+  private readonly clock: () => number;
+  private readonly claimTimeoutMs: number;
+  /** Attempts whose compensation Redis interrupted: retried until done (see `repair`). */
+  private readonly repairs = new Map<string, { orderId: string; attempt: string; tags: string[] }>();
+  private repairTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    client: Redis | Cluster,
     /** Every warehouse id of the network: Redis is asked per warehouse, never scanned. */
     private readonly warehouseIds: readonly string[],
-  ) {}
+    opts: StoreOptions = {},
+  ) {
+    this.clock = opts.clock ?? Date.now;
+    this.claimTimeoutMs = opts.claimTimeoutMs ?? DEFAULT_CLAIM_TIMEOUT_MS;
+    for (const [name, lua] of Object.entries(SLOT_SCRIPTS)) client.defineCommand(name, { numberOfKeys: 8, lua });
+    for (const [name, lua] of Object.entries(ORDER_SCRIPTS)) client.defineCommand(name, { numberOfKeys: 1, lua });
+    this.redis = client as Scripted;
+  }
 
-  private keys(tag: string, reservationId?: string) {
-    return [`{${tag}}:onhand`, `{${tag}}:reserved`, tag === 'cap' ? '{cap}:counters' : `{${tag}}:cap`, `{${tag}}:res:${reservationId ?? ''}`];
+  private slot(script: keyof typeof SLOT_SCRIPTS, tag: string, ...args: (string | number)[]): Promise<unknown> {
+    return this.redis[script]!(...slotKeys(tag), this.clock(), ...args);
+  }
+
+  private order(script: keyof typeof ORDER_SCRIPTS, id: string, ...args: (string | number)[]): Promise<unknown> {
+    return this.redis[script]!(orderKey(id), ...args);
   }
 
   private counterTag(key: string): string {
@@ -144,43 +111,36 @@ export class RedisStore implements Store {
 
   /** Sets on-hand counts where none are set yet (start-up seeding that never overwrites live state). */
   async seed(rows: { warehouseId: string; sku: string; onHand: number }[]): Promise<void> {
-    const pipe = this.redis.pipeline();
-    for (const r of rows) pipe.hsetnx(`{wh:${r.warehouseId}}:onhand`, r.sku, r.onHand);
-    await pipe.exec();
+    await Promise.all(rows.map((r) => this.redis.hsetnx(`{wh:${r.warehouseId}}:onhand`, r.sku, r.onHand)));
   }
 
   async stock(filter: { warehouseId?: string; sku?: string } = {}): Promise<StockLevel[]> {
     const ids = this.warehouseIds.filter((w) => filter.warehouseId === undefined || w === filter.warehouseId);
-    const pipe = this.redis.pipeline();
-    for (const w of ids) pipe.hgetall(`{wh:${w}}:onhand`).hgetall(`{wh:${w}}:reserved`);
-    const res = (await pipe.exec()) ?? [];
+    const res = (await Promise.all(ids.map((w) => this.slot('dspViewAll', `wh:${w}`)))) as (string | number)[][];
     const out: StockLevel[] = [];
     ids.forEach((warehouseId, i) => {
-      const onHand = (res[2 * i]?.[1] ?? {}) as Record<string, string>;
-      const reserved = (res[2 * i + 1]?.[1] ?? {}) as Record<string, string>;
-      for (const sku of Object.keys(onHand).sort()) {
+      const flat = res[i]!;
+      for (let k = 0; k < flat.length; k += 4) {
+        const sku = String(flat[k]);
         if (filter.sku !== undefined && filter.sku !== sku) continue;
-        const oh = Number(onHand[sku]);
-        const rv = Number(reserved[sku] ?? 0);
-        out.push({ warehouseId, sku, onHand: oh, free: oh - rv, reserved: rv });
+        const onHand = Number(flat[k + 1]);
+        const reserved = Number(flat[k + 2]);
+        const locked = Number(flat[k + 3]);
+        out.push({ warehouseId, sku, onHand, free: onHand - reserved - locked, reserved, locked });
       }
     });
     return out.sort((a, b) => (a.warehouseId === b.warehouseId ? (a.sku < b.sku ? -1 : 1) : a.warehouseId < b.warehouseId ? -1 : 1));
   }
 
-  async freeStock(skus: readonly string[]): Promise<Map<string, Map<string, number>>> {
+  async freeStock(skus: readonly string[], customerId?: string): Promise<Map<string, Map<string, number>>> {
     const out = new Map<string, Map<string, number>>();
     if (skus.length === 0) return out;
-    const pipe = this.redis.pipeline();
-    for (const w of this.warehouseIds) pipe.hmget(`{wh:${w}}:onhand`, ...skus).hmget(`{wh:${w}}:reserved`, ...skus);
-    const res = (await pipe.exec()) ?? [];
+    const res = (await Promise.all(this.warehouseIds.map((w) => this.slot('dspViewFree', `wh:${w}`, customerId ?? '', ...skus)))) as number[][];
     this.warehouseIds.forEach((w, i) => {
-      const oh = (res[2 * i]?.[1] ?? []) as (string | null)[];
-      const rv = (res[2 * i + 1]?.[1] ?? []) as (string | null)[];
       const m = new Map<string, number>();
       skus.forEach((sku, k) => {
-        const free = Number(oh[k] ?? 0) - Number(rv[k] ?? 0);
-        if (free > 0) m.set(sku, free);
+        const units = Number(res[i]![k]);
+        if (units > 0) m.set(sku, units);
       });
       if (m.size > 0) out.set(w, m);
     });
@@ -190,26 +150,33 @@ export class RedisStore implements Store {
   async setOnHand(items: { warehouseId: string; sku: string; onHand: number }[]) {
     const byWh = new Map<string, typeof items>();
     for (const i of items) (byWh.get(i.warehouseId) ?? byWh.set(i.warehouseId, []).get(i.warehouseId)!).push(i);
+    type Rejected = { warehouseId: string; sku: string; onHand: number; reserved: number; locked: number };
     // Check everything first, so that a refusal changes nothing; each warehouse's write then
-    // re-checks atomically (a reservation landing in between is still never undercut).
+    // re-checks atomically (a reservation landing in between is still never undercut, but then
+    // the warehouses written before it keep their new counts: the answer lists what was refused).
     const current = await this.stock();
-    const reservedOf = new Map(current.map((s) => [`${s.warehouseId}/${s.sku}`, s.reserved]));
-    const rejected = items
-      .map((i) => ({ ...i, reserved: reservedOf.get(`${i.warehouseId}/${i.sku}`) ?? 0 }))
-      .filter((i) => i.onHand < i.reserved);
+    const cellOf = new Map(current.map((s) => [`${s.warehouseId}/${s.sku}`, s]));
+    const rejected: Rejected[] = items
+      .map((i) => {
+        const c = cellOf.get(`${i.warehouseId}/${i.sku}`);
+        return { ...i, reserved: c?.reserved ?? 0, locked: c?.locked ?? 0 };
+      })
+      .filter((i) => i.onHand < i.reserved + i.locked);
     if (rejected.length > 0) return { ok: false as const, rejected };
     for (const [w, rows] of byWh) {
-      const [onhand, reserved] = this.keys(`wh:${w}`);
-      const bad = (await this.redis.eval(SET_ONHAND, 2, onhand!, reserved!, ...rows.flatMap((r) => [r.sku, r.onHand]))) as string[];
-      for (let k = 0; k < bad.length; k += 3) rejected.push({ warehouseId: w, sku: bad[k]!, onHand: Number(bad[k + 1]), reserved: Number(bad[k + 2]) });
+      const bad = (await this.slot('dspSetOnHand', `wh:${w}`, ...rows.flatMap((r) => [r.sku, r.onHand]))) as string[];
+      for (let k = 0; k < bad.length; k += 4) {
+        rejected.push({ warehouseId: w, sku: bad[k]!, onHand: Number(bad[k + 1]), reserved: Number(bad[k + 2]), locked: Number(bad[k + 3]) });
+      }
     }
     return rejected.length > 0 ? { ok: false as const, rejected } : { ok: true as const };
   }
 
   async adjustOnHand(warehouseId: string, sku: string, delta: number) {
-    const [onhand, reserved] = this.keys(`wh:${warehouseId}`);
-    const r = (await this.redis.eval(ADJUST_ONHAND, 2, onhand!, reserved!, sku, delta)) as number[];
-    return r[0] === 1 ? { ok: true as const, onHand: Number(r[1]) } : { ok: false as const, onHand: Number(r[1]), reserved: Number(r[2]) };
+    const r = (await this.slot('dspAdjustOnHand', `wh:${warehouseId}`, sku, delta)) as number[];
+    return r[0] === 1
+      ? { ok: true as const, onHand: Number(r[1]) }
+      : { ok: false as const, onHand: Number(r[1]), reserved: Number(r[2]), locked: Number(r[3]) };
   }
 
   async markEvent(eventId: string): Promise<boolean> {
@@ -217,14 +184,22 @@ export class RedisStore implements Store {
   }
 
   async counters(keys: readonly string[]): Promise<Map<string, number>> {
-    const pipe = this.redis.pipeline();
-    for (const k of keys) pipe.hget(this.keys(this.counterTag(k))[2]!, k);
-    const res = (await pipe.exec()) ?? [];
-    return new Map(keys.map((k, i) => [k, Number(res[i]?.[1] ?? 0)]));
+    const byTag = new Map<string, string[]>();
+    for (const k of keys) {
+      const t = this.counterTag(k);
+      (byTag.get(t) ?? byTag.set(t, []).get(t)!).push(k);
+    }
+    const out = new Map<string, number>();
+    await Promise.all(
+      [...byTag].map(async ([tag, ks]) => {
+        const vals = (await this.slot('dspViewCounters', tag, ...ks)) as number[];
+        ks.forEach((k, i) => out.set(k, Number(vals[i])));
+      }),
+    );
+    return new Map(keys.map((k) => [k, out.get(k) ?? 0]));
   }
 
-  async reserve(req: ReservationRequest): Promise<ReserveResult> {
-    const recordKey = `{res:${req.id}}`;
+  private partsOf(req: ReservationRequest): Part[] {
     const parts = new Map<string, Part>();
     const part = (tag: string) => parts.get(tag) ?? parts.set(tag, { tag, items: [], counters: [] }).get(tag)!;
     for (const i of req.items) {
@@ -234,87 +209,196 @@ export class RedisStore implements Store {
       else p.items.push({ ...i });
     }
     for (const c of req.counters) part(this.counterTag(c.key)).counters.push(c);
-    const recordParts: RecordParts = [...parts.values()].map((p) => ({ tag: p.tag, counters: p.counters.map((c) => ({ key: c.key, amount: c.amount })) }));
-    // Claim the id first: a second reservation under the same id must never take stock.
-    if ((await this.redis.hsetnx(recordKey, 'state', 'pending')) !== 1) throw new ReservationExistsError(req.id);
-    await this.redis.hset(recordKey, 'parts', JSON.stringify(recordParts));
+    return [...parts.values()].sort((a, b) => (a.tag < b.tag ? -1 : 1));
+  }
+
+  async reserve(req: ReservationRequest): Promise<ReserveResult> {
+    const parts = this.partsOf(req);
+    const tags = JSON.stringify(parts.map((p) => p.tag));
+    const now = this.clock();
+    const attempt = `${now}:${randomUUID()}`;
+    const expiresAt = now + req.ttlMs;
+    // Claim the order first: a second attempt under the same id must never take stock.
+    const claim = (await this.order('dspClaim', req.id, now, attempt, expiresAt, tags, this.claimTimeoutMs)) as string[];
+    if (claim[0] === 'stale') {
+      // An abandoned attempt: give back what it took, then take the order over.
+      const [, oldAttempt, oldTags] = claim as [string, string, string];
+      await this.releaseParts(req.id, oldAttempt, JSON.parse(oldTags) as string[]);
+      if ((await this.order('dspReplace', req.id, now, attempt, expiresAt, tags, oldAttempt)) !== 1) throw new ReservationExistsError(req.id);
+    } else if (claim[0] !== 'ok') {
+      throw new ReservationExistsError(req.id);
+    }
 
     const taken: Part[] = [];
     const shortages: Extract<ReserveResult, { ok: false }>['shortages'] = [];
     const counters: Extract<ReserveResult, { ok: false }>['counters'] = [];
-    for (const p of [...parts.values()].sort((a, b) => (a.tag < b.tag ? -1 : 1))) {
-      const argv = [p.items.length, ...p.items.flatMap((i) => [i.sku, i.qty]), p.counters.length, ...p.counters.flatMap((c) => [c.key, c.amount, c.limit])];
-      const fails = (await this.redis.eval(RESERVE_PART, 4, ...this.keys(p.tag, req.id), ...argv)) as (string | number)[];
-      if (fails.length === 0) {
-        taken.push(p);
-        continue;
-      }
-      const warehouseId = p.tag.slice(3);
-      for (let k = 0; k < fails.length; ) {
-        if (fails[k] === 's') {
-          shortages.push({ warehouseId, sku: String(fails[k + 1]), requested: Number(fails[k + 2]), free: Number(fails[k + 3]) });
-          k += 4;
-        } else {
-          counters.push({ key: String(fails[k + 1]), requested: Number(fails[k + 2]), used: Number(fails[k + 3]), limit: Number(fails[k + 4]) });
-          k += 5;
+    let lost = false;
+    try {
+      for (const p of parts) {
+        const argv = [
+          req.id,
+          attempt,
+          expiresAt,
+          req.customerId ?? '',
+          p.items.length,
+          ...p.items.flatMap((i) => [i.sku, i.qty]),
+          p.counters.length,
+          ...p.counters.flatMap((c) => [c.key, c.amount, c.limit]),
+        ];
+        const fails = (await this.slot('dspReservePart', p.tag, ...argv)) as (string | number)[];
+        if (fails.length === 0) {
+          taken.push(p);
+          continue;
         }
+        if (fails[0] === 'x') {
+          lost = true;
+          break;
+        }
+        const warehouseId = p.tag.slice(3);
+        for (let k = 0; k < fails.length; ) {
+          if (fails[k] === 's') {
+            shortages.push({ warehouseId, sku: String(fails[k + 1]), requested: Number(fails[k + 2]), free: Number(fails[k + 3]) });
+            k += 4;
+          } else {
+            counters.push({ key: String(fails[k + 1]), requested: Number(fails[k + 2]), used: Number(fails[k + 3]), limit: Number(fails[k + 4]) });
+            k += 5;
+          }
+        }
+        break;
       }
-      break;
+    } catch (err) {
+      // Redis failed mid-plan: what was taken is given back now or, if Redis is away, once it returns.
+      await this.compensate(req.id, attempt, parts.map((p) => p.tag)).catch(() => undefined);
+      throw err;
+    }
+    if (lost) {
+      // Taken over by a later attempt: the claim is no longer ours, only the parts taken are.
+      await this.releaseParts(req.id, attempt, taken.map((p) => p.tag));
+      throw new ReservationLostError(req.id);
     }
     if (shortages.length > 0 || counters.length > 0) {
-      // Compensation: give back every part already taken, then forget the claim on the id.
-      for (const p of taken) await this.finishPart(p.tag, req.id, 'release', p.counters);
-      await this.redis.del(recordKey);
+      await this.compensate(req.id, attempt, taken.map((p) => p.tag));
       return { ok: false, shortages, counters };
     }
-    await this.redis.eval(TRANSITION, 1, recordKey, 'pending', 'held');
-    return { ok: true };
+    return { ok: true, attempt };
   }
 
-  private async finishPart(tag: string, id: string, mode: 'release' | 'commit', counters: { key: string; amount: number }[]): Promise<void> {
-    await this.redis.eval(FINISH_PART, 4, ...this.keys(tag, id), mode, counters.length, ...counters.flatMap((c) => [c.key, c.amount]));
+  private async releaseParts(orderId: string, attempt: string, tags: readonly string[]): Promise<void> {
+    await Promise.all(tags.map((t) => this.slot('dspFinishPart', t, orderId, attempt, 'release')));
   }
 
-  private async finish(id: string, to: 'released' | 'committed'): Promise<boolean> {
-    const recordKey = `{res:${id}}`;
-    if ((await this.redis.eval(TRANSITION, 1, recordKey, 'held', to)) !== 1) return false;
-    const parts = JSON.parse((await this.redis.hget(recordKey, 'parts')) ?? '[]') as RecordParts;
-    for (const p of parts) await this.finishPart(p.tag, id, to === 'released' ? 'release' : 'commit', p.counters);
-    return true;
+  /** Gives back an attempt's parts and forgets its claim; queued for later when Redis fails meanwhile. */
+  private async compensate(orderId: string, attempt: string, tags: readonly string[]): Promise<void> {
+    try {
+      if ((await this.order('dspAbort', orderId, attempt)) === 1) {
+        await this.releaseParts(orderId, attempt, tags);
+        await this.order('dspDrop', orderId, attempt);
+      }
+      this.repairs.delete(attempt);
+    } catch (err) {
+      this.repairs.set(attempt, { orderId, attempt, tags: [...tags] });
+      this.repairTimer ??= setInterval(() => void this.repair(), 500).unref();
+      throw err;
+    }
   }
 
-  release(id: string): Promise<boolean> {
-    return this.finish(id, 'released');
+  /** Retries interrupted compensations (this process's own attempts, so no other instance races it). */
+  private async repair(): Promise<void> {
+    for (const r of [...this.repairs.values()]) {
+      try {
+        await this.compensate(r.orderId, r.attempt, r.tags);
+      } catch {
+        return; // Redis still away: next tick
+      }
+    }
+    if (this.repairs.size === 0 && this.repairTimer) {
+      clearInterval(this.repairTimer);
+      this.repairTimer = undefined;
+    }
   }
 
-  commit(id: string): Promise<boolean> {
-    return this.finish(id, 'committed');
+  /** Attempts still waiting for their compensation (0 when every interrupted plan was given back). */
+  get pendingRepairs(): number {
+    return this.repairs.size;
+  }
+
+  private async finish(id: string, to: 'released' | 'committed'): Promise<0 | 1 | -1> {
+    const r = (await this.order('dspFinish', id, to, this.clock(), this.claimTimeoutMs)) as 0 | 1 | -1;
+    if (r !== 1) return r;
+    const tags = JSON.parse((await this.redis.hget(orderKey(id), 'parts')) ?? '[]') as string[];
+    const attempt = (await this.redis.hget(orderKey(id), 'attempt')) ?? '';
+    await Promise.all(tags.map((t) => this.slot('dspFinishPart', t, id, attempt, to === 'released' ? 'release' : 'commit')));
+    return 1;
+  }
+
+  async release(id: string): Promise<boolean> {
+    return (await this.finish(id, 'released')) === 1;
+  }
+
+  async commit(id: string): Promise<CommitResult> {
+    const r = await this.finish(id, 'committed');
+    return r === 1 ? 'committed' : r === -1 ? 'expired' : 'not-held';
   }
 
   async getDecision<D>(orderId: string): Promise<StoredDecision<D> | null> {
-    // The decision is written once; its live parts (reservation state, cancellation) are read beside it.
-    const [raw, state, cancelled] = await Promise.all([
-      this.redis.get(`{dec:${orderId}}`),
-      this.redis.hget(`{res:${orderId}}`, 'state'),
-      this.redis.exists(`{dec:${orderId}}:cancelled`),
-    ]);
+    const [state, raw, expiresAt, cancelled] = await this.redis.hmget(orderKey(orderId), 'state', 'decision', 'expiresAt', 'cancelled');
     if (!raw) return null;
     const d = JSON.parse(raw) as StoredDecision<D>;
-    if (state && state !== 'pending') d.reservation = state as ReservationState;
-    if (cancelled === 1) d.cancelled = true;
+    if (state === 'held' || state === 'committed' || state === 'released') {
+      const at = Number(expiresAt);
+      d.reservation = state === 'held' && this.clock() >= at ? 'expired' : (state as ReservationState);
+      d.expiresAt = at;
+    } else {
+      d.reservation = null;
+      d.expiresAt = null;
+    }
+    d.cancelled = cancelled === '1';
     return d;
   }
 
-  async putDecisionIfAbsent<D>(d: StoredDecision<D>): Promise<StoredDecision<D>> {
-    if ((await this.redis.set(`{dec:${d.orderId}}`, JSON.stringify(d), 'NX')) === 'OK') return d;
+  async putDecisionIfAbsent<D>(d: StoredDecision<D>, attempt?: string): Promise<StoredDecision<D>> {
+    const r = (await this.order('dspDecide', d.orderId, attempt ?? '', JSON.stringify(d))) as string[];
+    if (r[0] === 'lost') throw new ReservationLostError(d.orderId);
+    if (r[0] === 'exists' && attempt !== undefined) {
+      // Another attempt decided first: give back what this one holds.
+      const tags = JSON.parse((await this.redis.hget(orderKey(d.orderId), 'parts')) ?? '[]') as string[];
+      await this.releaseParts(d.orderId, attempt, tags);
+    }
     return (await this.getDecision<D>(d.orderId))!;
   }
 
   async markCancelled(orderId: string): Promise<void> {
-    await this.redis.set(`{dec:${orderId}}:cancelled`, '1');
+    await this.redis.hset(orderKey(orderId), 'cancelled', '1');
+  }
+
+  async createLock(req: LockRequest) {
+    const lock: StockLock = { ...req, remaining: req.qty, state: 'active', createdAt: this.clock() };
+    if ((await this.redis.set(lockIndexKey(req.id), req.warehouseId, 'NX')) !== 'OK') throw new Error(`lock ${req.id} exists`);
+    const r = (await this.slot('dspCreateLock', `wh:${req.warehouseId}`, JSON.stringify(lock))) as number[];
+    if (r[0] !== 1) {
+      await this.redis.del(lockIndexKey(req.id));
+      return { ok: false as const, free: Number(r[1]) };
+    }
+    return { ok: true as const, lock };
+  }
+
+  private async lockOp(id: string, release: boolean): Promise<StockLock | null> {
+    const wh = await this.redis.get(lockIndexKey(id));
+    if (!wh) return null;
+    const raw = (await this.slot('dspLockOp', `wh:${wh}`, id, release ? '1' : '0')) as string | null;
+    return raw ? (JSON.parse(raw) as StockLock) : null;
+  }
+
+  getLock(id: string): Promise<StockLock | null> {
+    return this.lockOp(id, false);
+  }
+
+  releaseLock(id: string): Promise<StockLock | null> {
+    return this.lockOp(id, true);
   }
 
   async close(): Promise<void> {
+    if (this.repairTimer) clearInterval(this.repairTimer);
     // QUIT needs a live server; when Redis is gone, drop the socket instead of waiting on it.
     if (this.redis.status === 'ready') await this.redis.quit();
     else this.redis.disconnect();

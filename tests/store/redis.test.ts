@@ -15,11 +15,11 @@ afterAll(async () => {
   await server?.stop();
 });
 
-storeCases('redis (one node)', async (rows) => {
+storeCases('redis (one node)', async (rows, clock) => {
   const redis = new Redis(server.url);
   clients.push(redis);
   await redis.flushall();
-  const store = new RedisStore(redis, ['HF01', 'SH01']);
+  const store = new RedisStore(redis, ['HF01', 'SH01'], { clock });
   await store.seed(rows);
   return store;
 });

@@ -19,11 +19,12 @@ export function network(): NetworkContext {
 export async function testApp<S extends Store = MemoryStore>(
   overrides: Partial<Config> = {},
   storeOf?: (net: NetworkContext) => Promise<S>,
+  clock: () => number = () => FIXED_NOW,
 ): Promise<{ app: FastifyInstance; store: S }> {
   const config = loadConfig({}, overrides);
   const net = network();
-  const store = storeOf ? await storeOf(net) : (new MemoryStore(net.network.stock) as unknown as S);
-  const app = await buildApp({ config, net, store, clock: () => FIXED_NOW, logger: false });
+  const store = storeOf ? await storeOf(net) : (new MemoryStore(net.network.stock, { clock }) as unknown as S);
+  const app = await buildApp({ config, net, store, clock, logger: false });
   await app.ready();
   return { app, store };
 }
