@@ -20,6 +20,13 @@ import { RedisStore } from './store/redis.js';
 import { Cluster, Redis } from 'ioredis';
 import type { Store } from './store/types.js';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The state store the service runs on (for operations and tests). */
+    dspStore: Store;
+  }
+}
+
 export interface AppOptions {
   config: Config;
   /** A prepared network (tests share one); loaded from config.dataDir when absent. */
@@ -87,6 +94,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true, useDefaults: true },
     },
   });
+  app.decorate('dspStore', store);
   app.addHook('onClose', async () => store.close());
   // The API speaks JSON only; a text body is a client mistake worth a clear 415, not a 400.
   app.removeContentTypeParser('text/plain');

@@ -65,34 +65,39 @@ describe('allocate on Redis', () => {
     expect(shipped).toBe(40);
     for (const row of await store.stock({ sku })) {
       expect(row.free).toBeGreaterThanOrEqual(0);
-      expect(row.onHand).toBe(row.free + row.reserved);
+      expect(row.onHand).toBe(row.free + row.reserved + row.locked);
     }
   });
 
-  it('two instances on one Redis: each order sent 3 times across both gets one reservation and one decision', async () => {
-    const other = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1_000 });
-    other.on('error', () => undefined);
-    await new Promise((r) => other.once('ready', r));
-    const second = await testApp({}, async (net) => new RedisStore(other, net.warehouses.map((w) => w.id)));
+  it('a 200-unit lock with a short real expiry: invisible to others, used by its owner, released by itself', async () => {
+    // Its own service on the real clock, sharing the Redis: expiry runs on wall time here.
+    const client = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1_000 });
+    client.on('error', () => undefined);
+    await new Promise((r) => client.once('ready', r));
+    const live = await testApp({}, async (net) => new RedisStore(client, net.warehouses.map((w) => w.id)), Date.now);
     try {
-      const sku = 'FLO-0001';
-      const before = (await store.stock({ sku })).reduce((n, r) => n + r.reserved, 0);
-      const orders = Array.from({ length: 100 }, (_, i) => order({ lines: [{ sku, qty: 1 + (i % 3) }] }));
-      const sends = orders.flatMap((o, i) => [0, 1, 2].map((k) => ({ o, via: (i + k) % 2 === 0 ? app : second.app })));
-      const replies = await Promise.all(sends.map(({ o, via }) => via.inject({ method: 'POST', url: '/v1/allocate', payload: o })));
-      expect(replies.map((r) => r.statusCode).filter((c) => c !== 200)).toEqual([]);
-      const byOrder = new Map<string, string[]>();
-      replies.forEach((r, i) => {
-        const id = sends[i]!.o.orderId as string;
-        byOrder.set(id, [...(byOrder.get(id) ?? []), r.body]);
+      const sku = 'BRK-0005';
+      const rows = await live.store.stock({ sku });
+      await live.store.setOnHand(rows.map((r) => ({ warehouseId: r.warehouseId, sku, onHand: r.warehouseId === 'SH01' ? 230 : 0 })));
+      const now = Date.now();
+      const promised = { placedAt: new Date(now).toISOString(), promisedBy: new Date(now + 48 * 3_600_000).toISOString() };
+      const made = await live.app.inject({
+        method: 'POST',
+        url: '/v1/locks',
+        payload: { customerId: 'KEY-ACCOUNT', sku, qty: 200, warehouseId: 'SH01', expiresAt: new Date(now + 1_500).toISOString() },
       });
-      for (const bodies of byOrder.values()) expect(new Set(bodies).size).toBe(1);
-      const shipped = orders.reduce((n, o) => n + JSON.parse(byOrder.get(o.orderId as string)![0]!).shipments.reduce((m: number, s: { lines: { qty: number }[] }) => m + s.lines[0]!.qty, 0), 0);
-      const after = (await store.stock({ sku })).reduce((n, r) => n + r.reserved, 0);
-      expect(after - before).toBe(shipped);
-      expect(shipped).toBe(orders.reduce((n, o) => n + (o.lines as { qty: number }[])[0]!.qty, 0));
+      expect(made.statusCode).toBe(201);
+      const other = await live.app.inject({ method: 'POST', url: '/v1/allocate', payload: order({ ...promised, customerId: 'WALK-IN', lines: [{ sku, qty: 50 }] }) });
+      expect(other.json<Decision>()).toMatchObject({ status: 'partial', backordered: [{ sku, qty: 20 }] });
+      const own = await live.app.inject({ method: 'POST', url: '/v1/allocate', payload: order({ ...promised, customerId: 'KEY-ACCOUNT', lines: [{ sku, qty: 150 }] }) });
+      expect(own.json<Decision>()).toMatchObject({ status: 'allocated' });
+      expect((await live.store.stock({ warehouseId: 'SH01', sku }))[0]).toMatchObject({ onHand: 230, free: 0, reserved: 180, locked: 50 });
+      await new Promise((r) => setTimeout(r, Math.max(0, now + 1_600 - Date.now())));
+      const lockId = made.json<{ lockId: string }>().lockId;
+      expect((await live.app.inject({ method: 'GET', url: `/v1/locks/${lockId}` })).json()).toMatchObject({ state: 'expired', remaining: 0 });
+      expect((await live.store.stock({ warehouseId: 'SH01', sku }))[0]).toMatchObject({ onHand: 230, free: 50, reserved: 180, locked: 0 });
     } finally {
-      await second.app.close();
+      await live.app.close();
     }
   });
 

@@ -218,15 +218,21 @@ export class RedisStore implements Store {
     const now = this.clock();
     const attempt = `${now}:${randomUUID()}`;
     const expiresAt = now + req.ttlMs;
-    // Claim the order first: a second attempt under the same id must never take stock.
-    const claim = (await this.order('dspClaim', req.id, now, attempt, expiresAt, tags, this.claimTimeoutMs)) as string[];
-    if (claim[0] === 'stale') {
-      // An abandoned attempt: give back what it took, then take the order over.
-      const [, oldAttempt, oldTags] = claim as [string, string, string];
-      await this.releaseParts(req.id, oldAttempt, JSON.parse(oldTags) as string[]);
-      if ((await this.order('dspReplace', req.id, now, attempt, expiresAt, tags, oldAttempt)) !== 1) throw new ReservationExistsError(req.id);
-    } else if (claim[0] !== 'ok') {
-      throw new ReservationExistsError(req.id);
+    try {
+      // Claim the order first: a second attempt under the same id must never take stock.
+      const claim = (await this.order('dspClaim', req.id, now, attempt, expiresAt, tags, this.claimTimeoutMs)) as string[];
+      if (claim[0] === 'stale') {
+        // An abandoned attempt: give back what it took, then take the order over.
+        const [, oldAttempt, oldTags] = claim as [string, string, string];
+        await this.releaseParts(req.id, oldAttempt, JSON.parse(oldTags) as string[]);
+        if ((await this.order('dspReplace', req.id, now, attempt, expiresAt, tags, oldAttempt)) !== 1) throw new ReservationExistsError(req.id);
+      } else if (claim[0] !== 'ok') {
+        throw new ReservationExistsError(req.id);
+      }
+    } catch (err) {
+      // Redis failed around the claim (it may have been written): forget it once Redis answers.
+      if (!(err instanceof ReservationExistsError)) this.queueCompensation(req.id, attempt, []);
+      throw err;
     }
 
     const taken: Part[] = [];
@@ -268,7 +274,7 @@ export class RedisStore implements Store {
       }
     } catch (err) {
       // Redis failed mid-plan: what was taken is given back now or, if Redis is away, once it returns.
-      await this.compensate(req.id, attempt, parts.map((p) => p.tag)).catch(() => undefined);
+      this.queueCompensation(req.id, attempt, parts.map((p) => p.tag));
       throw err;
     }
     if (lost) {
@@ -287,7 +293,11 @@ export class RedisStore implements Store {
     await Promise.all(tags.map((t) => this.slot('dspFinishPart', t, orderId, attempt, 'release')));
   }
 
-  /** Gives back an attempt's parts and forgets its claim; queued for later when Redis fails meanwhile. */
+  /**
+   * Gives back an attempt's parts and forgets its claim, unless the claim became a held
+   * reservation (its decision was stored) or is no longer this attempt's. Queued for later when
+   * Redis fails meanwhile.
+   */
   private async compensate(orderId: string, attempt: string, tags: readonly string[]): Promise<void> {
     try {
       if ((await this.order('dspAbort', orderId, attempt)) === 1) {
@@ -296,10 +306,20 @@ export class RedisStore implements Store {
       }
       this.repairs.delete(attempt);
     } catch (err) {
-      this.repairs.set(attempt, { orderId, attempt, tags: [...tags] });
-      this.repairTimer ??= setInterval(() => void this.repair(), 500).unref();
+      this.queueRepair(orderId, attempt, tags);
       throw err;
     }
+  }
+
+  /** Compensates now if Redis answers, else later; never throws. */
+  private queueCompensation(orderId: string, attempt: string, tags: readonly string[]): void {
+    this.queueRepair(orderId, attempt, tags);
+    void this.compensate(orderId, attempt, tags).catch(() => undefined);
+  }
+
+  private queueRepair(orderId: string, attempt: string, tags: readonly string[]): void {
+    this.repairs.set(attempt, { orderId, attempt, tags: [...tags] });
+    this.repairTimer ??= setInterval(() => void this.repair(), 500).unref();
   }
 
   /** Retries interrupted compensations (this process's own attempts, so no other instance races it). */
@@ -325,10 +345,20 @@ export class RedisStore implements Store {
   private async finish(id: string, to: 'released' | 'committed'): Promise<0 | 1 | -1> {
     const r = (await this.order('dspFinish', id, to, this.clock(), this.claimTimeoutMs)) as 0 | 1 | -1;
     if (r !== 1) return r;
-    const tags = JSON.parse((await this.redis.hget(orderKey(id), 'parts')) ?? '[]') as string[];
+    const tags = await this.tagsOf(id);
     const attempt = (await this.redis.hget(orderKey(id), 'attempt')) ?? '';
     await Promise.all(tags.map((t) => this.slot('dspFinishPart', t, id, attempt, to === 'released' ? 'release' : 'commit')));
     return 1;
+  }
+
+  /** The slots an order's claim covers. */
+  private async tagsOf(orderId: string): Promise<string[]> {
+    return JSON.parse((await this.redis.hget(orderKey(orderId), 'parts')) ?? '[]') as string[];
+  }
+
+  /** Every slot a part can live in (when the claim's own list cannot be read). */
+  private allTags(): string[] {
+    return [...this.warehouseIds.map((w) => `wh:${w}`), 'cap'];
   }
 
   async release(id: string): Promise<boolean> {
@@ -357,12 +387,18 @@ export class RedisStore implements Store {
   }
 
   async putDecisionIfAbsent<D>(d: StoredDecision<D>, attempt?: string): Promise<StoredDecision<D>> {
-    const r = (await this.order('dspDecide', d.orderId, attempt ?? '', JSON.stringify(d))) as string[];
+    let r: string[];
+    try {
+      r = (await this.order('dspDecide', d.orderId, attempt ?? '', JSON.stringify(d))) as string[];
+    } catch (err) {
+      // Unknown whether the decision was stored: if it was not, the reservation must not stay.
+      if (attempt !== undefined) this.queueCompensation(d.orderId, attempt, await this.tagsOf(d.orderId).catch(() => this.allTags()));
+      throw err;
+    }
     if (r[0] === 'lost') throw new ReservationLostError(d.orderId);
     if (r[0] === 'exists' && attempt !== undefined) {
       // Another attempt decided first: give back what this one holds.
-      const tags = JSON.parse((await this.redis.hget(orderKey(d.orderId), 'parts')) ?? '[]') as string[];
-      await this.releaseParts(d.orderId, attempt, tags);
+      await this.releaseParts(d.orderId, attempt, await this.tagsOf(d.orderId));
     }
     return (await this.getDecision<D>(d.orderId))!;
   }
