@@ -123,6 +123,9 @@ describe('Redis killed mid-load', () => {
       expect(r.json()).toMatchObject({ error: { code: 'DSP_STORE_UNAVAILABLE' } });
     }
     expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    const notReady = await app.inject({ method: 'GET', url: '/readyz' });
+    expect(notReady.statusCode).toBe(503);
+    expect(notReady.json()).toMatchObject({ error: { code: 'DSP_STORE_UNAVAILABLE' } });
     // A hang guard, not a speed assertion: the measured figures are printed for the issue note.
     expect(Math.max(...during)).toBeLessThan(5_000);
 
@@ -139,6 +142,7 @@ describe('Redis killed mid-load', () => {
       await new Promise((res) => setTimeout(res, 100));
     }
     expect(recoveredMs).toBeGreaterThanOrEqual(0);
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).json()).toMatchObject({ status: 'ok', store: 'redis' });
     // Plans that Redis interrupted are given back by their own process.
     for (let i = 0; i < 100 && store.pendingRepairs > 0; i++) await new Promise((res) => setTimeout(res, 100));
     expect(store.pendingRepairs).toBe(0);

@@ -19,10 +19,12 @@ const setStock = (items: { warehouseId: string; sku: string; onHand: number }[])
   app.inject({ method: 'PUT', url: '/v1/stock', payload: { items } });
 
 describe('service basics', () => {
-  it('answers /healthz', async () => {
-    const r = await app.inject('/healthz');
-    expect(r.statusCode).toBe(200);
-    expect(r.json()).toMatchObject({ status: 'ok', store: 'memory', warehouses: 18 });
+  it('answers /healthz and /readyz', async () => {
+    for (const url of ['/healthz', '/readyz']) {
+      const r = await app.inject(url);
+      expect(r.statusCode).toBe(200);
+      expect(r.json()).toMatchObject({ status: 'ok', store: 'memory', warehouses: 18 });
+    }
   });
 
   it('serves the OpenAPI document from the same schemas', async () => {
@@ -31,7 +33,7 @@ describe('service basics', () => {
     const doc = r.json();
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/v1/allocate', '/v1/orders/{orderId}', '/v1/orders/{orderId}/cancel', '/v1/network', '/v1/stock', '/v1/stock/events', '/healthz']),
+      expect.arrayContaining(['/v1/allocate', '/v1/orders/{orderId}', '/v1/orders/{orderId}/cancel', '/v1/network', '/v1/stock', '/v1/stock/events', '/v1/locks', '/v1/locks/{lockId}', '/healthz', '/readyz']),
     );
     expect(doc.paths['/v1/allocate'].post.requestBody.content['application/json'].schema.required).toEqual(
       expect.arrayContaining(['orderId', 'customerId', 'promisedBy', 'destination', 'lines']),

@@ -312,6 +312,8 @@ export class MemoryStore implements Store {
     return { ...l };
   }
 
+  async ping(): Promise<void> {}
+
   async close(): Promise<void> {}
 }
 

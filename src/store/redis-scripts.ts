@@ -217,7 +217,7 @@ return end_part(ARGV[2], ARGV[3], ARGV[4], NOW)
 
 /**
  * Sets on-hand counts unless any would fall below reserved + locked. ARGV: now, (sku, onHand)*.
- * Returns the rejected (sku, onHand, reserved, locked)* or {}.
+ * Returns {1, (sku, previous onHand)*} or {0, (sku, onHand, reserved, locked)*}.
  */
 export const SET_ONHAND = slot(`
 local bad = {}
@@ -225,9 +225,13 @@ for i = 2, #ARGV, 2 do
   local r, l = hnum(K_RES, ARGV[i]), hnum(K_LOCKED, ARGV[i])
   if tonumber(ARGV[i + 1]) < r + l then table.insert(bad, ARGV[i]); table.insert(bad, ARGV[i + 1]); table.insert(bad, r); table.insert(bad, l) end
 end
-if #bad > 0 then return bad end
-for i = 2, #ARGV, 2 do redis.call('HSET', K_ONHAND, ARGV[i], ARGV[i + 1]) end
-return bad
+if #bad > 0 then return {0, bad} end
+local prev = {}
+for i = 2, #ARGV, 2 do
+  table.insert(prev, ARGV[i]); table.insert(prev, hnum(K_ONHAND, ARGV[i]))
+  redis.call('HSET', K_ONHAND, ARGV[i], ARGV[i + 1])
+end
+return {1, prev}
 `);
 
 /**

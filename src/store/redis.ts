@@ -151,9 +151,7 @@ export class RedisStore implements Store {
     const byWh = new Map<string, typeof items>();
     for (const i of items) (byWh.get(i.warehouseId) ?? byWh.set(i.warehouseId, []).get(i.warehouseId)!).push(i);
     type Rejected = { warehouseId: string; sku: string; onHand: number; reserved: number; locked: number };
-    // Check everything first, so that a refusal changes nothing; each warehouse's write then
-    // re-checks atomically (a reservation landing in between is still never undercut, but then
-    // the warehouses written before it keep their new counts: the answer lists what was refused).
+    // Check everything first, so that the usual refusal changes nothing.
     const current = await this.stock();
     const cellOf = new Map(current.map((s) => [`${s.warehouseId}/${s.sku}`, s]));
     const rejected: Rejected[] = items
@@ -163,11 +161,24 @@ export class RedisStore implements Store {
       })
       .filter((i) => i.onHand < i.reserved + i.locked);
     if (rejected.length > 0) return { ok: false as const, rejected };
+    // Each warehouse is written atomically; when one refuses (a reservation landed since the
+    // check), the warehouses already written are set back by the same difference, so the count
+    // is applied to all items or none.
+    const applied: { warehouseId: string; sku: string; delta: number }[] = [];
     for (const [w, rows] of byWh) {
-      const bad = (await this.slot('dspSetOnHand', `wh:${w}`, ...rows.flatMap((r) => [r.sku, r.onHand]))) as string[];
-      for (let k = 0; k < bad.length; k += 4) {
-        rejected.push({ warehouseId: w, sku: bad[k]!, onHand: Number(bad[k + 1]), reserved: Number(bad[k + 2]), locked: Number(bad[k + 3]) });
+      const [ok, flat] = (await this.slot('dspSetOnHand', `wh:${w}`, ...rows.flatMap((r) => [r.sku, r.onHand]))) as [number, (string | number)[]];
+      if (ok === 1) {
+        for (let k = 0; k < flat.length; k += 2) {
+          const sku = String(flat[k]);
+          applied.push({ warehouseId: w, sku, delta: rows.find((r) => r.sku === sku)!.onHand - Number(flat[k + 1]) });
+        }
+        continue;
       }
+      for (let k = 0; k < flat.length; k += 4) {
+        rejected.push({ warehouseId: w, sku: String(flat[k]), onHand: Number(flat[k + 1]), reserved: Number(flat[k + 2]), locked: Number(flat[k + 3]) });
+      }
+      for (const a of applied) if (a.delta !== 0) await this.adjustOnHand(a.warehouseId, a.sku, -a.delta);
+      break;
     }
     return rejected.length > 0 ? { ok: false as const, rejected } : { ok: true as const };
   }
@@ -431,6 +442,10 @@ export class RedisStore implements Store {
 
   releaseLock(id: string): Promise<StockLock | null> {
     return this.lockOp(id, true);
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
   }
 
   async close(): Promise<void> {

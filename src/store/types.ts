@@ -161,6 +161,8 @@ export interface Store {
   getLock(id: string): Promise<StockLock | null>;
   /** Ends an active lock: its remaining units return to free stock. Null when no such lock. */
   releaseLock(id: string): Promise<StockLock | null>;
+  /** Throws when the store cannot be reached (readiness). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

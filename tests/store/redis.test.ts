@@ -54,3 +54,33 @@ describe('Redis store: abandoned attempts', () => {
     expect((await store.stock({ warehouseId: 'SH01' }))[0]).toMatchObject({ reserved: 0, free: 10 });
   });
 });
+
+describe('Redis store: stock counts across warehouses', () => {
+  it('all or none: a reservation landing between the check and the writes sets back the warehouses already written', async () => {
+    const redis = new Redis(server.url);
+    clients.push(redis);
+    await redis.flushall();
+    const store = new RedisStore(redis, ['HF01', 'SH01']);
+    await store.seed([
+      { warehouseId: 'SH01', sku: 'BRK-0001', onHand: 10 },
+      { warehouseId: 'HF01', sku: 'BRK-0001', onHand: 3 },
+    ]);
+    const check = store.stock.bind(store);
+    store.stock = async (filter) => {
+      const rows = await check(filter);
+      store.stock = check;
+      // Another instance reserves HF01's 3 units right after the check saw none reserved.
+      expect((await store.reserve({ id: 'race', items: [{ warehouseId: 'HF01', sku: 'BRK-0001', qty: 3 }], counters: [], ttlMs: 3_600_000 })).ok).toBe(true);
+      return rows;
+    };
+    const r = await store.setOnHand([
+      { warehouseId: 'SH01', sku: 'BRK-0001', onHand: 20 },
+      { warehouseId: 'HF01', sku: 'BRK-0001', onHand: 2 },
+    ]);
+    expect(r).toEqual({ ok: false, rejected: [{ warehouseId: 'HF01', sku: 'BRK-0001', onHand: 2, reserved: 3, locked: 0 }] });
+    expect(await store.stock({ sku: 'BRK-0001' })).toEqual([
+      { warehouseId: 'HF01', sku: 'BRK-0001', onHand: 3, free: 0, reserved: 3, locked: 0 },
+      { warehouseId: 'SH01', sku: 'BRK-0001', onHand: 10, free: 10, reserved: 0, locked: 0 },
+    ]);
+  });
+});
