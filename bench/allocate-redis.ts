@@ -17,7 +17,8 @@ import type { Cluster } from 'ioredis';
 import { Redis } from 'ioredis';
 import { Bench } from 'tinybench';
 import { Allocator } from '../src/allocate/allocator.js';
-import { loadExactSolver } from '../src/allocate/exact.js';
+import { loadExactSolver } from '../src/solve/exact.js';
+import { InThreadSolver } from '../src/solve/pool.js';
 import { loadNetworkContext } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { generateOrders } from '../src/demo/orders.js';
@@ -68,7 +69,7 @@ export async function runAllocateRedis(opts: { orders: number; concurrency: numb
     for (const kind of kinds) {
       const store = await kind.open();
       let now = 0;
-      const allocator = new Allocator(net, config, store, exact, () => now);
+      const allocator = new Allocator(net, config, store, new InThreadSolver(exact), () => now);
       const all: number[] = [];
       const locked: number[] = [];
       for (const o of seqOrders) {

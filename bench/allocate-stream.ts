@@ -7,7 +7,8 @@
  *   npx tsx bench/allocate-stream.ts [--profile double11|normal] [--seed 1] [--count N]
  */
 import { Allocator } from '../src/allocate/allocator.js';
-import { loadExactSolver } from '../src/allocate/exact.js';
+import { loadExactSolver } from '../src/solve/exact.js';
+import { InThreadSolver } from '../src/solve/pool.js';
 import { loadNetworkContext } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { generateOrders } from '../src/demo/orders.js';
@@ -25,7 +26,7 @@ export async function runAllocateStream(opts: { profile: 'normal' | 'double11'; 
   });
   const store = new MemoryStore(net.network.stock);
   let now = 0;
-  const allocator = new Allocator(net, config, store, await loadExactSolver(config.solver), () => now);
+  const allocator = new Allocator(net, config, store, new InThreadSolver(await loadExactSolver(config.solver)), () => now);
   const byMode = new Map<string, number[]>();
   const solverMicros: number[] = [];
   const all: number[] = [];

@@ -11,7 +11,7 @@ import { solveGreedy } from '../solver/greedy.js';
 import { solveLp } from '../solver/lp.js';
 import { MipFailure } from '../solver/mip.js';
 import type { Problem } from '../solver/types.js';
-import { loadExactSolver } from '../src/allocate/exact.js';
+import { loadExactSolver } from '../src/solve/exact.js';
 import { generateProblem } from '../tests/support/instances.js';
 import { flag, machine } from './util.js';
 

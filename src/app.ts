@@ -2,7 +2,8 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { Allocator } from './allocate/allocator.js';
-import { loadExactSolver } from './allocate/exact.js';
+import { loadExactSolver } from './solve/exact.js';
+import { InThreadSolver, SolverPool, type Solver } from './solve/pool.js';
 import { healthRoutes } from './api/health.js';
 import { lockRoutes } from './api/locks.js';
 import { allocateRoutes } from './api/allocate.js';
@@ -83,7 +84,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config } = opts;
   const net = opts.net ?? loadNetworkContext(config);
   const store = opts.store ?? (await openStore(config, net, opts.clock));
-  const allocator = new Allocator(net, config, store, await loadExactSolver(config.solver), opts.clock);
+  const exact = await loadExactSolver(config.solver);
+  const solver: Solver = config.solverThreads === 0 ? new InThreadSolver(exact) : new SolverPool(config, exact);
+  const allocator = new Allocator(net, config, store, solver, opts.clock);
   const svc: Services = { net, store, allocator, config, clock: opts.clock ?? Date.now };
 
   const app = Fastify({
@@ -95,7 +98,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
   });
   app.decorate('dspStore', store);
-  app.addHook('onClose', async () => store.close());
+  app.addHook('onClose', async () => {
+    await solver.close();
+    await store.close();
+  });
   // The API speaks JSON only; a text body is a client mistake worth a clear 415, not a 400.
   app.removeContentTypeParser('text/plain');
 

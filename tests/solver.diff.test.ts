@@ -19,7 +19,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Problem, SolveResult } from '../solver/types.js';
-import { loadExactSolver } from '../src/allocate/exact.js';
+import { loadExactSolver } from '../src/solve/exact.js';
 import { solveWithHighs } from './reference/highs-model.js';
 import { checkPlan, close } from './support/check-plan.js';
 import { problemForSeed } from './support/instances.js';

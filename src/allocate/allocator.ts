@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { shipmentWeightKg } from '../../solver/cost.js';
 import { radiusLock } from '../../solver/rules.js';
-import { solve, type ExactSolver } from '../../solver/solve.js';
 import type { Plan, SolveStats } from '../../solver/types.js';
+import type { Solver } from '../solve/pool.js';
 import type { Config } from '../config.js';
 import type { AllocateRequest, Decision } from '../domain/schemas.js';
 
@@ -46,18 +46,33 @@ export class Allocator {
     private readonly net: NetworkContext,
     private readonly cfg: Config,
     private readonly store: Store,
-    private readonly exact: ExactSolver,
+    private readonly solver: Solver,
     private readonly clock: () => number = Date.now,
   ) {}
 
+  /** Allocations in progress in this instance (bounded by MAX_INFLIGHT_DECISIONS). */
+  private active = 0;
+
   async allocate(req: AllocateRequest): Promise<Decision> {
+    if (this.active >= this.cfg.maxInflightDecisions) {
+      throw new DspError('DSP_OVERLOADED', `${this.active} allocations already in progress on this instance; retry with backoff`);
+    }
+    this.active++;
+    try {
+      return await this.allocateOnce(req);
+    } finally {
+      this.active--;
+    }
+  }
+
+  private async allocateOnce(req: AllocateRequest): Promise<Decision> {
     const order = this.normalise(req);
     const hash = requestHash(req);
     const pending = this.inFlight.get(order.orderId);
     if (pending) {
       // A concurrent retry: wait for the first attempt, then answer from what it stored.
       await pending.catch(() => undefined);
-      return this.allocate(req);
+      return this.allocateOnce(req);
     }
     // Registered before the first await, so a second request for the same order sees it.
     const work = (async () => {
@@ -128,7 +143,7 @@ export class Allocator {
       const day = localDay(now, this.cfg.timezoneOffsetMinutes);
       const [free, usage] = await Promise.all([this.store.freeStock(skus, order.customerId), this.store.counters(this.counterKeysFor(order.region.provinceCode, day))]);
       const cands = buildCandidates(this.net, this.cfg, order, order.region, free, usage, now);
-      const { plan, mode, stats, lock, fallbackReason } = this.plan(cands);
+      const { plan, mode, stats, lock, fallbackReason } = await this.plan(cands);
       const reservation = this.reservationFor(cands, plan);
       let claim: string | undefined;
       if (reservation.items.length > 0) {
@@ -197,13 +212,13 @@ export class Allocator {
     ];
   }
 
-  private plan(cands: Candidates) {
+  private async plan(cands: Candidates) {
     const lock = radiusLock(cands.problem, cands.facts, this.cfg.radiusLockFactor);
     if (lock.locked) {
       const stats: SolveStats = { solver: 'radius-lock', micros: 0, nodes: 0 };
       return { plan: lock.plan, mode: 'radius-lock' as Decision['mode'], lock, stats, fallbackReason: undefined as string | undefined };
     }
-    const res = solve(cands.problem, { timeoutMs: this.cfg.solveTimeoutMs, exact: this.exact });
+    const res = await this.solver.solve(cands.problem, this.cfg.solveTimeoutMs);
     return {
       plan: res.plan,
       mode: res.optimal ? ('optimized' as const) : ('fallback' as const),
@@ -242,7 +257,7 @@ export class Allocator {
     cands: Candidates,
     plan: Plan,
     mode: Decision['mode'],
-    lock: ReturnType<Allocator['plan']>['lock'],
+    lock: Awaited<ReturnType<Allocator['plan']>>['lock'],
     fallbackReason: string | undefined,
     micros: number,
     stats: SolveStats,

@@ -21,7 +21,8 @@ export async function testApp<S extends Store = MemoryStore>(
   storeOf?: (net: NetworkContext) => Promise<S>,
   clock: () => number = () => FIXED_NOW,
 ): Promise<{ app: FastifyInstance; store: S }> {
-  const config = loadConfig({}, overrides);
+  // Solves run in the test's thread unless a test asks for the worker pool (tests/pool.test.ts).
+  const config = loadConfig({}, { solverThreads: 0, ...overrides });
   const net = network();
   const store = storeOf ? await storeOf(net) : (new MemoryStore(net.network.stock, { clock }) as unknown as S);
   const app = await buildApp({ config, net, store, clock, logger: false });

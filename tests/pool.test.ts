@@ -1,0 +1,69 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { DspError } from '../src/errors.js';
+import { loadExactSolver } from '../src/solve/exact.js';
+import { InThreadSolver, problemWork, SolverPool } from '../src/solve/pool.js';
+import { generateProblem, problemForSeed } from './support/instances.js';
+import { checkPlan } from './support/check-plan.js';
+
+/** The solver worker pool: the same answers as in-thread, small problems kept in-thread, a bounded queue, crash recovery. */
+const pools: SolverPool[] = [];
+const make = (over: Partial<ReturnType<typeof loadConfig>> = {}) => {
+  const cfg = loadConfig({}, { solverThreads: 1, ...over });
+  return loadExactSolver(cfg.solver).then((exact) => {
+    const pool = new SolverPool(cfg, exact);
+    pools.push(pool);
+    return { pool, exact };
+  });
+};
+afterEach(async () => {
+  for (const p of pools.splice(0)) await p.close();
+});
+
+describe('solver pool', () => {
+  it('solves in a worker thread with the same optimum as in the request thread; small problems stay in-thread', async () => {
+    const { pool, exact } = await make({ poolMinWork: 40 });
+    const inThread = new InThreadSolver(exact);
+    const big = Array.from({ length: 6 }, (_, i) => generateProblem(7_000 + i, { lines: 4, sites: 12, couriers: 4 }));
+    for (const p of big) {
+      expect(problemWork(p)).toBeGreaterThanOrEqual(40);
+      const [a, b] = await Promise.all([pool.solve(p, 5_000), inThread.solve(p, 5_000)]);
+      expect(a.optimal).toBe(true);
+      expect(checkPlan(p, a.plan).errors).toEqual([]);
+      expect(a.plan.objective).toBeCloseTo(b.plan.objective, 6);
+    }
+    expect(pool.counters.pooled).toBe(big.length);
+    const small = generateProblem(7_100, { lines: 1, sites: 2, couriers: 1 });
+    expect(problemWork(small)).toBeLessThan(40);
+    expect((await pool.solve(small, 5_000)).optimal).toBe(true);
+    expect(pool.counters.inThread).toBe(1);
+  }, 60_000);
+
+  it('answers DSP_OVERLOADED at once when the queue is full', async () => {
+    const { pool } = await make({ solveQueueMax: 2, poolMinWork: 0 });
+    const hard = Array.from({ length: 12 }, (_, i) => problemForSeed(20_240_800 + 4 * i)); // 10 lines x 17 warehouses
+    const results = await Promise.allSettled(hard.map((p) => pool.solve(p, 2_000)));
+    const overloaded = results.filter((r) => r.status === 'rejected' && r.reason instanceof DspError && r.reason.code === 'DSP_OVERLOADED');
+    // One running, two queued: the other nine are refused, none hangs.
+    expect(overloaded).toHaveLength(9);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+    expect(pool.counters.overloaded).toBe(9);
+  }, 60_000);
+
+  it('a worker that crashes is replaced and its request answered with the fallback plan', async () => {
+    const { pool } = await make({ poolMinWork: 0 });
+    const p = problemForSeed(20240663); // the hardest known instance: HiGHS needs seconds
+    const pending = pool.solve(p, 30_000);
+    await new Promise((r) => setTimeout(r, 300));
+    await pool.crashOneWorkerForTest();
+    const r = await pending;
+    expect(r.optimal).toBe(false);
+    expect(r.fallbackReason).toMatch(/solver thread failed/);
+    expect(checkPlan(p, r.plan).errors).toEqual([]);
+    expect(pool.counters.workerFailures).toBe(1);
+    // The pool goes on: the next solve is answered by a new thread.
+    const next = await pool.solve(generateProblem(7_200, { lines: 3, sites: 8, couriers: 4 }), 5_000);
+    expect(next.optimal).toBe(true);
+    expect(pool.threads).toBe(1);
+  }, 60_000);
+});
