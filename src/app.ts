@@ -6,6 +6,7 @@ import { loadExactSolver } from './solve/exact.js';
 import { InThreadSolver, SolverPool, type Solver } from './solve/pool.js';
 import { healthRoutes } from './api/health.js';
 import { lockRoutes } from './api/locks.js';
+import { metricsRoutes } from './api/metrics.js';
 import { allocateRoutes } from './api/allocate.js';
 import { networkRoutes } from './api/network.js';
 import { orderRoutes } from './api/orders.js';
@@ -87,7 +88,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const exact = await loadExactSolver(config.solver);
   const solver: Solver = config.solverThreads === 0 ? new InThreadSolver(exact) : new SolverPool(config, exact);
   const allocator = new Allocator(net, config, store, solver, opts.clock);
-  const svc: Services = { net, store, allocator, config, clock: opts.clock ?? Date.now };
+  const svc: Services = { net, store, allocator, solver, config, clock: opts.clock ?? Date.now };
 
   const app = Fastify({
     logger: opts.logger === false ? false : { level: config.logLevel },
@@ -133,6 +134,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(stockRoutes(svc));
   await app.register(stockEventRoutes(svc));
   await app.register(lockRoutes(svc));
+  await app.register(metricsRoutes(svc));
   return app;
 }
 

@@ -75,6 +75,26 @@ describe('POST /v1/allocate', () => {
     expect(d.status).toBe('allocated');
   });
 
+  it('reports per decision which solver answered, its time and search nodes, and counts them in /metrics', async () => {
+    const locked = (await allocate(order({ lines: [{ sku: 'BRK-0001', qty: 2 }] }))).json<Decision>();
+    expect(locked).toMatchObject({ mode: 'radius-lock', solver: 'radius-lock', searchNodes: 0 });
+    expect(locked.decideMicros).toBeGreaterThanOrEqual(locked.solveMicros);
+    await setStock([{ warehouseId: 'SH01', sku: 'BRK-0001', onHand: 5 }]);
+    const solved = (await allocate(order({ lines: [{ sku: 'BRK-0001', qty: 5 }] }))).json<Decision>();
+    expect(solved.mode).toBe('optimized');
+    expect(solved.solver).not.toBe('radius-lock');
+    expect(solved.solveMicros).toBeGreaterThan(0);
+    expect(solved.decideMicros).toBeGreaterThanOrEqual(solved.solveMicros);
+    const m = await app.inject('/metrics');
+    expect(m.statusCode).toBe(200);
+    expect(m.headers['content-type']).toMatch(/^text\/plain/);
+    expect(m.body).toContain('dispatchd_decisions_total{mode="radius-lock",solver="radius-lock",status="allocated"} 1');
+    expect(m.body).toContain(`dispatchd_decisions_total{mode="optimized",solver="${solved.solver}",status="allocated"} 1`);
+    expect(m.body).toContain(`dispatchd_solve_microseconds_count{solver="${solved.solver}"} 1`);
+    expect(m.body).toMatch(/dispatchd_search_nodes_bucket\{le="\+Inf",solver="radius-lock"\} 1/);
+    expect(m.body).toContain('dispatchd_process_cpu_seconds_total');
+  });
+
   it('does not serve a Suzhou customer from the North-China warehouse while the delta has stock (the case)', async () => {
     // Make the national warehouse the biggest holder by far, as in the case.
     await setStock([

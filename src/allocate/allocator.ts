@@ -24,10 +24,15 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
 
 export type OrderState = 'reserved' | 'committed' | 'cancelled' | 'expired' | 'backordered';
 
+/** How one decision was made, for metrics: who answered, the solver's own time and work, the whole decision's time. */
 export interface DecisionStats {
   solver: SolveStats['solver'] | 'none';
-  micros: number;
+  /** The solver's (or the radius-lock rule's) wall time, µs. */
+  solveMicros: number;
+  /** Branch-and-bound nodes (or the solver's equivalent work units). */
   nodes: number;
+  /** The whole decision: stock reads, candidates, solve, reservation, µs. */
+  decideMicros: number;
 }
 
 /**
@@ -186,7 +191,7 @@ export class Allocator {
         throw err;
       }
       if (stored.requestHash !== hash) return this.replay(stored, hash);
-      for (const l of this.listeners) l(stored.decision, { ...stats, micros });
+      for (const l of this.listeners) l(stored.decision, { solver: stored.decision.solver as DecisionStats['solver'], solveMicros: stats.micros, nodes: stats.nodes, decideMicros: micros });
       return stored.decision;
     }
   }
@@ -213,9 +218,10 @@ export class Allocator {
   }
 
   private async plan(cands: Candidates) {
+    const t0 = performance.now();
     const lock = radiusLock(cands.problem, cands.facts, this.cfg.radiusLockFactor);
     if (lock.locked) {
-      const stats: SolveStats = { solver: 'radius-lock', micros: 0, nodes: 0 };
+      const stats: SolveStats = { solver: 'radius-lock', micros: (performance.now() - t0) * 1_000, nodes: 0 };
       return { plan: lock.plan, mode: 'radius-lock' as Decision['mode'], lock, stats, fallbackReason: undefined as string | undefined };
     }
     const res = await this.solver.solve(cands.problem, this.cfg.solveTimeoutMs);
@@ -328,7 +334,9 @@ export class Allocator {
       totalCost: round2(moneyTotal),
       reasons,
       solver: shipments.length === 0 && p.options.length === 0 ? 'none' : stats.solver,
-      solveMicros: Math.round(micros),
+      solveMicros: Math.round(stats.micros),
+      searchNodes: stats.nodes,
+      decideMicros: Math.round(micros),
       decidedAt: toIsoWithOffset(now, tz),
     };
   }

@@ -1,5 +1,6 @@
 import type { Allocator } from '../allocate/allocator.js';
 import type { Config } from '../config.js';
+import type { Solver } from '../solve/pool.js';
 import type { NetworkContext } from '../network/context.js';
 import type { Store } from '../store/types.js';
 
@@ -8,6 +9,7 @@ export interface Services {
   net: NetworkContext;
   store: Store;
   allocator: Allocator;
+  solver: Solver;
   config: Config;
   /** Epoch-ms clock of the service (injected by tests and replays). */
   clock: () => number;

@@ -87,8 +87,10 @@ export const Decision = Type.Object({
   backordered: Type.Array(Type.Object({ sku: Type.String(), qty: Type.Integer() })),
   totalCost: Money('Sum of the shipments\' totals'),
   reasons: Type.Array(Reason),
-  solver: Type.String({ description: 'Which solver answered: radius-lock | highs | lp | greedy.' }),
-  solveMicros: Type.Number({ description: 'Time spent deciding (candidates + solve), microseconds.' }),
+  solver: Type.String({ description: 'Which solver answered: radius-lock | exact | highs | lp | greedy | none.' }),
+  solveMicros: Type.Number({ description: "The solver's own wall time (or the radius-lock rule's), microseconds." }),
+  searchNodes: Type.Integer({ description: 'Search nodes the solver explored (branch-and-bound nodes; 0 for rules and greedy).' }),
+  decideMicros: Type.Number({ description: 'The whole decision: stock reads, candidates, solve, reservation, microseconds.' }),
   decidedAt: Type.String({ description: 'ISO-8601 with offset.' }),
 });
 export type Decision = Static<typeof Decision>;
