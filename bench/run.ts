@@ -1,8 +1,10 @@
 /**
  * `npm run bench`: every benchmark in one run, printed as tables for bench/README.md and the
- * issue note. Micro (tinybench) first, then the demo-stream decision latency.
+ * issue note. Micro (tinybench) first, then the demo-stream decision latency, then the HTTP load
+ * (autocannon against the built service and a bare fastify; `npm run bench` builds first).
  */
 import { runAllocateStream } from './allocate-stream.js';
+import { runHttpLoad } from './http-load.js';
 import { runSolverBench } from './solver.bench.js';
 import { machine } from './util.js';
 
@@ -14,3 +16,8 @@ for (const profile of ['normal', 'double11'] as const) {
   console.log(`\n## decision latency, demo stream ${profile}: ${r.orders} orders in ${r.wallS.toFixed(1)} s, errors ${r.errors}, ${JSON.stringify(r.statuses)}`);
   console.table(r.rows);
 }
+
+const http = await runHttpLoad({ seconds: 10, connections: 16 });
+console.log(`\n## HTTP load, 16 connections x 10 s: dispatchd at ${(http.ratio * 100).toFixed(1)} % of bare fastify (responses of ${http.responseBytes} bytes)`);
+console.table(http.rows);
+console.table(http.modes);

@@ -1,0 +1,175 @@
+/**
+ * HTTP load: autocannon POSTs a mixed demo stream to `POST /v1/allocate` of the built service
+ * (`node dist/src/main.js serve`, a child process, embedded store, the default solver pool), then
+ * the same bodies to a bare fastify endpoint that parses them and answers a real decision of the
+ * same stream (the HTTP ceiling of this machine for those payload sizes), in the same run. Every request carries a unique orderId; the
+ * order times are moved to now so the promises are live. The service runs on a copy of the bundled
+ * network with stock and daily capacities ×100, so that the load measures deciding, not running
+ * out of stock (which would turn most requests into cheap backorders).
+ *
+ *   npm run build && npx tsx bench/http-load.ts [--seconds 10] [--connections 16]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { loadNetworkContext } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { generateOrders } from '../src/demo/orders.js';
+import type { AllocateRequest } from '../src/domain/schemas.js';
+import { freePort } from '../tests/support/redis-server.js';
+import { flag, machine } from './util.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** A copy of data/ with stock and daily parcel capacities multiplied. */
+function scaledDataDir(factor: number): string {
+  const dir = mkdtempSync(join(tmpdir(), 'dsp-bench-data-'));
+  cpSync(join(root, 'data'), dir, { recursive: true });
+  const stock = readFileSync(join(dir, 'network/stock.csv'), 'utf8').trim().split('\n');
+  writeFileSync(
+    join(dir, 'network/stock.csv'),
+    [stock[0], ...stock.slice(1).map((l) => l.replace(/,(\d+)$/, (_, n: string) => `,${Number(n) * factor}`))].join('\n') + '\n',
+  );
+  const wh = JSON.parse(readFileSync(join(dir, 'network/warehouses.json'), 'utf8')) as { dailyOutboundParcels: number }[];
+  for (const w of wh) w.dailyOutboundParcels *= factor;
+  writeFileSync(join(dir, 'network/warehouses.json'), JSON.stringify(wh));
+  const couriers = JSON.parse(readFileSync(join(dir, 'couriers/couriers.json'), 'utf8')) as { couriers?: { dailyParcelsPerRegion: number | null }[] } | { dailyParcelsPerRegion: number | null }[];
+  for (const c of Array.isArray(couriers) ? couriers : (couriers.couriers ?? [])) if (c.dailyParcelsPerRegion !== null) c.dailyParcelsPerRegion *= factor;
+  writeFileSync(join(dir, 'couriers/couriers.json'), JSON.stringify(couriers));
+  return dir;
+}
+
+async function waitFor(url: string, proc: ChildProcess): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+function stop(proc: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null) return resolve();
+    proc.once('exit', () => resolve());
+    proc.kill('SIGTERM');
+  });
+}
+
+interface LoadResult {
+  target: string;
+  'req/s': number;
+  'p50 ms': number;
+  'p99 ms': number;
+  'max ms': number;
+  requests: number;
+  'non-2xx': number;
+  errors: number;
+  'request bytes (mean)': number;
+}
+
+async function load(target: string, url: string, bodies: () => string, seconds: number, connections: number): Promise<LoadResult> {
+  let bytes = 0;
+  let n = 0;
+  const r = await autocannon({
+    url,
+    connections,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (req) => {
+          const body = bodies();
+          bytes += body.length;
+          n++;
+          return { ...req, body };
+        },
+      },
+    ],
+  });
+  return {
+    target,
+    'req/s': Math.round(r.requests.average),
+    'p50 ms': r.latency.p50,
+    'p99 ms': r.latency.p99,
+    'max ms': r.latency.max,
+    requests: r.requests.total,
+    'non-2xx': r.non2xx,
+    errors: r.errors,
+    'request bytes (mean)': Math.round(bytes / Math.max(1, n)),
+  };
+}
+
+export async function runHttpLoad(opts: { seconds: number; connections: number }) {
+  const config = loadConfig({});
+  const net = loadNetworkContext(config);
+  const stream = generateOrders(net.network, net.regionsGeoJson, { seed: 1, profile: 'double11', date: '2026-11-11' });
+  let i = 0;
+  const body = (): string => {
+    const o = stream[i % stream.length]!;
+    const run = Math.floor(i / stream.length);
+    i++;
+    const placed = Date.parse(o.placedAt);
+    const now = Date.now();
+    const req: AllocateRequest = {
+      ...o,
+      orderId: `${o.orderId}-L${run}`,
+      placedAt: new Date(now).toISOString(),
+      promisedBy: new Date(now + (Date.parse(o.promisedBy) - placed)).toISOString(),
+    };
+    return JSON.stringify(req);
+  };
+
+  const dataDir = scaledDataDir(100);
+  const [svcPort, barePort] = [await freePort(), await freePort()];
+  const svc = spawn(process.execPath, [join(root, 'dist/src/main.js'), 'serve'], {
+    env: { ...process.env, PORT: String(svcPort), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  let bare: ChildProcess | undefined;
+  try {
+    await waitFor(`http://127.0.0.1:${svcPort}/healthz`, svc);
+    // The bare server answers with a real decision of the stream, so both send the same sizes.
+    const sample = await (await fetch(`http://127.0.0.1:${svcPort}/v1/allocate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body() })).text();
+    writeFileSync(join(dataDir, 'response.json'), sample);
+    bare = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/bare-server.ts')], {
+      env: { ...process.env, PORT: String(barePort), RESPONSE_FILE: join(dataDir, 'response.json') },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    await waitFor(`http://127.0.0.1:${barePort}/healthz`, bare);
+    // Warm up both (JIT, HiGHS in the solver threads), then measure.
+    await load('warm-up', `http://127.0.0.1:${svcPort}/v1/allocate`, body, 2, opts.connections);
+    await load('warm-up', `http://127.0.0.1:${barePort}/echo`, body, 1, opts.connections);
+    const service = await load('POST /v1/allocate (dispatchd)', `http://127.0.0.1:${svcPort}/v1/allocate`, body, opts.seconds, opts.connections);
+    const ceiling = await load('POST /echo (bare fastify)', `http://127.0.0.1:${barePort}/echo`, body, opts.seconds, opts.connections);
+    const metrics = await (await fetch(`http://127.0.0.1:${svcPort}/metrics`)).text();
+    const modes = [...metrics.matchAll(/^dispatchd_decisions_total\{mode="([^"]+)",solver="([^"]+)",status="([^"]+)"\} (\d+)/gm)].map((m) => ({
+      mode: m[1],
+      solver: m[2],
+      status: m[3],
+      decisions: Number(m[4]),
+    }));
+    return { rows: [service, ceiling], ratio: service['req/s'] / ceiling['req/s'], modes, responseBytes: sample.length };
+  } finally {
+    await Promise.all([stop(svc), ...(bare ? [stop(bare)] : [])]);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const seconds = Number(flag('seconds', '10'));
+  const connections = Number(flag('connections', '16'));
+  const r = await runHttpLoad({ seconds, connections });
+  console.log(`# HTTP load: ${connections} connections x ${seconds} s each, Double-11 demo stream (unique orderIds); ${machine()}`);
+  console.table(r.rows);
+  console.log(`dispatchd / bare fastify: ${(r.ratio * 100).toFixed(1)} % of the HTTP ceiling (responses of ${r.responseBytes} bytes from both)`);
+  console.table(r.modes);
+}
