@@ -259,7 +259,8 @@ export class MemoryStore implements Store {
     this.expireDue();
     const d = this.decisions.get(orderId);
     if (!d) return null;
-    const out = structuredClone(d) as StoredDecision<D>;
+    // The decision itself is deep-frozen when stored, so it is shared, not copied, on every read.
+    const out = { ...d } as StoredDecision<D>;
     const r = this.reservations.get(orderId);
     if (out.reservation !== null && r) {
       out.reservation = r.state;
@@ -276,7 +277,7 @@ export class MemoryStore implements Store {
       if (attempt !== undefined && r?.state === 'held' && !this.decisions.get(d.orderId)!.reservation) await this.release(d.orderId);
       return (await this.getDecision<D>(d.orderId))!;
     }
-    this.decisions.set(d.orderId, structuredClone({ ...d, expiresAt: attempt !== undefined && r ? r.expiresAt : null }));
+    this.decisions.set(d.orderId, { ...d, decision: deepFreeze(structuredClone(d.decision)), expiresAt: attempt !== undefined && r ? r.expiresAt : null });
     return (await this.getDecision<D>(d.orderId))!;
   }
 
@@ -315,6 +316,14 @@ export class MemoryStore implements Store {
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {}
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
 }
 
 function cmp(a: string, b: string): number {
