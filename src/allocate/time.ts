@@ -6,10 +6,16 @@ const DAY_MS = 24 * HOUR_MS;
 export const OPEN_LOCAL_MINUTES = 8 * 60;
 
 /** "HH:MM" -> minutes after local midnight. */
+const parsedTimes = new Map<string, number>();
+
 export function parseLocalTime(hhmm: string): number {
+  const known = parsedTimes.get(hhmm);
+  if (known !== undefined) return known;
   const m = /^(\d{2}):(\d{2})$/.exec(hhmm);
   if (!m) throw new Error(`bad local time ${hhmm}`);
-  return Number(m[1]) * 60 + Number(m[2]);
+  const minutes = Number(m[1]) * 60 + Number(m[2]);
+  parsedTimes.set(hhmm, minutes);
+  return minutes;
 }
 
 /** The local calendar day (YYYY-MM-DD) of an instant, for a zone `tzMinutes` east of UTC. */

@@ -259,7 +259,7 @@ export class MemoryStore implements Store {
     this.expireDue();
     const d = this.decisions.get(orderId);
     if (!d) return null;
-    // The decision itself is deep-frozen when stored, so it is shared, not copied, on every read.
+    // The decision is deep-frozen when stored (the caller hands it over), so reads share it.
     const out = { ...d } as StoredDecision<D>;
     const r = this.reservations.get(orderId);
     if (out.reservation !== null && r) {
@@ -277,7 +277,7 @@ export class MemoryStore implements Store {
       if (attempt !== undefined && r?.state === 'held' && !this.decisions.get(d.orderId)!.reservation) await this.release(d.orderId);
       return (await this.getDecision<D>(d.orderId))!;
     }
-    this.decisions.set(d.orderId, { ...d, decision: deepFreeze(structuredClone(d.decision)), expiresAt: attempt !== undefined && r ? r.expiresAt : null });
+    this.decisions.set(d.orderId, { ...d, decision: deepFreeze(d.decision), expiresAt: attempt !== undefined && r ? r.expiresAt : null });
     return (await this.getDecision<D>(d.orderId))!;
   }
 

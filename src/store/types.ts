@@ -152,6 +152,7 @@ export interface Store {
    * Stores the decision unless one exists for the orderId; returns the one stored. `attempt` (from
    * reserve) binds it to this attempt's reservation: when another decision won, this attempt's
    * reservation is returned; when the attempt was taken over, ReservationLostError is thrown.
+   * The store takes ownership of `d.decision`: the caller must not change it afterwards.
    */
   putDecisionIfAbsent<D>(d: StoredDecision<D>, attempt?: string): Promise<StoredDecision<D>>;
   /** Marks a stored decision cancelled (after its reservation was released). */
