@@ -7,7 +7,7 @@
  * network with stock and daily capacities ×100, so that the load measures deciding, not running
  * out of stock (which would turn most requests into cheap backorders).
  *
- *   npm run build && npx tsx bench/http-load.ts [--seconds 10] [--connections 16]
+ *   npm run build && npx tsx bench/http-load.ts [--seconds 10] [--connections 50] [--rate 1000]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -75,13 +75,14 @@ interface LoadResult {
   'request bytes (mean)': number;
 }
 
-async function load(target: string, url: string, bodies: () => string, seconds: number, connections: number): Promise<LoadResult> {
+async function load(target: string, url: string, bodies: () => string, seconds: number, connections: number, overallRate?: number): Promise<LoadResult> {
   let bytes = 0;
   let n = 0;
   const r = await autocannon({
     url,
     connections,
     duration: seconds,
+    ...(overallRate !== undefined ? { overallRate } : {}),
     requests: [
       {
         method: 'POST',
@@ -108,7 +109,7 @@ async function load(target: string, url: string, bodies: () => string, seconds: 
   };
 }
 
-export async function runHttpLoad(opts: { seconds: number; connections: number }) {
+export async function runHttpLoad(opts: { seconds: number; connections: number; rate: number }) {
   const config = loadConfig({});
   const net = loadNetworkContext(config);
   const stream = generateOrders(net.network, net.regionsGeoJson, { seed: 1, profile: 'double11', date: '2026-11-11' });
@@ -148,8 +149,14 @@ export async function runHttpLoad(opts: { seconds: number; connections: number }
     // Warm up both (JIT, HiGHS in the solver threads), then measure.
     await load('warm-up', `http://127.0.0.1:${svcPort}/v1/allocate`, body, 2, opts.connections);
     await load('warm-up', `http://127.0.0.1:${barePort}/echo`, body, 1, opts.connections);
-    const service = await load('POST /v1/allocate (dispatchd)', `http://127.0.0.1:${svcPort}/v1/allocate`, body, opts.seconds, opts.connections);
-    const ceiling = await load('POST /echo (bare fastify)', `http://127.0.0.1:${barePort}/echo`, body, opts.seconds, opts.connections);
+    const svcUrl = `http://127.0.0.1:${svcPort}/v1/allocate`;
+    const bareUrl = `http://127.0.0.1:${barePort}/echo`;
+    // Saturation: as fast as the connections go.
+    const service = await load(`dispatchd, saturation, ${opts.connections} conn`, svcUrl, body, opts.seconds, opts.connections);
+    const ceiling = await load(`bare fastify, saturation, ${opts.connections} conn`, bareUrl, body, opts.seconds, opts.connections);
+    // A fixed offered rate: latency at a realistic load, both measured the same way.
+    const svcAtRate = await load(`dispatchd, ${opts.rate} req/s offered, 10 conn`, svcUrl, body, opts.seconds, 10, opts.rate);
+    const bareAtRate = await load(`bare fastify, ${opts.rate} req/s offered, 10 conn`, bareUrl, body, opts.seconds, 10, opts.rate);
     const metrics = await (await fetch(`http://127.0.0.1:${svcPort}/metrics`)).text();
     const modes = [...metrics.matchAll(/^dispatchd_decisions_total\{mode="([^"]+)",solver="([^"]+)",status="([^"]+)"\} (\d+)/gm)].map((m) => ({
       mode: m[1],
@@ -157,7 +164,13 @@ export async function runHttpLoad(opts: { seconds: number; connections: number }
       status: m[3],
       decisions: Number(m[4]),
     }));
-    return { rows: [service, ceiling], ratio: service['req/s'] / ceiling['req/s'], modes, responseBytes: sample.length };
+    return {
+      rows: [service, ceiling, svcAtRate, bareAtRate],
+      ratio: service['req/s'] / ceiling['req/s'],
+      p99GapMs: svcAtRate['p99 ms'] - bareAtRate['p99 ms'],
+      modes,
+      responseBytes: sample.length,
+    };
   } finally {
     await Promise.all([stop(svc), ...(bare ? [stop(bare)] : [])]);
     rmSync(dataDir, { recursive: true, force: true });
@@ -166,10 +179,11 @@ export async function runHttpLoad(opts: { seconds: number; connections: number }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const seconds = Number(flag('seconds', '10'));
-  const connections = Number(flag('connections', '16'));
-  const r = await runHttpLoad({ seconds, connections });
-  console.log(`# HTTP load: ${connections} connections x ${seconds} s each, Double-11 demo stream (unique orderIds); ${machine()}`);
+  const connections = Number(flag('connections', '50'));
+  const rate = Number(flag('rate', '1000'));
+  const r = await runHttpLoad({ seconds, connections, rate });
+  console.log(`# HTTP load: ${seconds} s per run, Double-11 demo stream (unique orderIds); ${machine()}`);
   console.table(r.rows);
-  console.log(`dispatchd / bare fastify: ${(r.ratio * 100).toFixed(1)} % of the HTTP ceiling (responses of ${r.responseBytes} bytes from both)`);
+  console.log(`saturation: dispatchd at ${(r.ratio * 100).toFixed(1)} % of bare fastify; at ${rate} req/s offered, p99 ${r.p99GapMs} ms above bare (responses of ${r.responseBytes} bytes from both)`);
   console.table(r.modes);
 }
