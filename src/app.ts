@@ -7,6 +7,7 @@ import { InThreadSolver, SolverPool, type Solver } from './solve/pool.js';
 import { healthRoutes } from './api/health.js';
 import { lockRoutes } from './api/locks.js';
 import { metricsRoutes } from './api/metrics.js';
+import { trackingRoutes } from './api/tracking.js';
 import { allocateRoutes } from './api/allocate.js';
 import { networkRoutes } from './api/network.js';
 import { orderRoutes } from './api/orders.js';
@@ -16,7 +17,12 @@ import { stockEventRoutes } from './api/stock-events.js';
 import type { Config } from './config.js';
 import { DspError, type ErrorCode } from './errors.js';
 import { NetworkContext } from './network/context.js';
-import { loadNetwork, loadRegions } from './network/load.js';
+import { defaultDataDir, loadNetwork, loadRegions } from './network/load.js';
+import { WmsPoller } from './tracking/poller.js';
+import { loadStatusMap, StatusMachine } from './tracking/status.js';
+import { Tracker } from './tracking/tracker.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { MemoryStore } from './store/memory.js';
 import { RedisStore } from './store/redis.js';
 import { Cluster, Redis } from 'ioredis';
@@ -26,6 +32,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The state store the service runs on (for operations and tests). */
     dspStore: Store;
+    /** The WMS poller when WMS_URL is set. */
+    dspWmsPoller: WmsPoller | undefined;
   }
 }
 
@@ -98,8 +106,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true, useDefaults: true },
     },
   });
+  // WMS scans: the status mapping from DATA_DIR when it has one, else the bundled one.
+  const dataDir = config.dataDir !== '' && existsSync(join(config.dataDir, 'wms/status-map.json')) ? config.dataDir : defaultDataDir();
+  const tracker = new Tracker(store, allocator, new StatusMachine(loadStatusMap(dataDir)), config, opts.clock ?? Date.now);
+  const poller = config.wmsUrl !== '' ? new WmsPoller(config.wmsUrl, config.wmsPollMinutes * 60_000, tracker) : undefined;
   app.decorate('dspStore', store);
+  app.decorate('dspWmsPoller', poller);
+  app.addHook('onReady', async () => poller?.start());
   app.addHook('onClose', async () => {
+    await poller?.stop();
     await solver.close();
     await store.close();
   });
@@ -135,6 +150,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(stockEventRoutes(svc));
   await app.register(lockRoutes(svc));
   await app.register(metricsRoutes(svc));
+  await app.register(trackingRoutes(tracker));
   return app;
 }
 

@@ -39,6 +39,10 @@ export const CONFIG_SPEC = {
   poolMinWork: { env: 'POOL_MIN_WORK', unit: 'arcs + shipment options', default: 40, kind: 'int', min: 0, max: 1_000_000, describe: 'Problems smaller than this are solved in the request thread (a worker round trip would cost more)' },
   solveGraceMs: { env: 'SOLVE_GRACE_MS', unit: 'ms', default: 50, kind: 'int', min: 1, max: 60_000, describe: 'How long past its deadline a pooled solve may take before the greedy plan answers and the thread is replaced' },
   maxInflightDecisions: { env: 'MAX_INFLIGHT_DECISIONS', unit: 'decisions', default: 2_048, kind: 'int', min: 1, max: 1_000_000, describe: 'Allocations in progress at once per instance; beyond, requests answer 503 DSP_OVERLOADED' },
+  wmsUrl: { env: 'WMS_URL', unit: 'http(s) URL', default: '', kind: 'string', describe: 'WMS event feed to poll (GET <url>?since=<cursor>); empty = no poller, events come by POST /v1/wms/events' },
+  wmsPollMinutes: { env: 'WMS_POLL_MINUTES', unit: 'minutes', default: 3, kind: 'number', min: 0.001, max: 1_440, describe: 'How often the WMS feed is polled' },
+  wmsMaxClockSkewMinutes: { env: 'WMS_MAX_CLOCK_SKEW_MINUTES', unit: 'minutes', default: 5, kind: 'number', min: 0, max: 1_440, describe: 'A scan timestamped further than this in the future is rejected' },
+  staleTrackingHours: { env: 'STALE_TRACKING_HOURS', unit: 'hours', default: 6, kind: 'number', min: 0.1, max: 720, describe: 'An undelivered order with no tracking event for this long counts as stale tracking' },
   reserveRetries: { env: 'RESERVE_RETRIES', unit: 'attempts', default: 5, kind: 'int', min: 1, max: 20, describe: 'Re-plans from fresh stock when a reservation conflicts' },
   bodyLimitBytes: { env: 'BODY_LIMIT_BYTES', unit: 'bytes', default: 1_048_576, kind: 'int', min: 1_024, max: 104_857_600, describe: 'Largest accepted request body' },
   maxLinesPerOrder: { env: 'MAX_LINES_PER_ORDER', unit: 'lines', default: 100, kind: 'int', min: 1, max: 1_000, describe: 'Largest accepted number of order lines' },
@@ -88,6 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     const m = /^([^:\s]+):(\d{1,5})$/.exec(node.trim());
     if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) problems.push(`REDIS_CLUSTER_NODES: "${node}" is not host:port`);
   }
+  if (out.wmsUrl !== '' && !/^https?:\/\//.test(String(out.wmsUrl))) problems.push(`WMS_URL=${String(out.wmsUrl)} is not an http(s) URL`);
   if (out.solver !== 'highs' && out.solver !== 'lp') problems.push(`SOLVER=${String(out.solver)} is not one of highs, lp`);
   if (!LOG_LEVELS.has(String(out.logLevel))) problems.push(`LOG_LEVEL=${String(out.logLevel)} is not one of ${[...LOG_LEVELS].join(', ')}`);
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);

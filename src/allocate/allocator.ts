@@ -179,7 +179,7 @@ export class Allocator {
       let stored;
       try {
         stored = await this.store.putDecisionIfAbsent<Decision>(
-          { orderId: order.orderId, requestHash: hash, decision, reservation: claim ? 'held' : null, expiresAt: null, cancelled: false },
+          { orderId: order.orderId, requestHash: hash, decision, reservation: claim ? 'held' : null, expiresAt: null, cancelled: false, promisedByMs: order.promisedByMs },
           claim,
         );
       } catch (err) {

@@ -10,6 +10,7 @@ import type {
   Store,
   StoredDecision,
   StoreOptions,
+  StoredScan,
 } from './types.js';
 import { ReservationExistsError, ReservationLostError } from './types.js';
 
@@ -48,6 +49,7 @@ export class MemoryStore implements Store {
   private readonly decisions = new Map<string, StoredDecision>();
   private readonly events = new Set<string>();
   private readonly locks = new Map<string, StockLock>();
+  private readonly scanSets = new Map<string, Map<string, StoredScan>>();
   private readonly clock: () => number;
   /** Earliest expiry among active locks and held reservations (Infinity when none). */
   private nextExpiry = Infinity;
@@ -311,6 +313,26 @@ export class MemoryStore implements Store {
     if (!l) return null;
     if (l.state === 'active') this.endLock(l, 'released');
     return { ...l };
+  }
+
+  async addScans(orderId: string, scans: { key: string; scan: StoredScan }[]): Promise<number> {
+    let set = this.scanSets.get(orderId);
+    if (!set) this.scanSets.set(orderId, (set = new Map()));
+    let added = 0;
+    for (const { key, scan } of scans) {
+      if (set.has(key)) continue;
+      set.set(key, { ...scan });
+      added++;
+    }
+    return added;
+  }
+
+  async scans(orderId: string): Promise<StoredScan[]> {
+    return [...(this.scanSets.get(orderId)?.values() ?? [])].map((x) => ({ ...x }));
+  }
+
+  async orderIds(): Promise<string[]> {
+    return [...this.decisions.keys()];
   }
 
   async ping(): Promise<void> {}

@@ -14,6 +14,7 @@ import type {
   Store,
   StoredDecision,
   StoreOptions,
+  StoredScan,
 } from './types.js';
 import { DEFAULT_CLAIM_TIMEOUT_MS, ReservationExistsError, ReservationLostError } from './types.js';
 
@@ -407,6 +408,8 @@ export class RedisStore implements Store {
       throw err;
     }
     if (r[0] === 'lost') throw new ReservationLostError(d.orderId);
+    // The index of decided orders (its own slot, so not atomic with the decision: KPIs only).
+    if (r[0] === 'ok') await this.redis.sadd('{idx}:orders', d.orderId);
     if (r[0] === 'exists' && attempt !== undefined) {
       // Another attempt decided first: give back what this one holds.
       await this.releaseParts(d.orderId, attempt, await this.tagsOf(d.orderId));
@@ -442,6 +445,19 @@ export class RedisStore implements Store {
 
   releaseLock(id: string): Promise<StockLock | null> {
     return this.lockOp(id, true);
+  }
+
+  async addScans(orderId: string, scans: { key: string; scan: StoredScan }[]): Promise<number> {
+    const res = await Promise.all(scans.map(({ key, scan }) => this.redis.hsetnx(`${orderKey(orderId)}:scans`, key, JSON.stringify(scan))));
+    return res.filter((r) => r === 1).length;
+  }
+
+  async scans(orderId: string): Promise<StoredScan[]> {
+    return Object.values(await this.redis.hgetall(`${orderKey(orderId)}:scans`)).map((raw) => JSON.parse(raw) as StoredScan);
+  }
+
+  async orderIds(): Promise<string[]> {
+    return this.redis.smembers('{idx}:orders');
   }
 
   async ping(): Promise<void> {

@@ -79,6 +79,17 @@ export interface StoredDecision<D = unknown> {
   /** When an unshipped reservation expires by itself, epoch ms; null without a reservation. */
   expiresAt: number | null;
   cancelled: boolean;
+  /** The order's promised delivery time, epoch ms (for the on-time KPI). */
+  promisedByMs?: number;
+}
+
+/** A WMS scan as stored for an order (see src/tracking/status.ts). */
+export interface StoredScan {
+  code: string;
+  /** Operation time, epoch ms. */
+  at: number;
+  warehouseId?: string;
+  location?: string;
 }
 
 export type LockState = 'active' | 'expired' | 'released';
@@ -162,6 +173,15 @@ export interface Store {
   getLock(id: string): Promise<StockLock | null>;
   /** Ends an active lock: its remaining units return to free stock. Null when no such lock. */
   releaseLock(id: string): Promise<StockLock | null>;
+  /**
+   * Adds WMS scans to an order, keyed by `key` (order number + code + operation time): a scan
+   * already stored under its key is not added again. Returns how many were new.
+   */
+  addScans(orderId: string, scans: { key: string; scan: StoredScan }[]): Promise<number>;
+  /** Every scan stored for an order, in no particular order. */
+  scans(orderId: string): Promise<StoredScan[]>;
+  /** Every order id with a stored decision (for KPIs over the stored orders). */
+  orderIds(): Promise<string[]>;
   /** Throws when the store cannot be reached (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -266,5 +266,16 @@ export function storeCases(name: string, make: MakeStore) {
       expect(await cell(s, 'SH01', 'BRK-0001')).toMatchObject({ free: 0, reserved: 10, locked: 0 });
       await expectInvariant(s);
     });
+
+    it('keeps WMS scans per order once per key, and lists decided orders', async () => {
+      const { s } = await fresh();
+      const scan = { code: 'PICK_DONE', at: T0, warehouseId: 'SH01' };
+      expect(await s.addScans('o-s', [{ key: 'k1', scan }, { key: 'k2', scan: { code: 'PACK_DONE', at: T0 + 1 } }])).toBe(2);
+      expect(await s.addScans('o-s', [{ key: 'k1', scan: { code: 'CHANGED', at: 0 } }])).toBe(0);
+      expect((await s.scans('o-s')).sort((a, b) => a.at - b.at)).toEqual([scan, { code: 'PACK_DONE', at: T0 + 1 }]);
+      expect(await s.scans('none')).toEqual([]);
+      await s.putDecisionIfAbsent({ orderId: 'listed', requestHash: 'h', decision: {}, reservation: null, expiresAt: null, cancelled: false });
+      expect(await s.orderIds()).toContain('listed');
+    });
   });
 }

@@ -1,0 +1,131 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The order state machine fed by WMS / PDA scans (the case's "digital glue"): raw WMS codes map to
+ * business states (data/wms/status-map.json). Pure: the tracking view is a function of the *set*
+ * of scan events, so events may arrive in any order and any number of times:
+ *   - an event is identified by order number + code + operation timestamp (duplicates collapse);
+ *   - the state is the highest-ranked physical scan seen (a late event never moves it backwards);
+ *   - an exception flags the order while it is newer than every physical scan;
+ *   - the timeline lists the scans by operation time.
+ */
+
+export interface StatusMap {
+  states: { state: string; rank: number; label: string; labelZh: string }[];
+  exceptions: { exception: string; label: string; labelZh: string }[];
+  codes: Record<string, { state?: string; exception?: string }>;
+}
+
+/** One scan as stored: the raw code, when it happened (epoch ms) and where. */
+export interface ScanEvent {
+  code: string;
+  /** Operation time, epoch ms. */
+  at: number;
+  warehouseId?: string;
+  location?: string;
+}
+
+export interface TimelineEntry extends ScanEvent {
+  /** Business state or exception name. */
+  kind: 'state' | 'exception';
+  name: string;
+  label: string;
+  labelZh: string;
+}
+
+export interface TrackingView {
+  /** Highest physical state reached; null before the first physical scan. */
+  state: string | null;
+  rank: number;
+  /** An exception newer than every physical scan, else null. */
+  exception: string | null;
+  timeline: TimelineEntry[];
+  /** First "left warehouse" (or later) scan, epoch ms. */
+  leftWarehouseAt: number | null;
+  deliveredAt: number | null;
+  lastEventAt: number | null;
+}
+
+export const LEFT_WAREHOUSE_RANK = 5;
+export const DELIVERED_RANK = 7;
+
+/** Loads and checks the mapping: every code names a known state or exception. */
+export function loadStatusMap(dataDir: string): StatusMap {
+  const map = JSON.parse(readFileSync(join(dataDir, 'wms/status-map.json'), 'utf8')) as StatusMap;
+  const states = new Set(map.states.map((s) => s.state));
+  const exceptions = new Set(map.exceptions.map((e) => e.exception));
+  for (const [code, m] of Object.entries(map.codes)) {
+    const ok = (m.state !== undefined && states.has(m.state) && m.exception === undefined) || (m.exception !== undefined && exceptions.has(m.exception) && m.state === undefined);
+    if (!ok) throw new Error(`data/wms/status-map.json: code ${code} must name exactly one known state or exception`);
+  }
+  return map;
+}
+
+/** The identity of a scan: order number (implicit) + code + operation time. */
+export function scanKey(e: Pick<ScanEvent, 'code' | 'at'>): string {
+  return `${e.at}|${e.code}`;
+}
+
+export class StatusMachine {
+  private readonly stateOf = new Map<string, StatusMap['states'][number]>();
+  private readonly exceptionOf = new Map<string, StatusMap['exceptions'][number]>();
+
+  constructor(readonly map: StatusMap) {
+    for (const s of map.states) this.stateOf.set(s.state, s);
+    for (const e of map.exceptions) this.exceptionOf.set(e.exception, e);
+  }
+
+  knows(code: string): boolean {
+    return code in this.map.codes;
+  }
+
+  label(state: string): string {
+    return this.stateOf.get(state)?.label ?? this.exceptionOf.get(state)?.label ?? state;
+  }
+
+  /** The tracking view of a set of scans (order-independent, duplicates ignored). */
+  view(events: readonly ScanEvent[]): TrackingView {
+    const unique = new Map<string, ScanEvent>();
+    for (const e of events) if (this.knows(e.code)) unique.set(scanKey(e), e);
+    const timeline: TimelineEntry[] = [...unique.values()].map((e) => {
+      const m = this.map.codes[e.code]!;
+      if (m.state !== undefined) {
+        const s = this.stateOf.get(m.state)!;
+        return { ...e, kind: 'state' as const, name: s.state, label: s.label, labelZh: s.labelZh };
+      }
+      const x = this.exceptionOf.get(m.exception!)!;
+      return { ...e, kind: 'exception' as const, name: x.exception, label: x.label, labelZh: x.labelZh };
+    });
+    // Operation time first; at the same instant, by rank then code, so that the order is total.
+    const rank = (t: TimelineEntry) => (t.kind === 'state' ? this.stateOf.get(t.name)!.rank : 0);
+    timeline.sort((a, b) => a.at - b.at || rank(a) - rank(b) || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0));
+
+    let best: TimelineEntry | null = null;
+    let lastPhysical = -Infinity;
+    let lastException: TimelineEntry | null = null;
+    let leftWarehouseAt: number | null = null;
+    let deliveredAt: number | null = null;
+    for (const t of timeline) {
+      if (t.kind === 'exception') {
+        lastException = t;
+        continue;
+      }
+      const r = rank(t);
+      if (!best || r > rank(best)) best = t;
+      lastPhysical = Math.max(lastPhysical, t.at);
+      if (r >= LEFT_WAREHOUSE_RANK && leftWarehouseAt === null) leftWarehouseAt = t.at;
+      if (r === DELIVERED_RANK && deliveredAt === null) deliveredAt = t.at;
+    }
+    const delivered = best !== null && rank(best) === DELIVERED_RANK;
+    return {
+      state: best?.name ?? null,
+      rank: best ? rank(best) : 0,
+      exception: !delivered && lastException && lastException.at > lastPhysical ? lastException.name : null,
+      timeline,
+      leftWarehouseAt,
+      deliveredAt,
+      lastEventAt: timeline.length > 0 ? timeline[timeline.length - 1]!.at : null,
+    };
+  }
+}

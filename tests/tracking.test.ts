@@ -1,0 +1,205 @@
+import fc from 'fast-check';
+import type { FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import type { Decision } from '../src/domain/schemas.js';
+import { defaultDataDir } from '../src/network/load.js';
+import { MemoryStore } from '../src/store/memory.js';
+import type { Store } from '../src/store/types.js';
+import { loadStatusMap, StatusMachine, type ScanEvent } from '../src/tracking/status.js';
+import { FIXED_NOW, network, order, testApp } from './support/app.js';
+import { freePort } from './support/redis-server.js';
+
+const machine = new StatusMachine(loadStatusMap(defaultDataDir()));
+const MIN = 60_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A shipment's scans in the order they happen: the seven physical nodes with two hubs and an exception. */
+const T = FIXED_NOW + 10 * MIN;
+const STREAM: ScanEvent[] = [
+  { code: 'SHIPPED_READY', at: T },
+  { code: 'PICK_DONE', at: T + 20 * MIN },
+  { code: 'PACK_DONE', at: T + 35 * MIN },
+  { code: 'LOAD_DONE', at: T + 260 * MIN, warehouseId: 'SH01' },
+  { code: 'GATE_OUT', at: T + 301 * MIN, warehouseId: 'SH01' },
+  { code: 'HUB_ARRIVAL', at: T + 375 * MIN, location: 'Suzhou hub' },
+  { code: 'DELIVERY_FAILED', at: T + 900 * MIN },
+  { code: 'OUT_FOR_DELIVERY', at: T + 1_300 * MIN },
+  { code: 'SIGNED', at: T + 1_400 * MIN },
+];
+
+describe('WMS status mapping and state machine', () => {
+  it('covers the seven physical scan nodes and exception states, every code mapped', () => {
+    expect(machine.map.states.map((s) => s.state)).toEqual(['printed', 'picked', 'packed', 'loaded', 'left_warehouse', 'in_transit', 'delivered']);
+    expect(machine.map.exceptions.length).toBeGreaterThan(0);
+    expect(machine.knows('SHIPPED_READY')).toBe(true);
+    expect(machine.knows('NOPE')).toBe(false);
+  });
+
+  it('follows a shipment through its scans; an exception flags it until a later physical scan', () => {
+    expect(machine.view(STREAM.slice(0, 5))).toMatchObject({ state: 'left_warehouse', exception: null, leftWarehouseAt: T + 301 * MIN });
+    expect(machine.view(STREAM.slice(0, 7))).toMatchObject({ state: 'in_transit', exception: 'delivery_failed' });
+    const done = machine.view(STREAM);
+    expect(done).toMatchObject({ state: 'delivered', exception: null, deliveredAt: T + 1_400 * MIN, lastEventAt: T + 1_400 * MIN });
+    expect(done.timeline.map((t) => t.code)).toEqual(STREAM.map((e) => e.code));
+  });
+
+  it('a late event never moves the state backwards', () => {
+    const late = machine.view([...STREAM.slice(0, 6), { code: 'PICK_DONE', at: T + 20 * MIN }, { code: 'PACKED', at: T + 30 * MIN }]);
+    expect(late.state).toBe('in_transit');
+  });
+
+  it('property: any permutation or duplication of the events gives the same state and timeline as the ordered stream', () => {
+    const expected = machine.view(STREAM);
+    fc.assert(
+      fc.property(
+        fc.shuffledSubarray(STREAM, { minLength: STREAM.length, maxLength: STREAM.length }),
+        fc.array(fc.nat(STREAM.length - 1), { maxLength: 20 }),
+        (perm, dupIdx) => {
+          const events = [...perm, ...dupIdx.map((i) => ({ ...perm[i]! }))];
+          expect(machine.view(events)).toEqual(expected);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('property: so does every prefix of the stream, whatever order it arrives in', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: STREAM.length }), fc.infiniteStream(fc.nat()), (n, rnd) => {
+        const prefix = STREAM.slice(0, n);
+        const shuffled = [...prefix].sort(() => (rnd.next().value % 3) - 1);
+        expect(machine.view([...shuffled, ...shuffled.slice(0, 2)])).toEqual(machine.view(prefix));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('POST /v1/wms/events, timeline, KPIs', () => {
+  let app: FastifyInstance;
+  let store: Store;
+  let now = FIXED_NOW;
+  beforeEach(async () => {
+    now = FIXED_NOW;
+    ({ app, store } = await testApp({}, undefined, () => now));
+  });
+  afterEach(async () => {
+    await app.close();
+  });
+  const post = (events: object[]) => app.inject({ method: 'POST', url: '/v1/wms/events', payload: { events } });
+
+  it('applies good events, rejects bad ones one by one with reasons, and commits the stock when the order leaves the warehouse', async () => {
+    const body = order({ lines: [{ sku: 'BRK-0001', qty: 4 }] });
+    const d = (await app.inject({ method: 'POST', url: '/v1/allocate', payload: body })).json<Decision>();
+    const id = body.orderId as string;
+    const before = (await store.stock({ warehouseId: 'SH01', sku: 'BRK-0001' }))[0]!;
+    now = T + 24 * 60 * MIN; // a day later: the reservation (48 h) still holds
+    const events = STREAM.slice(0, 5).map((e) => ({ orderId: id, code: e.code, at: iso(e.at), ...(e.warehouseId ? { warehouseId: e.warehouseId } : {}) }));
+    const r = await post([
+      events[1]!,
+      { orderId: id, code: 'TELEPORTED', at: iso(T) },
+      events[0]!,
+      { orderId: 'NO-SUCH-ORDER', code: 'PICK_DONE', at: iso(T) },
+      { orderId: id, code: 'SIGNED', at: iso(now + 60 * MIN) },
+      { orderId: id, code: 'PACK_DONE', at: '2026-11-11 10:00' },
+      events[4]!,
+      events[2]!,
+      events[3]!,
+      events[1]!,
+    ]);
+    expect(r.statusCode).toBe(200);
+    expect(r.json().results.map((x: { status: string; code?: string }) => x.code ?? x.status)).toEqual([
+      'applied',
+      'DSP_UNKNOWN_WMS_CODE',
+      'applied',
+      'DSP_ORDER_NOT_FOUND',
+      'DSP_BAD_TIME',
+      'DSP_BAD_TIME',
+      'applied',
+      'applied',
+      'applied',
+      'duplicate',
+    ]);
+    // Left warehouse: the reservation is committed, the units left on hand.
+    expect((await app.inject(`/v1/orders/${id}`)).json()).toMatchObject({ state: 'committed' });
+    expect((await store.stock({ warehouseId: 'SH01', sku: 'BRK-0001' }))[0]).toMatchObject({ onHand: before.onHand - 4, reserved: before.reserved - 4 });
+    const tl = (await app.inject(`/v1/orders/${id}/timeline`)).json();
+    expect(tl).toMatchObject({ orderId: id, state: 'left_warehouse', stateLabel: 'left warehouse', exception: null, eta: d.shipments[0]!.eta });
+    expect(tl.events.map((e: { name: string }) => e.name)).toEqual(['printed', 'picked', 'packed', 'loaded', 'left_warehouse']);
+    expect(tl.events[4].at).toBe('2026-11-11T15:11:00+08:00');
+    expect((await app.inject('/v1/orders/NOPE/timeline')).statusCode).toBe(404);
+  });
+
+  it('computes the on-time rate, stale tracking, cost per order and ETA error from the stored orders', async () => {
+    const a = order({ orderId: 'K-A', lines: [{ sku: 'BRK-0001', qty: 1 }], promisedBy: '2026-11-12T18:00:00+08:00' });
+    const b = order({ orderId: 'K-B', lines: [{ sku: 'BRK-0001', qty: 1 }], promisedBy: '2026-11-12T18:00:00+08:00' });
+    const c = order({ orderId: 'K-C', lines: [{ sku: 'BRK-0001', qty: 1 }], promisedBy: '2026-11-14T18:00:00+08:00' });
+    const decided = [];
+    for (const o of [a, b, c]) decided.push((await app.inject({ method: 'POST', url: '/v1/allocate', payload: o })).json<Decision>());
+    now = Date.parse('2026-11-12T20:00:00+08:00');
+    await post([
+      { orderId: 'K-A', code: 'GATE_OUT', at: '2026-11-11T15:00:00+08:00' },
+      { orderId: 'K-A', code: 'SIGNED', at: '2026-11-12T11:00:00+08:00' },
+      { orderId: 'K-B', code: 'GATE_OUT', at: '2026-11-11T15:00:00+08:00' },
+      { orderId: 'K-C', code: 'GATE_OUT', at: '2026-11-12T17:00:00+08:00' },
+    ]);
+    const k = (await app.inject('/v1/kpi')).json();
+    // A delivered on time, B due and not delivered, C not due yet.
+    expect(k).toMatchObject({ orders: 3, due: 2, deliveredOnTime: 1, onTimeRate: 0.5, reroutes: null });
+    // B's last event is 29 h old (> 6 h); C's is 3 h old.
+    expect(k.staleTracking).toBe(1);
+    expect(k.costPerOrder).toBeCloseTo(decided.reduce((s, d) => s + d.totalCost, 0) / 3, 2);
+    const eta = Date.parse(decided[0]!.shipments[0]!.eta);
+    expect(k.etaErrorHours.n).toBe(1);
+    expect(k.etaErrorHours.mean).toBeCloseTo((Date.parse('2026-11-12T11:00:00+08:00') - eta) / 3_600_000, 2);
+  });
+});
+
+describe('WMS poller', () => {
+  it('pulls a fake WMS over real HTTP on loopback, page by page, and applies what it gets', async () => {
+    // The fake WMS: three pages of events for two orders, then nothing; one bad code among them.
+    const wms = Fastify();
+    const seen: string[] = [];
+    const pages: Record<string, { events: object[]; cursor: string }> = {};
+    wms.get('/feed', async (req) => {
+      const since = (req.query as { since?: string }).since ?? '';
+      seen.push(since);
+      return pages[since] ?? { events: [], cursor: since };
+    });
+    const port = await freePort();
+    await wms.listen({ host: '127.0.0.1', port });
+    const store = new MemoryStore(network().network.stock, { clock: () => FIXED_NOW + 24 * 60 * MIN });
+    const app = await buildApp({
+      config: loadConfig({}, { solverThreads: 0, wmsUrl: `http://127.0.0.1:${port}/feed`, wmsPollMinutes: 60 }),
+      net: network(),
+      store,
+      clock: () => FIXED_NOW + 24 * 60 * MIN,
+      logger: false,
+    });
+    try {
+      for (const id of ['W-1', 'W-2']) await app.inject({ method: 'POST', url: '/v1/allocate', payload: order({ orderId: id, lines: [{ sku: 'FLO-0001', qty: 2 }] }) });
+      pages[''] = { events: [{ orderId: 'W-1', code: 'SHIPPED_READY', at: iso(T) }, { orderId: 'W-2', code: 'PICK_DONE', at: iso(T) }], cursor: 'p1' };
+      pages.p1 = { events: [{ orderId: 'W-1', code: 'GATE_OUT', at: iso(T + 60 * MIN) }, { orderId: 'W-2', code: 'BOGUS', at: iso(T) }], cursor: 'p2' };
+      pages.p2 = { events: [{ orderId: 'W-1', code: 'SHIPPED_READY', at: iso(T) }], cursor: 'p3' };
+      const poller = app.dspWmsPoller!;
+      await poller.pollOnce();
+      expect(seen).toEqual(['', 'p1', 'p2', 'p3']);
+      expect(poller.totals).toMatchObject({ polls: 1, failures: 0, events: 5, applied: 3, duplicates: 1, rejected: 1 });
+      expect((await app.inject('/v1/orders/W-1/timeline')).json()).toMatchObject({ state: 'left_warehouse' });
+      expect((await app.inject('/v1/orders/W-1')).json()).toMatchObject({ state: 'committed' });
+      // The next poll resumes from the last cursor.
+      await poller.pollOnce();
+      expect(seen.at(-1)).toBe('p3');
+      // A WMS that is down is a failed poll, not a failed service.
+      await wms.close();
+      await expect(poller.pollOnce()).rejects.toThrow();
+      expect(poller.totals.failures).toBe(1);
+    } finally {
+      await app.close();
+      await wms.close().catch(() => undefined);
+    }
+  });
+});
