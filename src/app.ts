@@ -8,6 +8,8 @@ import { healthRoutes } from './api/health.js';
 import { lockRoutes } from './api/locks.js';
 import { metricsRoutes } from './api/metrics.js';
 import { trackingRoutes } from './api/tracking.js';
+import { courierRoutes } from './api/couriers.js';
+import { Rerouter } from './allocate/reroute.js';
 import { allocateRoutes } from './api/allocate.js';
 import { networkRoutes } from './api/network.js';
 import { orderRoutes } from './api/orders.js';
@@ -34,6 +36,8 @@ declare module 'fastify' {
     dspStore: Store;
     /** The WMS poller when WMS_URL is set. */
     dspWmsPoller: WmsPoller | undefined;
+    /** Reroutes around courier capacity gaps; its listeners get every reroute (live map, tests). */
+    dspRerouter: Rerouter;
   }
 }
 
@@ -108,10 +112,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   // WMS scans: the status mapping from DATA_DIR when it has one, else the bundled one.
   const dataDir = config.dataDir !== '' && existsSync(join(config.dataDir, 'wms/status-map.json')) ? config.dataDir : defaultDataDir();
-  const tracker = new Tracker(store, allocator, new StatusMachine(loadStatusMap(dataDir)), config, opts.clock ?? Date.now);
+  const machine = new StatusMachine(loadStatusMap(dataDir));
+  const tracker = new Tracker(store, allocator, machine, config, opts.clock ?? Date.now);
+  const rerouter = new Rerouter(net, config, store, allocator.book, machine, opts.clock ?? Date.now);
   const poller = config.wmsUrl !== '' ? new WmsPoller(config.wmsUrl, config.wmsPollMinutes * 60_000, tracker) : undefined;
   app.decorate('dspStore', store);
   app.decorate('dspWmsPoller', poller);
+  app.decorate('dspRerouter', rerouter);
   app.addHook('onReady', async () => poller?.start());
   app.addHook('onClose', async () => {
     await poller?.stop();
@@ -151,6 +158,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(lockRoutes(svc));
   await app.register(metricsRoutes(svc));
   await app.register(trackingRoutes(tracker));
+  await app.register(courierRoutes(svc, rerouter));
   return app;
 }
 

@@ -43,6 +43,7 @@ export const CONFIG_SPEC = {
   wmsPollMinutes: { env: 'WMS_POLL_MINUTES', unit: 'minutes', default: 3, kind: 'number', min: 0.001, max: 1_440, describe: 'How often the WMS feed is polled' },
   wmsMaxClockSkewMinutes: { env: 'WMS_MAX_CLOCK_SKEW_MINUTES', unit: 'minutes', default: 5, kind: 'number', min: 0, max: 1_440, describe: 'A scan timestamped further than this in the future is rejected' },
   staleTrackingHours: { env: 'STALE_TRACKING_HOURS', unit: 'hours', default: 6, kind: 'number', min: 0.1, max: 720, describe: 'An undelivered order with no tracking event for this long counts as stale tracking' },
+  quoteMaxAgeHours: { env: 'QUOTE_MAX_AGE_HOURS', unit: 'hours', default: 24, kind: 'number', min: 0.01, max: 8_760, describe: 'A courier quote older than this is flagged QUOTE_STALE in the decisions that use it' },
   reserveRetries: { env: 'RESERVE_RETRIES', unit: 'attempts', default: 5, kind: 'int', min: 1, max: 20, describe: 'Re-plans from fresh stock when a reservation conflicts' },
   bodyLimitBytes: { env: 'BODY_LIMIT_BYTES', unit: 'bytes', default: 1_048_576, kind: 'int', min: 1_024, max: 104_857_600, describe: 'Largest accepted request body' },
   maxLinesPerOrder: { env: 'MAX_LINES_PER_ORDER', unit: 'lines', default: 100, kind: 'int', min: 1, max: 1_000, describe: 'Largest accepted number of order lines' },

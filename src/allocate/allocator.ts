@@ -10,17 +10,24 @@ export interface OrderView {
   orderId: string;
   state: OrderState;
   reservationExpiresAt: string | null;
+  /** The decision as it stands, reroutes applied. */
   decision: Decision;
+  reroutes: Reroute[];
 }
 import { DspError } from '../errors.js';
 import type { NetworkContext } from '../network/context.js';
 import { ReservationExistsError, ReservationLostError, type CounterUse, type ReservationItem, type Store, type StoredDecision } from '../store/types.js';
-import { buildCandidates, counterKeys, type Candidates, type OrderInput } from './candidates.js';
+import { buildCandidates, counterKeys, type Candidates, type CourierTerms, type OrderInput } from './candidates.js';
+import { CourierBook } from '../couriers/book.js';
 import { explain } from './explain.js';
+import { shipmentIndexKey, trackingNumber } from './ids.js';
+import { applyReroutes, reroutesKey, type Reroute } from './reroute.js';
 import { KeyedLock } from './keyed-lock.js';
 import { localDay, toIsoWithOffset } from './time.js';
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
+/** The limit of a counter that has none (counted, never refused). */
+const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 
 export type OrderState = 'reserved' | 'committed' | 'cancelled' | 'expired' | 'backordered';
 
@@ -53,6 +60,8 @@ export class Allocator {
     private readonly store: Store,
     private readonly solver: Solver,
     private readonly clock: () => number = Date.now,
+    /** Live courier quotes and capacity limits (the bundled cards when none were pushed). */
+    readonly book: CourierBook = new CourierBook(net, store, clock),
   ) {}
 
   /** Allocations in progress in this instance (bounded by MAX_INFLIGHT_DECISIONS). */
@@ -146,10 +155,17 @@ export class Allocator {
     for (let attempt = 1; ; attempt++) {
       const now = this.clock();
       const day = localDay(now, this.cfg.timezoneOffsetMinutes);
-      const [free, usage] = await Promise.all([this.store.freeStock(skus, order.customerId), this.store.counters(this.counterKeysFor(order.region.provinceCode, day))]);
-      const cands = buildCandidates(this.net, this.cfg, order, order.region, free, usage, now);
+      const prov = order.region.provinceCode;
+      const [free, usage, books, limits] = await Promise.all([
+        this.store.freeStock(skus, order.customerId),
+        this.store.counters(this.counterKeysFor(prov, day)),
+        this.book.quotes(),
+        this.book.limits(prov, day),
+      ]);
+      const terms: CourierTerms = { terms: (c, from, to) => this.book.terms(books, c, from, to), limits };
+      const cands = buildCandidates(this.net, this.cfg, order, order.region, free, usage, now, terms);
       const { plan, mode, stats, lock, fallbackReason } = await this.plan(cands);
-      const reservation = this.reservationFor(cands, plan);
+      const reservation = this.reservationFor(cands, plan, limits);
       let claim: string | undefined;
       if (reservation.items.length > 0) {
         let res;
@@ -191,6 +207,12 @@ export class Allocator {
         throw err;
       }
       if (stored.requestHash !== hash) return this.replay(stored, hash);
+      if (stored.decision.decidedAt === decision.decidedAt) {
+        // Index the new shipments by courier, province and day, for reroutes when a gap opens.
+        await Promise.all(
+          decision.shipments.map((sh, shipment) => this.store.listPush(shipmentIndexKey(sh.courierId, prov, cands.day), { orderId: order.orderId, shipment })),
+        );
+      }
       for (const l of this.listeners) l(stored.decision, { solver: stored.decision.solver as DecisionStats['solver'], solveMicros: stats.micros, nodes: stats.nodes, decideMicros: micros });
       return stored.decision;
     }
@@ -214,6 +236,7 @@ export class Allocator {
     return [
       ...this.net.warehouses.map((w) => counterKeys.warehouseParcels(w.id, day)),
       ...this.net.couriers.map((c) => counterKeys.courierParcels(c.id, provinceCode, day)),
+      ...this.net.couriers.map((c) => counterKeys.courierGrams(c.id, provinceCode, day)),
     ];
   }
 
@@ -234,7 +257,7 @@ export class Allocator {
     };
   }
 
-  private reservationFor(cands: Candidates, plan: Plan): { items: ReservationItem[]; counters: CounterUse[] } {
+  private reservationFor(cands: Candidates, plan: Plan, limits: CourierTerms['limits']): { items: ReservationItem[]; counters: CounterUse[] } {
     const p = cands.problem;
     const items: ReservationItem[] = [];
     const counters: CounterUse[] = [];
@@ -246,14 +269,16 @@ export class Allocator {
         items.push({ warehouseId: info.fromWarehouseId, sku: info.sku, qty });
       }
       counters.push({ key: counterKeys.warehouseParcels(w.id, cands.day), amount: s.parcels, limit: w.dailyOutboundParcels });
+      // Courier use is always counted (a reroute moves it), against the live limit or none.
       const courier = this.net.couriers[o.courier]!;
-      if (courier.dailyParcelsPerRegion !== null) {
-        counters.push({
-          key: counterKeys.courierParcels(courier.id, cands.region.provinceCode, cands.day),
-          amount: s.parcels,
-          limit: courier.dailyParcelsPerRegion,
-        });
-      }
+      const limit = limits.get(courier.id) ?? { parcels: courier.dailyParcelsPerRegion, kg: null };
+      const prov = cands.region.provinceCode;
+      counters.push({ key: counterKeys.courierParcels(courier.id, prov, cands.day), amount: s.parcels, limit: limit.parcels ?? NO_LIMIT });
+      counters.push({
+        key: counterKeys.courierGrams(courier.id, prov, cands.day),
+        amount: Math.round(shipmentWeightKg(p, s) * 1_000),
+        limit: limit.kg === null ? NO_LIMIT : Math.round(limit.kg * 1_000),
+      });
     }
     return { items, counters };
   }
@@ -297,6 +322,7 @@ export class Allocator {
       return {
         warehouseId: site.warehouse.id,
         courierId: info.courierId,
+        trackingNumber: trackingNumber(info.courierId, order.orderId, idx, 0),
         lines: [...qtyBySku].map(([sku, qty]) => ({ sku, qty })),
         transfers,
         weightKg: round2(weightKg),
@@ -317,6 +343,17 @@ export class Allocator {
     const shippedUnits = p.lines.reduce((n, l, i) => n + l.qty - plan.backordered[i]!, 0);
     const status: Decision['status'] = backordered.length === 0 ? 'allocated' : shippedUnits > 0 ? 'partial' : 'backordered';
     const reasons = explain({ cands, plan, mode, lock, radiusLockFactor: this.cfg.radiusLockFactor, ...(fallbackReason !== undefined ? { fallbackReason } : {}) });
+    for (const s of plan.shipments) {
+      const info = cands.optionInfo[s.option]!;
+      const ageHours = info.quotedAt === null ? 0 : (now - info.quotedAt) / 3_600_000;
+      if (ageHours > this.cfg.quoteMaxAgeHours) {
+        reasons.push({
+          warehouseId: cands.sites[p.options[s.option]!.site]!.warehouse.id,
+          code: 'QUOTE_STALE',
+          detail: `${info.courierId}'s quote (version ${info.quoteVersion}) is ${Math.round(ageHours)} h old, older than ${this.cfg.quoteMaxAgeHours} h: its price and transit time may be out of date`,
+        });
+      }
+    }
     if (shipments.length > 0 && moneyTotal > margin) {
       reasons.push({
         warehouseId: null,
@@ -345,7 +382,8 @@ export class Allocator {
     const d = await this.store.getDecision<Decision>(orderId);
     if (!d) throw new DspError('DSP_ORDER_NOT_FOUND', `no decision for order ${orderId}`, [{ orderId }]);
     const reservationExpiresAt = d.expiresAt !== null && (d.reservation === 'held' || d.reservation === 'expired') ? toIsoWithOffset(d.expiresAt, this.cfg.timezoneOffsetMinutes) : null;
-    return { orderId, state: stateOf(d), reservationExpiresAt, decision: d.decision };
+    const reroutes = await this.store.listAll<Reroute>(reroutesKey(orderId));
+    return { orderId, state: stateOf(d), reservationExpiresAt, decision: applyReroutes(d.decision, reroutes), reroutes };
   }
 
   /**

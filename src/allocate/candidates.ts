@@ -1,4 +1,6 @@
 import type { Config } from '../config.js';
+import type { LaneTerms } from '../couriers/book.js';
+import type { Courier } from '../domain/network.js';
 import type { RegionProps, Warehouse } from '../domain/network.js';
 import type { NetworkContext } from '../network/context.js';
 import type { Problem, ProblemArc, ProblemOption } from '../../solver/types.js';
@@ -40,6 +42,18 @@ export interface OptionInfo {
   hoursLate: number;
   /** Epoch ms. */
   etaMs: number;
+  /** The courier quote's version (null: the bundled rate card) and when it was quoted (epoch ms). */
+  quoteVersion: number | null;
+  quotedAt: number | null;
+  /** Transit hours of the lane. */
+  transitHours: number;
+}
+
+/** Live courier terms for one decision: lane rates (quotes or rate card) and capacity limits. */
+export interface CourierTerms {
+  terms: (courier: Courier, fromProvince: string, toProvince: string) => LaneTerms | null;
+  /** Per courier id: parcels and kg the courier takes for the destination province today (null = no limit). */
+  limits: Map<string, { parcels: number | null; kg: number | null }>;
 }
 
 export interface Exclusion {
@@ -64,6 +78,8 @@ export interface Candidates {
 export const counterKeys = {
   warehouseParcels: (warehouseId: string, day: string) => `cap:wh:${warehouseId}:${day}:parcels`,
   courierParcels: (courierId: string, provinceCode: string, day: string) => `cap:courier:${courierId}:${provinceCode}:${day}:parcels`,
+  /** Grams (integers, so that Redis counts them exactly). */
+  courierGrams: (courierId: string, provinceCode: string, day: string) => `cap:courier:${courierId}:${provinceCode}:${day}:grams`,
 };
 
 export type CandidateConfig = Pick<
@@ -91,6 +107,7 @@ export function buildCandidates(
   free: Map<string, Map<string, number>>,
   usage: Map<string, number>,
   nowMs: number,
+  courierTerms?: CourierTerms,
 ): Candidates {
   const tz = cfg.timezoneOffsetMinutes;
   const day = localDay(nowMs, tz);
@@ -102,14 +119,14 @@ export function buildCandidates(
     sites: [],
     arcs: [],
     options: [],
-    couriers: net.couriers.map((c) => ({
-      id: c.id,
-      parcelCap:
-        c.dailyParcelsPerRegion === null
-          ? null
-          : Math.max(0, c.dailyParcelsPerRegion - (usage.get(counterKeys.courierParcels(c.id, destProvince, day)) ?? 0)),
-      kgCap: null,
-    })),
+    couriers: net.couriers.map((c) => {
+      const limit = courierTerms?.limits.get(c.id) ?? { parcels: c.dailyParcelsPerRegion, kg: null };
+      return {
+        id: c.id,
+        parcelCap: limit.parcels === null ? null : Math.max(0, limit.parcels - (usage.get(counterKeys.courierParcels(c.id, destProvince, day)) ?? 0)),
+        kgCap: limit.kg === null ? null : Math.max(0, limit.kg - (usage.get(counterKeys.courierGrams(c.id, destProvince, day)) ?? 0) / 1_000),
+      };
+    }),
     splitPenalty: cfg.splitPenaltyCny,
     backorderPenalty: cfg.backorderPenaltyCny,
     allowSplit: order.allowSplit,
@@ -191,12 +208,15 @@ export function buildCandidates(
     let noCapacity = 0;
     let noLane = 0;
     for (const [ci, c] of net.couriers.entries()) {
-      const rate = net.laneRate(c, net.warehouseProvince.get(w.id)!, destProvince);
-      if (!rate) {
+      const fromProvince = net.warehouseProvince.get(w.id)!;
+      const lane = courierTerms ? courierTerms.terms(c, fromProvince, destProvince) : net.laneRate(c, fromProvince, destProvince);
+      if (!lane) {
         noLane++;
         continue;
       }
-      if (problem.couriers[ci]!.parcelCap === 0) {
+      const terms: LaneTerms = 'rate' in lane ? lane : { rate: lane, quoteVersion: null, quotedAt: null };
+      const rate = terms.rate;
+      if (problem.couriers[ci]!.parcelCap === 0 || problem.couriers[ci]!.kgCap === 0) {
         noCapacity++;
         continue;
       }
@@ -207,7 +227,7 @@ export function buildCandidates(
         const latenessCny = hoursLate * cfg.latenessCnyPerHour;
         siteOptions.push({
           option: { site, courier: ci, fixedCost: latenessCny, perParcel: rate.baseCny, perKg: rate.perKgCny, parcelMaxKg: c.maxParcelKg, transfer },
-          info: { courierId: c.id, latenessCny, hoursLate, etaMs },
+          info: { courierId: c.id, latenessCny, hoursLate, etaMs, quoteVersion: terms.quoteVersion, quotedAt: terms.quotedAt, transitHours: rate.transitHours },
         });
       }
     }

@@ -53,7 +53,7 @@ const Kpi = Type.Object({
   onTimeRate: Type.Union([Type.Number({ description: 'deliveredOnTime / due, 0..1.' }), Type.Null()]),
   staleTracking: Type.Integer({ description: 'Undelivered orders with no tracking event for staleAfterHours.' }),
   staleAfterHours: Type.Number(),
-  reroutes: Type.Union([Type.Integer(), Type.Null()], { description: 'Reroutes around courier capacity gaps; null until they are built.' }),
+  reroutes: Type.Integer({ description: 'Shipments moved to another courier after a capacity gap.' }),
   costPerOrder: Type.Union([Type.Number({ description: 'Mean logistics cost per order, CNY.' }), Type.Null()]),
   etaErrorHours: Type.Object({ n: Type.Integer(), mean: NullableNumber, meanAbs: NullableNumber }, { description: 'Delivered minus ETA, hours, over delivered orders.' }),
 });

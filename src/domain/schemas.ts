@@ -60,6 +60,7 @@ export const ShipmentCostSchema = Type.Object({
 export const Shipment = Type.Object({
   warehouseId: Type.String(),
   courierId: Type.String(),
+  trackingNumber: Type.String({ description: "The courier's waybill number for this shipment; a reroute gives a new one." }),
   lines: Type.Array(Type.Object({ sku: Type.String(), qty: Type.Integer() })),
   transfers: Type.Array(
     Type.Object({ fromWarehouseId: Type.String(), sku: Type.String(), qty: Type.Integer() }),
@@ -102,6 +103,23 @@ export const OrderView = Type.Object({
   }),
   reservationExpiresAt: Type.Union([Type.String(), Type.Null()], { description: 'When an unshipped reservation expires by itself (ISO-8601 with offset); null without one.' }),
   decision: Decision,
+  reroutes: Type.Array(
+    Type.Object({
+      at: Type.String(),
+      shipment: Type.Integer({ description: 'Index into decision.shipments.' }),
+      fromCourierId: Type.String(),
+      toCourierId: Type.String(),
+      fromTrackingNumber: Type.String(),
+      trackingNumber: Type.String(),
+      code: Type.String({ description: 'COURIER_CAPACITY_GAP (docs/reasons.md).' }),
+      detail: Type.String(),
+      parcels: Type.Integer(),
+      freight: Type.Number({ description: 'CNY.' }),
+      lateness: Type.Number({ description: 'CNY.' }),
+      eta: Type.String(),
+    }),
+    { description: 'Shipments moved to another courier after the decision (already applied to decision.shipments).' },
+  ),
 });
 
 export const ErrorBody = Type.Object({

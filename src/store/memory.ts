@@ -50,6 +50,8 @@ export class MemoryStore implements Store {
   private readonly events = new Set<string>();
   private readonly locks = new Map<string, StockLock>();
   private readonly scanSets = new Map<string, Map<string, StoredScan>>();
+  private readonly kv = new Map<string, string>();
+  private readonly lists = new Map<string, string[]>();
   private readonly clock: () => number;
   /** Earliest expiry among active locks and held reservations (Infinity when none). */
   private nextExpiry = Infinity;
@@ -333,6 +335,42 @@ export class MemoryStore implements Store {
 
   async orderIds(): Promise<string[]> {
     return [...this.decisions.keys()];
+  }
+
+  async kvGet<T>(key: string): Promise<T | null> {
+    const v = this.kv.get(key);
+    return v === undefined ? null : (JSON.parse(v) as T);
+  }
+
+  async kvSet(key: string, value: unknown): Promise<void> {
+    this.kv.set(key, JSON.stringify(value));
+  }
+
+  async kvIncr(key: string): Promise<number> {
+    const n = Number(this.kv.get(key) ?? 0) + 1;
+    this.kv.set(key, String(n));
+    return n;
+  }
+
+  async listPush(key: string, value: unknown): Promise<void> {
+    (this.lists.get(key) ?? this.lists.set(key, []).get(key)!).push(JSON.stringify(value));
+  }
+
+  async listAll<T>(key: string): Promise<T[]> {
+    return (this.lists.get(key) ?? []).map((v) => JSON.parse(v) as T);
+  }
+
+  async moveCounter(orderId: string, from: { key: string; amount: number }, to: { key: string; amount: number; limit: number }): Promise<boolean> {
+    this.expireDue();
+    const r = this.reservations.get(orderId);
+    const use = r?.state === 'held' ? r.counters.find((c) => c.key === from.key && c.amount === from.amount) : undefined;
+    if (!use) return false;
+    if ((this.counterValues.get(to.key) ?? 0) + to.amount > to.limit) return false;
+    this.counterValues.set(from.key, (this.counterValues.get(from.key) ?? 0) - from.amount);
+    this.counterValues.set(to.key, (this.counterValues.get(to.key) ?? 0) + to.amount);
+    use.key = to.key;
+    use.amount = to.amount;
+    return true;
   }
 
   async ping(): Promise<void> {}

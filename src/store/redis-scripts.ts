@@ -345,3 +345,23 @@ if ARGV[1] == 'committed' and tonumber(ARGV[2]) >= tonumber(r[2]) - tonumber(ARG
 redis.call('HSET', KEYS[1], 'state', ARGV[1])
 return 1
 `;
+
+/**
+ * Moves a held part's counter use to another counter of the same slot (a reroute), possibly with
+ * another amount. ARGV: now, orderId, from, fromAmount, to, toAmount, limit. Returns 1, or 0 when refused.
+ */
+export const MOVE_COUNTER = slot(`
+local raw = redis.call('HGET', K_PARTS, ARGV[2])
+if not raw then return 0 end
+local p = cjson.decode(raw)
+local fromAmount, toAmount, limit = tonumber(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local found = nil
+for i, c in ipairs(p.c) do if c[1] == ARGV[3] and c[2] == fromAmount then found = i end end
+if not found then return 0 end
+if hnum(K_CAP, ARGV[5]) + toAmount > limit then return 0 end
+redis.call('HINCRBY', K_CAP, ARGV[3], -fromAmount)
+redis.call('HINCRBY', K_CAP, ARGV[5], toAmount)
+p.c[found] = { ARGV[5], toAmount }
+redis.call('HSET', K_PARTS, ARGV[2], cjson.encode(p))
+return 1
+`);

@@ -48,6 +48,7 @@ const SLOT_SCRIPTS = {
   dspAdjustOnHand: S.ADJUST_ONHAND,
   dspCreateLock: S.CREATE_LOCK,
   dspLockOp: S.LOCK_OP,
+  dspMoveCounter: S.MOVE_COUNTER,
 } as const;
 const ORDER_SCRIPTS = {
   dspClaim: S.CLAIM,
@@ -458,6 +459,33 @@ export class RedisStore implements Store {
 
   async orderIds(): Promise<string[]> {
     return this.redis.smembers('{idx}:orders');
+  }
+
+  async kvGet<T>(key: string): Promise<T | null> {
+    const v = await this.redis.get(key);
+    return v === null ? null : (JSON.parse(v) as T);
+  }
+
+  async kvSet(key: string, value: unknown): Promise<void> {
+    await this.redis.set(key, JSON.stringify(value));
+  }
+
+  kvIncr(key: string): Promise<number> {
+    return this.redis.incr(key);
+  }
+
+  async listPush(key: string, value: unknown): Promise<void> {
+    await this.redis.rpush(key, JSON.stringify(value));
+  }
+
+  async listAll<T>(key: string): Promise<T[]> {
+    return (await this.redis.lrange(key, 0, -1)).map((v) => JSON.parse(v) as T);
+  }
+
+  async moveCounter(orderId: string, from: { key: string; amount: number }, to: { key: string; amount: number; limit: number }): Promise<boolean> {
+    const tag = this.counterTag(from.key);
+    if (this.counterTag(to.key) !== tag) throw new Error(`moveCounter: ${from.key} and ${to.key} live in different slots`);
+    return (await this.slot('dspMoveCounter', tag, orderId, from.key, from.amount, to.key, to.amount, to.limit)) === 1;
   }
 
   async ping(): Promise<void> {

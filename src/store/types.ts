@@ -182,6 +182,21 @@ export interface Store {
   scans(orderId: string): Promise<StoredScan[]>;
   /** Every order id with a stored decision (for KPIs over the stored orders). */
   orderIds(): Promise<string[]>;
+  /** A small JSON value shared by every instance (quote books, capacity limits); null when unset. */
+  kvGet<T>(key: string): Promise<T | null>;
+  kvSet(key: string, value: unknown): Promise<void>;
+  /** Adds 1 to an integer and returns the new value (versions). */
+  kvIncr(key: string): Promise<number>;
+  /** Appends a JSON value to a list (reroutes of an order, shipments of a courier-region-day). */
+  listPush(key: string, value: unknown): Promise<void>;
+  listAll<T>(key: string): Promise<T[]>;
+  /**
+   * Moves a held reservation's capacity use from one counter to another (a reroute to another
+   * courier), atomically: refused (false) when `to` would exceed its limit, or when the
+   * reservation holds no `from` use of that amount. Both counters must live in the same slot
+   * (courier counters do).
+   */
+  moveCounter(orderId: string, from: { key: string; amount: number }, to: { key: string; amount: number; limit: number }): Promise<boolean>;
   /** Throws when the store cannot be reached (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

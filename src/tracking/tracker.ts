@@ -1,4 +1,5 @@
 import type { Allocator } from '../allocate/allocator.js';
+import { reroutesKey } from '../allocate/reroute.js';
 import { toIsoWithOffset } from '../allocate/time.js';
 import type { Config } from '../config.js';
 import type { Decision } from '../domain/schemas.js';
@@ -116,7 +117,9 @@ export class Tracker {
     let onTime = 0;
     let stale = 0;
     const etaErrors: number[] = [];
+    let reroutes = 0;
     for (const id of ids) {
+      reroutes += (await this.store.listAll(reroutesKey(id))).length;
       const d = await this.store.getDecision<Decision>(id);
       if (!d || d.cancelled || d.decision.shipments.length === 0) continue;
       decided++;
@@ -142,8 +145,7 @@ export class Tracker {
       onTimeRate: due === 0 ? null : round(onTime / due),
       staleTracking: stale,
       staleAfterHours: this.cfg.staleTrackingHours,
-      // Reroutes around courier capacity gaps are not built yet: unknown, not zero.
-      reroutes: null,
+      reroutes,
       costPerOrder: decided === 0 ? null : round(costSum / decided, 2),
       etaErrorHours: {
         n: etaErrors.length,

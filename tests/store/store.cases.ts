@@ -277,5 +277,27 @@ export function storeCases(name: string, make: MakeStore) {
       await s.putDecisionIfAbsent({ orderId: 'listed', requestHash: 'h', decision: {}, reservation: null, expiresAt: null, cancelled: false });
       expect(await s.orderIds()).toContain('listed');
     });
+
+    it('moves the courier use of a held reservation to another counter atomically, within its limit (reroutes)', async () => {
+      const { s } = await fresh();
+      const from = 'cap:courier:STO:310000:2026-11-11:parcels';
+      const to = 'cap:courier:ZTO:310000:2026-11-11:parcels';
+      expect(await hold(s, res('mv', [{ warehouseId: 'SH01', sku: 'BRK-0001', qty: 1 }], [{ key: from, amount: 2, limit: 10 }]))).toBe(true);
+      expect(await s.moveCounter('mv', { key: from, amount: 2 }, { key: to, amount: 3, limit: 2 })).toBe(false);
+      expect(await s.moveCounter('mv', { key: from, amount: 5 }, { key: to, amount: 3, limit: 9 })).toBe(false);
+      expect(await s.moveCounter('mv', { key: from, amount: 2 }, { key: to, amount: 3, limit: 3 })).toBe(true);
+      expect(Object.fromEntries(await s.counters([from, to]))).toEqual({ [from]: 0, [to]: 3 });
+      // Releasing the reservation now returns the moved use, not the old one.
+      expect(await s.release('mv')).toBe(true);
+      expect(Object.fromEntries(await s.counters([from, to]))).toEqual({ [from]: 0, [to]: 0 });
+      expect(await s.moveCounter('mv', { key: to, amount: 3 }, { key: from, amount: 3, limit: 9 })).toBe(false);
+      await s.kvSet('{cfg}:x', { a: 1 });
+      expect(await s.kvGet('{cfg}:x')).toEqual({ a: 1 });
+      expect(await s.kvGet('{cfg}:none')).toBeNull();
+      expect([await s.kvIncr('{cfg}:v'), await s.kvIncr('{cfg}:v')]).toEqual([1, 2]);
+      await s.listPush('{idx}:l', { n: 1 });
+      await s.listPush('{idx}:l', { n: 2 });
+      expect(await s.listAll('{idx}:l')).toEqual([{ n: 1 }, { n: 2 }]);
+    });
   });
 }
