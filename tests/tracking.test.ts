@@ -9,6 +9,7 @@ import { defaultDataDir } from '../src/network/load.js';
 import { MemoryStore } from '../src/store/memory.js';
 import type { Store } from '../src/store/types.js';
 import { loadStatusMap, StatusMachine, type ScanEvent } from '../src/tracking/status.js';
+import { SimulatedWms } from '../src/demo/wms.js';
 import { FIXED_NOW, network, order, testApp } from './support/app.js';
 import { freePort } from './support/redis-server.js';
 
@@ -200,6 +201,37 @@ describe('WMS poller', () => {
     } finally {
       await app.close();
       await wms.close().catch(() => undefined);
+    }
+  });
+});
+
+describe('the simulated WMS of the demo', () => {
+  it('makes up the scans of every decided shipment; applied, they take each order to delivered', async () => {
+    let now = FIXED_NOW;
+    const { app } = await testApp({}, undefined, () => now);
+    const wms = new SimulatedWms({ speedup: 60, seed: 7, clock: () => now });
+    try {
+      const ids = ['S-1', 'S-2', 'S-3'];
+      const decisions = [];
+      for (const id of ids) decisions.push((await app.inject({ method: 'POST', url: '/v1/allocate', payload: order({ orderId: id, lines: [{ sku: 'FLO-0001', qty: 1 }] }) })).json<Decision>());
+      for (const d of decisions) wms.onDecision(d);
+      expect(wms.feed('').events).toEqual([]);
+      let cursor = '';
+      const seen: string[] = [];
+      for (let step = 0; step < 200; step++) {
+        now += 5 * MIN;
+        const page = wms.feed(cursor);
+        cursor = page.cursor;
+        if (page.events.length === 0) continue;
+        seen.push(...page.events.map((e) => e.code));
+        const r = await app.inject({ method: 'POST', url: '/v1/wms/events', payload: { events: page.events } });
+        expect(r.json().results.filter((x: { status: string }) => x.status === 'rejected')).toEqual([]);
+      }
+      for (const id of ids) expect((await app.inject(`/v1/orders/${id}/timeline`)).json()).toMatchObject({ state: 'delivered' });
+      expect(seen.filter((c) => c === 'SIGNED')).toHaveLength(3);
+      expect((await app.inject('/v1/kpi')).json()).toMatchObject({ orders: 3, due: 3 });
+    } finally {
+      await app.close();
     }
   });
 });

@@ -16,7 +16,8 @@ export class WmsPoller {
   readonly totals = { polls: 0, failures: 0, events: 0, applied: 0, duplicates: 0, rejected: 0 };
 
   constructor(
-    private readonly url: string,
+    /** The feed's URL, or (the demo's simulated WMS) a function answering the same pages in-process. */
+    private readonly url: string | ((since: string) => Promise<{ events?: WmsEvent[]; cursor?: string }>),
     private readonly intervalMs: number,
     private readonly tracker: Tracker,
     private readonly log?: FastifyBaseLogger,
@@ -41,15 +42,20 @@ export class WmsPoller {
     return next;
   }
 
+  private async fetchPage(): Promise<{ events?: WmsEvent[]; cursor?: string }> {
+    if (typeof this.url === 'function') return this.url(this.cursor);
+    const u = new URL(this.url);
+    u.searchParams.set('since', this.cursor);
+    const res = await fetch(u, { signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new Error(`WMS answered ${res.status}`);
+    return (await res.json()) as { events?: WmsEvent[]; cursor?: string };
+  }
+
   private async drain(): Promise<void> {
     this.totals.polls++;
     try {
       for (let page = 0; page < 1_000; page++) {
-        const u = new URL(this.url);
-        u.searchParams.set('since', this.cursor);
-        const res = await fetch(u, { signal: AbortSignal.timeout(10_000) });
-        if (!res.ok) throw new Error(`WMS answered ${res.status}`);
-        const body = (await res.json()) as { events?: WmsEvent[]; cursor?: string };
+        const body = await this.fetchPage();
         const events = Array.isArray(body.events) ? body.events : [];
         const results = await this.tracker.apply(events);
         this.totals.events += events.length;
@@ -66,7 +72,7 @@ export class WmsPoller {
       }
     } catch (err) {
       this.totals.failures++;
-      this.log?.warn({ err, url: this.url }, 'WMS poll failed; retrying at the next tick');
+      this.log?.warn({ err, url: typeof this.url === 'string' ? this.url : 'simulated WMS' }, 'WMS poll failed; retrying at the next tick');
       throw err;
     }
   }
