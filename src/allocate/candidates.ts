@@ -151,6 +151,9 @@ export function buildCandidates(
   const holdingPerUnitDay = (sku: string) => (net.skuByCode.get(sku)!.priceCny * cfg.holdingRatePerYear) / 365;
   const freeAt = (warehouseId: string, sku: string) => free.get(warehouseId)?.get(sku) ?? 0;
 
+  // Per line, the warehouses holding free stock of it: the possible transfer sources (computed once).
+  const holders = lines.map((l) => net.warehouses.filter((v) => freeAt(v.id, l.sku) > 0));
+
   for (const w of net.warehouses) {
     const freePerLine = lines.map((l) => freeAt(w.id, l.sku));
     if (freePerLine.every((f) => f <= 0)) {
@@ -183,8 +186,8 @@ export function buildCandidates(
     if (cfg.maxTransferSources > 0) {
       lines.forEach((l, li) => {
         if (freePerLine[li]! >= l.qty) return;
-        const sources = net.warehouses
-          .filter((v) => v.id !== w.id && freeAt(v.id, l.sku) > 0)
+        const sources = holders[li]!
+          .filter((v) => v.id !== w.id)
           .map((v) => ({ v, lane: net.lineHaulLane(v.id, w.id) }))
           .filter((s): s is { v: Warehouse; lane: NonNullable<typeof s.lane> } => s.lane !== undefined)
           .map((s) => ({
