@@ -1,3 +1,4 @@
+import { solveGreedy } from './greedy.js';
 import { bestSingleSitePlan } from './single.js';
 import type { Plan, Problem } from './types.js';
 
@@ -43,4 +44,18 @@ export function radiusLock(p: Problem, facts: RadiusFacts[], factor: number): Ra
     if (!best || plan.objective < best.plan.objective) best = { site, plan };
   });
   return best ? { locked: true, ...(best as { site: number; plan: Plan }) } : { locked: false, misses };
+}
+
+/**
+ * The old logic, for what-if comparisons (issue 6): the nearest warehouse (road km) that can ship
+ * every line alone, by its cheapest courier; when none can, the greedy split (solver/greedy.ts).
+ * No cost comparison between warehouses: distance decides.
+ */
+export function nearestPlan(p: Problem, roadKm: readonly number[]): Plan {
+  const order = p.sites.map((_, s) => s).sort((a, b) => roadKm[a]! - roadKm[b]! || a - b);
+  for (const site of order) {
+    const plan = bestSingleSitePlan(p, site);
+    if (plan) return plan;
+  }
+  return solveGreedy(p);
 }

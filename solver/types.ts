@@ -126,7 +126,7 @@ export interface Plan {
 
 /** Which solver answered and how hard it worked. */
 export interface SolveStats {
-  solver: 'highs' | 'lp' | 'greedy' | 'radius-lock';
+  solver: 'exact' | 'highs' | 'lp' | 'greedy' | 'radius-lock' | 'nearest';
   /** Wall time spent solving, microseconds. */
   micros: number;
   /** Branch-and-bound nodes or equivalent work units, where the solver reports them. */

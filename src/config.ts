@@ -44,6 +44,7 @@ export const CONFIG_SPEC = {
   wmsMaxClockSkewMinutes: { env: 'WMS_MAX_CLOCK_SKEW_MINUTES', unit: 'minutes', default: 5, kind: 'number', min: 0, max: 1_440, describe: 'A scan timestamped further than this in the future is rejected' },
   staleTrackingHours: { env: 'STALE_TRACKING_HOURS', unit: 'hours', default: 6, kind: 'number', min: 0.1, max: 720, describe: 'An undelivered order with no tracking event for this long counts as stale tracking' },
   quoteMaxAgeHours: { env: 'QUOTE_MAX_AGE_HOURS', unit: 'hours', default: 24, kind: 'number', min: 0.01, max: 8_760, describe: 'A courier quote older than this is flagged QUOTE_STALE in the decisions that use it' },
+  policy: { env: 'ALLOCATION_POLICY', unit: 'name', default: 'optimized', kind: 'string', describe: 'optimized (radius lock, else the exact optimum) | radius-rule (radius lock, else the nearest warehouse) | nearest (the old logic); the last two exist for what-if replays' },
   reserveRetries: { env: 'RESERVE_RETRIES', unit: 'attempts', default: 5, kind: 'int', min: 1, max: 20, describe: 'Re-plans from fresh stock when a reservation conflicts' },
   bodyLimitBytes: { env: 'BODY_LIMIT_BYTES', unit: 'bytes', default: 1_048_576, kind: 'int', min: 1_024, max: 104_857_600, describe: 'Largest accepted request body' },
   maxLinesPerOrder: { env: 'MAX_LINES_PER_ORDER', unit: 'lines', default: 100, kind: 'int', min: 1, max: 1_000, describe: 'Largest accepted number of order lines' },
@@ -94,6 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) problems.push(`REDIS_CLUSTER_NODES: "${node}" is not host:port`);
   }
   if (out.wmsUrl !== '' && !/^https?:\/\//.test(String(out.wmsUrl))) problems.push(`WMS_URL=${String(out.wmsUrl)} is not an http(s) URL`);
+  if (!['optimized', 'radius-rule', 'nearest'].includes(String(out.policy))) problems.push(`ALLOCATION_POLICY=${String(out.policy)} is not one of optimized, radius-rule, nearest`);
   if (out.solver !== 'highs' && out.solver !== 'lp') problems.push(`SOLVER=${String(out.solver)} is not one of highs, lp`);
   if (!LOG_LEVELS.has(String(out.logLevel))) problems.push(`LOG_LEVEL=${String(out.logLevel)} is not one of ${[...LOG_LEVELS].join(', ')}`);
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { shipmentWeightKg } from '../../solver/cost.js';
-import { radiusLock } from '../../solver/rules.js';
+import { nearestPlan, radiusLock } from '../../solver/rules.js';
 import type { Plan, SolveStats } from '../../solver/types.js';
 import type { Solver } from '../solve/pool.js';
 import type { Config } from '../config.js';
@@ -243,6 +243,13 @@ export class Allocator {
   private async plan(cands: Candidates) {
     const t0 = performance.now();
     const lock = radiusLock(cands.problem, cands.facts, this.cfg.radiusLockFactor);
+    if (this.cfg.policy === 'nearest' || (this.cfg.policy === 'radius-rule' && !lock.locked)) {
+      // The what-if baselines: distance decides (solver/rules.ts nearestPlan).
+      const plan = nearestPlan(cands.problem, cands.facts.map((f) => f.roadKm));
+      const stats: SolveStats = { solver: 'nearest', micros: (performance.now() - t0) * 1_000, nodes: 0 };
+      const noLock = { locked: false as const, misses: [] };
+      return { plan, mode: 'rule' as Decision['mode'], lock: this.cfg.policy === 'nearest' ? noLock : lock, stats, fallbackReason: undefined as string | undefined };
+    }
     if (lock.locked) {
       const stats: SolveStats = { solver: 'radius-lock', micros: (performance.now() - t0) * 1_000, nodes: 0 };
       return { plan: lock.plan, mode: 'radius-lock' as Decision['mode'], lock, stats, fallbackReason: undefined as string | undefined };

@@ -40,6 +40,12 @@ export function explain({ cands, plan, mode, lock, radiusLockFactor, fallbackRea
         code: 'RADIUS_LOCK',
         detail: `destination ${km(site.roadKm)} road km away, inside the ${site.warehouse.radiusKm} km service radius, and free stock covers ${radiusLockFactor} x every line; ships all by ${info.courierId}`,
       });
+    } else if (mode === 'rule') {
+      reasons.push({
+        warehouseId: site.warehouse.id,
+        code: 'NEAREST_WAREHOUSE',
+        detail: `baseline policy (ALLOCATION_POLICY): the nearest warehouse that can ship everything, ${km(site.roadKm)} road km away, courier ${info.courierId}; cost not compared`,
+      });
     } else {
       reasons.push({
         warehouseId: site.warehouse.id,
@@ -86,7 +92,9 @@ export function explain({ cands, plan, mode, lock, radiusLockFactor, fallbackRea
     const where = `${km(site.roadKm)} road km away (${inRadius ? 'inside' : 'outside'} its ${site.warehouse.radiusKm} km radius)`;
     if (alt) {
       const delta = round2(alt.objective - plan.objective);
-      if (delta < 0 && mode === 'radius-lock') {
+      if (delta < 0 && mode === 'rule') {
+        reasons.push({ warehouseId: id, code: 'POLICY_PRECEDENCE', detail: `shipping everything from ${id}, ${where}, would cost ${-delta} CNY less, but the baseline policy goes by distance`, costDelta: delta });
+      } else if (delta < 0 && mode === 'radius-lock') {
         // The rule, not the cost model, chose: say what it costs to follow it.
         reasons.push({
           warehouseId: id,

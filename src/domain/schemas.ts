@@ -83,7 +83,9 @@ export const Reason = Type.Object({
 export const Decision = Type.Object({
   orderId: Type.String(),
   status: Type.Union([Type.Literal('allocated'), Type.Literal('partial'), Type.Literal('backordered')]),
-  mode: Type.Union([Type.Literal('radius-lock'), Type.Literal('optimized'), Type.Literal('fallback')]),
+  mode: Type.Union([Type.Literal('radius-lock'), Type.Literal('optimized'), Type.Literal('fallback'), Type.Literal('rule')], {
+    description: 'radius-lock: the case rule; optimized: the exact optimum; fallback: the best plan found by the deadline; rule: a what-if baseline policy (ALLOCATION_POLICY), never in production.',
+  }),
   shipments: Type.Array(Shipment),
   backordered: Type.Array(Type.Object({ sku: Type.String(), qty: Type.Integer() })),
   totalCost: Money('Sum of the shipments\' totals'),
