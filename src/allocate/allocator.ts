@@ -51,6 +51,8 @@ export class Allocator {
   /** Decisions in progress per orderId, so concurrent retries wait for the first instead of racing it. */
   private readonly inFlight = new Map<string, Promise<Decision>>();
   private readonly skuLock = new KeyedLock();
+  /** Warehouses closed now: they ship nothing (what-if replays close them; empty in service). */
+  readonly closed = new Set<string>();
   /** Observers of every new decision (metrics, live stream later). */
   readonly listeners: ((d: Decision, stats: DecisionStats) => void)[] = [];
 
@@ -162,7 +164,7 @@ export class Allocator {
         this.book.quotes(),
         this.book.limits(prov, day),
       ]);
-      const terms: CourierTerms = { terms: (c, from, to) => this.book.terms(books, c, from, to), limits };
+      const terms: CourierTerms = { terms: (c, from, to) => this.book.terms(books, c, from, to), limits, closed: this.closed };
       const cands = buildCandidates(this.net, this.cfg, order, order.region, free, usage, now, terms);
       const { plan, mode, stats, lock, fallbackReason } = await this.plan(cands);
       const reservation = this.reservationFor(cands, plan, limits);

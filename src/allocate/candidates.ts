@@ -54,11 +54,13 @@ export interface CourierTerms {
   terms: (courier: Courier, fromProvince: string, toProvince: string) => LaneTerms | null;
   /** Per courier id: parcels and kg the courier takes for the destination province today (null = no limit). */
   limits: Map<string, { parcels: number | null; kg: number | null }>;
+  /** Warehouses closed now (they ship nothing and send no transfers). */
+  closed?: ReadonlySet<string>;
 }
 
 export interface Exclusion {
   warehouseId: string;
-  code: 'WAREHOUSE_AT_CAPACITY' | 'NO_STOCK' | 'COURIER_NO_CAPACITY' | 'NO_COURIER_LANE';
+  code: 'WAREHOUSE_CLOSED' | 'WAREHOUSE_AT_CAPACITY' | 'NO_STOCK' | 'COURIER_NO_CAPACITY' | 'NO_COURIER_LANE';
   detail: string;
 }
 
@@ -152,9 +154,14 @@ export function buildCandidates(
   const freeAt = (warehouseId: string, sku: string) => free.get(warehouseId)?.get(sku) ?? 0;
 
   // Per line, the warehouses holding free stock of it: the possible transfer sources (computed once).
-  const holders = lines.map((l) => net.warehouses.filter((v) => freeAt(v.id, l.sku) > 0));
+  const closed = courierTerms?.closed ?? new Set<string>();
+  const holders = lines.map((l) => net.warehouses.filter((v) => !closed.has(v.id) && freeAt(v.id, l.sku) > 0));
 
   for (const w of net.warehouses) {
+    if (closed.has(w.id)) {
+      excluded.push({ warehouseId: w.id, code: 'WAREHOUSE_CLOSED', detail: `${w.id} is closed` });
+      continue;
+    }
     const freePerLine = lines.map((l) => freeAt(w.id, l.sku));
     if (freePerLine.every((f) => f <= 0)) {
       excluded.push({ warehouseId: w.id, code: 'NO_STOCK', detail: `no free stock of ${lines.map((l) => l.sku).join(', ')}` });

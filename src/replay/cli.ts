@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+import { writeFileSync } from 'node:fs';
+import { loadNetworkContext } from '../app.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { defaultDataDir } from '../network/load.js';
+import { loadExactSolver } from '../solve/exact.js';
+import { InThreadSolver } from '../solve/pool.js';
+import { loadStatusMap, StatusMachine } from '../tracking/status.js';
+import { replayPolicy, scenarioEvents, type Policy, type PolicyReport } from './engine.js';
+import { loadScenario, ScenarioError, ScenarioSchema } from './scenario.js';
+
+/**
+ * `npm run replay -- <scenario.json> [--policies nearest,radius-rule,optimized] [--json out.json]`
+ * `npm run replay -- --schema` prints the scenario JSON Schema.
+ *
+ * Replays a scenario under each policy (src/replay/engine.ts), with a progress bar on stderr, and
+ * prints the KPI table. Not built yet (issue 6): the hindsight bound, the HTML report, the API and
+ * the planner page.
+ */
+const POLICIES: readonly Policy[] = ['nearest', 'radius-rule', 'optimized'];
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--schema')) {
+    process.stdout.write(`${JSON.stringify(ScenarioSchema, null, 2)}\n`);
+    return 0;
+  }
+  const path = argv.find((a) => !a.startsWith('--') && argv[argv.indexOf(a) - 1] !== '--policies' && argv[argv.indexOf(a) - 1] !== '--json');
+  const flag = (name: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : undefined);
+  if (!path) {
+    console.error('usage: npm run replay -- <scenario.json> [--policies nearest,radius-rule,optimized] [--json out.json] | --schema');
+    return 2;
+  }
+  let config;
+  let loaded;
+  try {
+    config = loadConfig();
+    loaded = loadScenario(path);
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof ScenarioError) {
+      console.error(e.message);
+      return 2;
+    }
+    throw e;
+  }
+  const { scenario, fileEvents } = loaded;
+  const asked = (flag('policies') ?? scenario.policies?.join(',') ?? 'nearest,optimized').split(',').map((p) => p.trim());
+  const bad = asked.filter((p) => !POLICIES.includes(p as Policy));
+  if (bad.length > 0) {
+    console.error(`unknown policies: ${bad.join(', ')} (use ${POLICIES.join(', ')})`);
+    return 2;
+  }
+  const net = loadNetworkContext(config);
+  const events = scenarioEvents(scenario, fileEvents, net);
+  const solver = new InThreadSolver(await loadExactSolver(config.solver));
+  const machine = new StatusMachine(loadStatusMap(defaultDataDir()));
+  const orders = events.filter((e) => e.type === 'order').length;
+  console.error(`${scenario.name}: ${orders} orders, ${events.length} events, policies ${asked.join(', ')}`);
+  const policies: Record<string, PolicyReport> = {};
+  for (const policy of asked as Policy[]) {
+    const t0 = Date.now();
+    policies[policy] = await replayPolicy(scenario, events, policy, {
+      net,
+      config,
+      solver,
+      machine,
+      onProgress: (done, total) => {
+        if (!process.stderr.isTTY && done !== total) return;
+        const width = 30;
+        const filled = Math.round((done / total) * width);
+        process.stderr.write(`\r  ${policy.padEnd(12)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}${done === total ? `  ${((Date.now() - t0) / 1000).toFixed(1)} s\n` : ''}`);
+      },
+    });
+  }
+  const table = Object.fromEntries(
+    Object.entries(policies).map(([name, r]) => [
+      name,
+      {
+        'on-time %': +(r.onTimeRate * 100).toFixed(1),
+        'CNY/order': r.costPerOrder,
+        'split %': +(r.splitRate * 100).toFixed(1),
+        transfers: r.transfers,
+        backorders: r.backorders,
+        'failed dispatches': r.failedDispatches,
+        reroutes: r.reroutes,
+        'decision µs p50': r.decisionMicrosP50,
+        'decision µs p99': r.decisionMicrosP99,
+      },
+    ]),
+  );
+  console.table(table);
+  const out = flag('json');
+  if (out) {
+    writeFileSync(out, `${JSON.stringify({ scenario: scenario.name, orders, policies, hindsight: null }, null, 2)}\n`);
+    console.error(`wrote ${out} (hindsight: not built yet)`);
+  }
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

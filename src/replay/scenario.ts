@@ -1,0 +1,121 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { AllocateRequest } from '../domain/schemas.js';
+
+/**
+ * The what-if scenario format (issue 6). A scenario is a network (the bundled one), a timed
+ * stream of events (inline, an NDJSON file beside the scenario, or a seeded generator), overrides
+ * (closures, courier capacity factors, demand factor, lock factor) and the policies to compare.
+ * An order event is exactly {"at","type":"order","order":<the POST /v1/allocate body>}, so an
+ * ERP's order log replays as it is. The JSON Schema is `ScenarioSchema` (written to
+ * data/scenarios/scenario.schema.json by `npm run replay -- --schema`).
+ */
+
+const Iso = Type.String({ minLength: 1, description: 'ISO-8601 with offset.' });
+
+export const OrderEvent = Type.Object({ at: Iso, type: Type.Literal('order'), order: AllocateRequest }, { additionalProperties: false });
+export const ReceiptEvent = Type.Object(
+  { at: Iso, type: Type.Literal('receipt'), warehouseId: Type.String(), sku: Type.String(), qty: Type.Integer({ minimum: 1 }) },
+  { additionalProperties: false },
+);
+export const CapacityEvent = Type.Object(
+  {
+    at: Iso,
+    type: Type.Literal('capacity'),
+    courierId: Type.String(),
+    provinceCodes: Type.Array(Type.String({ pattern: '^\\d{6}$' }), { minItems: 1 }),
+    parcels: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+    kg: Type.Optional(Type.Union([Type.Number({ minimum: 0 }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+export const ClosureEvent = Type.Object(
+  { at: Iso, type: Type.Literal('closure'), warehouseId: Type.String(), until: Iso },
+  { additionalProperties: false, description: 'The warehouse ships nothing from at until until.' },
+);
+export const ScenarioEvent = Type.Union([OrderEvent, ReceiptEvent, CapacityEvent, ClosureEvent]);
+export type ScenarioEvent = Static<typeof ScenarioEvent>;
+
+export const ScenarioSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    description: Type.Optional(Type.String()),
+    network: Type.Optional(Type.Literal('bundled', { description: 'The bundled East-China network (the only one for now).' })),
+    events: Type.Optional(Type.Array(ScenarioEvent, { description: 'Inline events, in any order (they are sorted by time).' })),
+    eventsFile: Type.Optional(Type.String({ description: 'An NDJSON file of events, relative to the scenario file.' })),
+    generator: Type.Optional(
+      Type.Object(
+        {
+          seed: Type.Integer(),
+          profile: Type.Union([Type.Literal('normal'), Type.Literal('double11')]),
+          startDate: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'First local day.' }),
+          days: Type.Integer({ minimum: 1, maximum: 31 }),
+        },
+        { additionalProperties: false, description: 'Seeded demo orders (src/demo/orders.ts), day by day.' },
+      ),
+    ),
+    overrides: Type.Optional(
+      Type.Object(
+        {
+          demandFactor: Type.Optional(Type.Number({ minimum: 0.01, maximum: 20, description: 'Orders x f: every generated day is drawn f times over (distinct order ids).' })),
+          closures: Type.Optional(Type.Array(Type.Object({ warehouseId: Type.String(), from: Iso, to: Iso }, { additionalProperties: false }))),
+          courierCapacity: Type.Optional(
+            Type.Array(
+              Type.Object(
+                { courierId: Type.String(), provinceCodes: Type.Array(Type.String({ pattern: '^\\d{6}$' }), { minItems: 1 }), factor: Type.Number({ minimum: 0, maximum: 100 }), from: Iso },
+                { additionalProperties: false, description: "From `from` on, the courier's daily parcels in those provinces x factor." },
+              ),
+            ),
+          ),
+          radiusLockFactor: Type.Optional(Type.Number({ minimum: 1, maximum: 10 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    policies: Type.Optional(Type.Array(Type.Union([Type.Literal('nearest'), Type.Literal('radius-rule'), Type.Literal('optimized')]), { minItems: 1 })),
+    seed: Type.Optional(Type.Integer({ description: 'Seed of the delivery simulator (default 1).' })),
+  },
+  { additionalProperties: false },
+);
+export type Scenario = Static<typeof ScenarioSchema>;
+
+export class ScenarioError extends Error {
+  override name = 'ScenarioError';
+}
+
+/** Reads and validates a scenario file (and its NDJSON events file), naming every problem. */
+export function loadScenario(path: string): { scenario: Scenario; fileEvents: ScenarioEvent[] } {
+  if (!existsSync(path)) throw new ScenarioError(`no scenario file ${path}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new ScenarioError(`${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  const errors = [...Value.Errors(ScenarioSchema, raw)].slice(0, 10).map((e) => `${e.path || '/'}: ${e.message}`);
+  if (errors.length > 0) throw new ScenarioError(`${path} is not a valid scenario:\n  ${errors.join('\n  ')}`);
+  const scenario = raw as Scenario;
+  if (!scenario.events && !scenario.eventsFile && !scenario.generator) throw new ScenarioError(`${path}: give events, eventsFile or generator`);
+  const fileEvents: ScenarioEvent[] = [];
+  if (scenario.eventsFile) {
+    const file = resolve(dirname(path), scenario.eventsFile);
+    if (!existsSync(file)) throw new ScenarioError(`${path}: eventsFile ${file} does not exist`);
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        if (line.trim() === '') return;
+        let e: unknown;
+        try {
+          e = JSON.parse(line);
+        } catch {
+          throw new ScenarioError(`${file}:${i + 1}: not JSON`);
+        }
+        const errs = [...Value.Errors(ScenarioEvent, e)];
+        if (errs.length > 0) throw new ScenarioError(`${file}:${i + 1}: not a scenario event (${errs[0]!.path || '/'}: ${errs[0]!.message})`);
+        fileEvents.push(e as ScenarioEvent);
+      });
+  }
+  return { scenario, fileEvents };
+}
