@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { defaultDataDir } from '../src/network/load.js';
 import { replayPolicy, scenarioEvents } from '../src/replay/engine.js';
+import { renderReport } from '../src/replay/report.js';
 import { loadScenario, ScenarioError } from '../src/replay/scenario.js';
 import { loadExactSolver } from '../src/solve/exact.js';
 import { InThreadSolver } from '../src/solve/pool.js';
@@ -43,6 +44,10 @@ describe('replay engine (issue 6, first part)', () => {
     // Hefei orders during the closure (12:00-16:00 -> R-3, R-5) did not ship from HF01: its load is only the others'.
     expect(optimized.warehouseLoad.HF01).toBe(2 * 4);
     expect(nearest.costPerOrder).toBeGreaterThanOrEqual(optimized.costPerOrder);
+    const html = renderReport({ scenario: 'small', orders: 12, policies: { nearest, optimized }, hindsight: null });
+    expect(html.match(/<svg/g)).toHaveLength(4);
+    expect(html).toContain('<th>nearest</th>');
+    expect(html).not.toMatch(/<script|https?:\/\//);
     for (const r of [optimized, nearest]) {
       expect(r.onTimeRate).toBeGreaterThanOrEqual(0);
       expect(r.onTimeRate).toBeLessThanOrEqual(1);

@@ -7,15 +7,16 @@ import { loadExactSolver } from '../solve/exact.js';
 import { InThreadSolver } from '../solve/pool.js';
 import { loadStatusMap, StatusMachine } from '../tracking/status.js';
 import { replayPolicy, scenarioEvents, type Policy, type PolicyReport } from './engine.js';
+import { renderReport } from './report.js';
 import { loadScenario, ScenarioError, ScenarioSchema } from './scenario.js';
 
 /**
- * `npm run replay -- <scenario.json> [--policies nearest,radius-rule,optimized] [--json out.json]`
+ * `npm run replay -- <scenario.json> [--policies nearest,radius-rule,optimized] [--json out.json] [--html out.html]`
  * `npm run replay -- --schema` prints the scenario JSON Schema.
  *
  * Replays a scenario under each policy (src/replay/engine.ts), with a progress bar on stderr, and
- * prints the KPI table. Not built yet (issue 6): the hindsight bound, the HTML report, the API and
- * the planner page.
+ * prints the KPI table; --json and --html write the report. Not built yet (issue 6): the hindsight
+ * bound, the API and the planner page.
  */
 const POLICIES: readonly Policy[] = ['nearest', 'radius-rule', 'optimized'];
 
@@ -24,10 +25,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(ScenarioSchema, null, 2)}\n`);
     return 0;
   }
-  const path = argv.find((a) => !a.startsWith('--') && argv[argv.indexOf(a) - 1] !== '--policies' && argv[argv.indexOf(a) - 1] !== '--json');
+  const path = argv.find((a) => !a.startsWith('--') && argv[argv.indexOf(a) - 1] !== '--policies' && argv[argv.indexOf(a) - 1] !== '--json' && argv[argv.indexOf(a) - 1] !== '--html');
   const flag = (name: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : undefined);
   if (!path) {
-    console.error('usage: npm run replay -- <scenario.json> [--policies nearest,radius-rule,optimized] [--json out.json] | --schema');
+    console.error('usage: npm run replay -- <scenario.json> [--policies nearest,radius-rule,optimized] [--json out.json] [--html out.html] | --schema');
     return 2;
   }
   let config;
@@ -88,10 +89,16 @@ async function main(argv: string[]): Promise<number> {
     ]),
   );
   console.table(table);
+  const result = { scenario: scenario.name, orders, policies, hindsight: null };
   const out = flag('json');
   if (out) {
-    writeFileSync(out, `${JSON.stringify({ scenario: scenario.name, orders, policies, hindsight: null }, null, 2)}\n`);
+    writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
     console.error(`wrote ${out} (hindsight: not built yet)`);
+  }
+  const html = flag('html');
+  if (html) {
+    writeFileSync(html, renderReport(result));
+    console.error(`wrote ${html}`);
   }
   return 0;
 }
