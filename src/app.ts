@@ -38,6 +38,10 @@ declare module 'fastify' {
     dspWmsPoller: WmsPoller | undefined;
     /** Reroutes around courier capacity gaps; its listeners get every reroute (live map, tests). */
     dspRerouter: Rerouter;
+    /** What the route plugins share (the live map and the demo feed attach to it in main.ts). */
+    dspServices: Services;
+    /** WMS scans, timelines and KPIs; its listeners get every new scan. */
+    dspTracker: Tracker;
   }
 }
 
@@ -119,6 +123,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.decorate('dspStore', store);
   app.decorate('dspWmsPoller', poller);
   app.decorate('dspRerouter', rerouter);
+  app.decorate('dspServices', svc);
+  app.decorate('dspTracker', tracker);
   app.addHook('onReady', async () => poller?.start());
   app.addHook('onClose', async () => {
     await poller?.stop();

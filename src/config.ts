@@ -49,6 +49,8 @@ export const CONFIG_SPEC = {
   bodyLimitBytes: { env: 'BODY_LIMIT_BYTES', unit: 'bytes', default: 1_048_576, kind: 'int', min: 1_024, max: 104_857_600, describe: 'Largest accepted request body' },
   maxLinesPerOrder: { env: 'MAX_LINES_PER_ORDER', unit: 'lines', default: 100, kind: 'int', min: 1, max: 1_000, describe: 'Largest accepted number of order lines' },
   timezoneOffsetMinutes: { env: 'TZ_OFFSET_MINUTES', unit: 'minutes east of UTC', default: 480, kind: 'int', min: -720, max: 840, describe: 'Local time of the network (cut-offs, days); China Standard Time = 480' },
+  demoFeed: { env: 'DEMO_FEED', unit: 'on | off', default: 'on', kind: 'string', describe: 'Simulated Double-11 order feed through the real pipeline, with a simulated WMS, for the live map demo; off in production (Dockerfile)' },
+  demoFeedRate: { env: 'DEMO_FEED_RATE', unit: 'orders/s', default: 5, kind: 'number', min: 0.1, max: 1_000, describe: 'Orders per second of the demo feed' },
   logLevel: { env: 'LOG_LEVEL', unit: 'pino level', default: 'info', kind: 'string', describe: 'fatal | error | warn | info | debug | trace | silent' },
 } as const satisfies Record<string, Spec>;
 
@@ -97,6 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (out.wmsUrl !== '' && !/^https?:\/\//.test(String(out.wmsUrl))) problems.push(`WMS_URL=${String(out.wmsUrl)} is not an http(s) URL`);
   if (!['optimized', 'radius-rule', 'nearest'].includes(String(out.policy))) problems.push(`ALLOCATION_POLICY=${String(out.policy)} is not one of optimized, radius-rule, nearest`);
   if (out.solver !== 'highs' && out.solver !== 'lp') problems.push(`SOLVER=${String(out.solver)} is not one of highs, lp`);
+  if (out.demoFeed !== 'on' && out.demoFeed !== 'off') problems.push(`DEMO_FEED=${String(out.demoFeed)} is not one of on, off`);
   if (!LOG_LEVELS.has(String(out.logLevel))) problems.push(`LOG_LEVEL=${String(out.logLevel)} is not one of ${[...LOG_LEVELS].join(', ')}`);
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return Object.freeze(out) as Config;

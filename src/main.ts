@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 import { buildApp, loadNetworkContext } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { startDemoFeed } from './demo/feed.js';
 import { generateOrders } from './demo/orders.js';
+import { SimulatedWms, simulatedWmsRoutes } from './demo/wms.js';
+import { attachLive } from './live/index.js';
+import { WmsPoller } from './tracking/poller.js';
 
 /**
  * CLI entry.
@@ -23,8 +27,44 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cmd === 'serve') {
     const app = await buildApp({ config });
+    const svc = app.dspServices;
+    const tracker = app.dspTracker;
+    // The dispatchers' live map at / and its socket.io stream (/live), across instances via Redis.
+    const live = await attachLive(app, svc, { redisUrl: config.redisUrl, onTime: async () => (await tracker.kpi()).onTimeRate });
+    tracker.listeners.push((orderId, scan, view, d) => {
+      const s = d.decision.shipments.find((x) => x.warehouseId === scan.warehouseId) ?? d.decision.shipments[0];
+      live.publishStatus({
+        orderId,
+        warehouseId: s?.warehouseId ?? '',
+        courierId: s?.courierId ?? '',
+        code: view.exception ? 'EXCEPTION' : (view.state ?? 'UNKNOWN').toUpperCase(),
+        atMs: scan.at,
+        ...(view.deliveredAt !== null && d.promisedByMs !== undefined ? { onTime: view.deliveredAt <= d.promisedByMs } : {}),
+      });
+    });
+    // The demo: a simulated order feed and a simulated WMS scanning what it decides (DEMO_FEED=off in production).
+    let demo: { stop: () => Promise<void> } | undefined;
+    if (config.demoFeed === 'on') {
+      const wms = new SimulatedWms({ speedup: 60, seed: 1, clock: Date.now });
+      await app.register(simulatedWmsRoutes(svc.allocator, wms));
+      const poller = config.wmsUrl === '' ? new WmsPoller(async (since) => wms.feed(since), 5_000, tracker, app.log) : undefined;
+      poller?.start();
+      const feed = startDemoFeed(svc, {
+        rate: config.demoFeedRate,
+        onOrder: (o) => live.noteOrder(o.orderId, o),
+        onError: (err) => app.log.warn({ err }, 'demo feed: order not allocated'),
+      });
+      demo = {
+        stop: async () => {
+          await feed.stop();
+          await poller?.stop();
+        },
+      };
+      app.log.info({ rate: config.demoFeedRate }, 'demo feed on (DEMO_FEED=off to stop it): open / for the live map');
+    }
     const shutdown = async (signal: string) => {
       app.log.info({ signal }, 'shutting down');
+      await demo?.stop();
       await app.close();
       process.exit(0);
     };

@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import type { Decision } from '../domain/schemas.js';
 import { DspError } from '../errors.js';
 import type { Store, StoredDecision } from '../store/types.js';
-import { LEFT_WAREHOUSE_RANK, scanKey, type StatusMachine } from './status.js';
+import { LEFT_WAREHOUSE_RANK, scanKey, type StatusMachine, type TrackingView } from './status.js';
 
 /** A WMS event as the WMS sends it (POST /v1/wms/events, or the polled feed). */
 export interface WmsEvent {
@@ -30,6 +30,9 @@ const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([zZ]|[+
  * an order leaves the warehouse, and computes the customer's timeline and the KPIs.
  */
 export class Tracker {
+  /** Observers of every new scan: the order, the scan (epoch ms), the order's view after it, and its decision. */
+  readonly listeners: ((orderId: string, scan: { code: string; at: number; warehouseId?: string }, view: TrackingView, d: StoredDecision<Decision>) => void)[] = [];
+
   constructor(
     private readonly store: Store,
     private readonly allocator: Allocator,
@@ -74,6 +77,7 @@ export class Tracker {
     } else if (view.rank >= LEFT_WAREHOUSE_RANK && d.reservation !== 'committed') {
       warning = `order ${e.orderId} left the warehouse but holds no reservation (${d.cancelled ? 'cancelled' : (d.reservation ?? 'backordered')})`;
     }
+    if (added > 0) for (const l of this.listeners) l(e.orderId, scan, view, d);
     return { status: added > 0 ? 'applied' : 'duplicate', state: view.state, ...(warning !== undefined ? { warning } : {}) };
   }
 
