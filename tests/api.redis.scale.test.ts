@@ -71,7 +71,8 @@ describe.each(topologies)('two instances on $name', (topo) => {
     const first = await env.client();
     await env.flush(first);
     for (const client of [first, await env.client()]) {
-      const { app, store } = await testApp({}, async (net) => {
+      // All 5,000 orders are in flight at once: lift the per-instance overload guard above that.
+      const { app, store } = await testApp({ maxInflightDecisions: 10_000 }, async (net) => {
         const s = new RedisStore(client, net.warehouses.map((w) => w.id));
         await s.seed(net.network.stock);
         return s;

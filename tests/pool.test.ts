@@ -67,3 +67,27 @@ describe('solver pool', () => {
     expect(pool.threads).toBe(1);
   }, 60_000);
 });
+
+describe('overload guard', () => {
+  it('answers 503 DSP_OVERLOADED beyond MAX_INFLIGHT_DECISIONS, and the rest are decided', async () => {
+    const { testApp, order, FIXED_NOW } = await import('./support/app.js');
+    const { MemoryStore } = await import('../src/store/memory.js');
+    // A store that answers stock reads after 20 ms, as a networked one does, so decisions overlap.
+    class SlowStore extends MemoryStore {
+      override async freeStock(skus: readonly string[], customerId?: string) {
+        await new Promise((r) => setTimeout(r, 20));
+        return super.freeStock(skus, customerId);
+      }
+    }
+    const { app } = await testApp({ maxInflightDecisions: 2 }, async (net) => new SlowStore(net.network.stock, { clock: () => FIXED_NOW }));
+    try {
+      const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => app.inject({ method: 'POST', url: '/v1/allocate', payload: order({ orderId: `OV-${i}`, lines: [{ sku: `BRK-000${1 + (i % 9)}`, qty: 1 }] }) })));
+      const codes = replies.map((r) => (r.statusCode === 200 ? 200 : `${r.statusCode} ${r.json().error.code}`));
+      expect(codes.filter((c) => c === 200).length).toBeGreaterThanOrEqual(2);
+      expect(codes.filter((c) => c !== 200).every((c) => c === '503 DSP_OVERLOADED')).toBe(true);
+      expect(codes.filter((c) => c !== 200).length).toBeGreaterThan(0);
+    } finally {
+      await app.close();
+    }
+  });
+});
