@@ -9,6 +9,8 @@ import { lockRoutes } from './api/locks.js';
 import { metricsRoutes } from './api/metrics.js';
 import { trackingRoutes } from './api/tracking.js';
 import { courierRoutes } from './api/couriers.js';
+import { scenarioRoutes } from './api/scenarios.js';
+import { ReplayJobs } from './replay/jobs.js';
 import { Rerouter } from './allocate/reroute.js';
 import { allocateRoutes } from './api/allocate.js';
 import { networkRoutes } from './api/network.js';
@@ -42,6 +44,8 @@ declare module 'fastify' {
     dspServices: Services;
     /** WMS scans, timelines and KPIs; its listeners get every new scan. */
     dspTracker: Tracker;
+    /** What-if replay jobs of this instance. */
+    dspReplays: ReplayJobs;
   }
 }
 
@@ -164,7 +168,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(lockRoutes(svc));
   await app.register(metricsRoutes(svc));
   await app.register(trackingRoutes(tracker));
+  const jobs = new ReplayJobs(opts.clock ?? Date.now);
+  app.addHook('onClose', async () => jobs.close());
+  app.decorate('dspReplays', jobs);
   await app.register(courierRoutes(svc, rerouter));
+  await app.register(scenarioRoutes(svc, jobs));
   return app;
 }
 

@@ -23,6 +23,8 @@ export const ERRORS = {
   DSP_INSUFFICIENT_STOCK: { status: 409, describe: 'A stock lock asks for more units than are free in the warehouse (or in any warehouse when none is named).' },
   DSP_LOCK_NOT_FOUND: { status: 404, describe: 'No stock lock with this id.' },
   DSP_UNKNOWN_COURIER: { status: 404, describe: 'No courier with this id in the network.' },
+  DSP_REPLAY_NOT_FOUND: { status: 404, describe: 'No replay job with this id on this instance (jobs live in the memory of the instance that runs them).' },
+  DSP_REPLAY_NOT_READY: { status: 409, describe: 'The replay has not finished (or failed): its report does not exist yet.' },
   DSP_UNKNOWN_WMS_CODE: { status: 422, describe: 'A WMS event carries a status code that is not in data/wms/status-map.json.' },
   DSP_ORDER_NOT_SHIPPABLE: { status: 409, describe: 'A shipped event names an order that holds no reservation (cancelled, or nothing was reserved).' },
   DSP_OVERLOADED: { status: 503, describe: 'Too many decisions in flight; retry with backoff.' },

@@ -69,3 +69,45 @@ describe('replay engine (issue 6, first part)', () => {
     }
   });
 });
+
+describe('replays as jobs over HTTP', () => {
+  it('runs a scenario in a worker thread with progress, then serves its KPIs and HTML report', async () => {
+    const { testApp } = await import('./support/app.js');
+    const { app } = await testApp();
+    try {
+      const at = (h: number) => `2026-11-11T${String(h).padStart(2, '0')}:00:00+08:00`;
+      const events = Array.from({ length: 8 }, (_, i) => ({
+        at: at(9 + i),
+        type: 'order',
+        order: order({ orderId: `J-${i}`, placedAt: at(9 + i), promisedBy: '2026-11-13T18:00:00+08:00', lines: [{ sku: 'FLO-0001', qty: 1 + i }] }),
+      }));
+      const started = await app.inject({ method: 'POST', url: '/v1/scenarios', payload: { name: 'api small', events, policies: ['nearest', 'optimized'] } });
+      expect(started.statusCode).toBe(202);
+      const id = started.json().id as string;
+      expect(started.headers.location).toBe(`/v1/scenarios/${id}`);
+      expect((await app.inject(`/v1/scenarios/${id}/report`)).statusCode).toBe(409);
+      await app.dspReplays.idle();
+      const done = (await app.inject(`/v1/scenarios/${id}`)).json();
+      expect(done).toMatchObject({ status: 'done', progress: 1, result: { scenario: 'api small', orders: 8 } });
+      expect(Object.keys(done.result.policies)).toEqual(['nearest', 'optimized']);
+      const report = await app.inject(`/v1/scenarios/${id}/report`);
+      expect(report.headers['content-type']).toMatch(/text\/html/);
+      expect(report.body).toContain('api small');
+      expect((await app.inject('/v1/scenarios')).json().items[0]).toMatchObject({ id, status: 'done' });
+      expect((await app.inject('/v1/scenarios/RPL-nope')).statusCode).toBe(404);
+      const bad = await app.inject({ method: 'POST', url: '/v1/scenarios', payload: { bundled: 'atlantis' } });
+      expect(bad.statusCode).toBe(400);
+    } finally {
+      await app.close();
+    }
+  }, 120_000);
+});
+
+describe('scenario JSON Schema', () => {
+  it('data/scenarios/scenario.schema.json is the schema the loader validates with (npm run replay -- --schema)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { ScenarioSchema } = await import('../src/replay/scenario.js');
+    const onDisk = JSON.parse(readFileSync(join(defaultDataDir(), 'scenarios', 'scenario.schema.json'), 'utf8'));
+    expect(onDisk).toEqual(JSON.parse(JSON.stringify(ScenarioSchema)));
+  });
+});
