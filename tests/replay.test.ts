@@ -6,6 +6,7 @@ import { loadConfig } from '../src/config.js';
 import { defaultDataDir } from '../src/network/load.js';
 import { replayPolicy, scenarioEvents } from '../src/replay/engine.js';
 import { renderReport } from '../src/replay/report.js';
+import { hindsightBound } from '../src/replay/hindsight.js';
 import { loadScenario, ScenarioError } from '../src/replay/scenario.js';
 import { loadExactSolver } from '../src/solve/exact.js';
 import { InThreadSolver } from '../src/solve/pool.js';
@@ -44,7 +45,13 @@ describe('replay engine (issue 6, first part)', () => {
     // Hefei orders during the closure (12:00-16:00 -> R-3, R-5) did not ship from HF01: its load is only the others'.
     expect(optimized.warehouseLoad.HF01).toBe(2 * 4);
     expect(nearest.costPerOrder).toBeGreaterThanOrEqual(optimized.costPerOrder);
-    const html = renderReport({ scenario: 'small', orders: 12, policies: { nearest, optimized }, hindsight: null });
+    // The hindsight bound: no policy beats it (it also ignores the closure, a constraint).
+    const bound = await hindsightBound(events, net, opts.config, opts.solver);
+    expect(bound.ordersShipped).toBe(12);
+    expect(bound.unproven).toBe(0);
+    for (const r of [optimized, nearest]) expect(r.costPerOrder).toBeGreaterThanOrEqual(bound.costPerOrder - 0.01);
+    const html = renderReport({ scenario: 'small', orders: 12, policies: { nearest, optimized }, hindsight: bound });
+    expect(html).toContain('gap to the hindsight bound');
     expect(html.match(/<svg/g)).toHaveLength(4);
     expect(html).toContain('<th>nearest</th>');
     expect(html).not.toMatch(/<script|https?:\/\//);

@@ -234,6 +234,21 @@ export class Allocator {
     throw new DspError('DSP_RESERVATION_CONFLICT', `order ${orderId} is being decided by another instance; retry`, [{ orderId }]);
   }
 
+  /**
+   * The order's problem as candidate generation builds it at `now`, but from the given stock and
+   * with every capacity limit lifted: the relaxation the hindsight bound of a replay solves
+   * (src/replay/hindsight.ts). Reserves nothing.
+   */
+  async relaxedProblem(req: AllocateRequest, now: number, free: Map<string, Map<string, number>>): Promise<Candidates> {
+    const order = this.normalise(req);
+    const books = await this.book.quotes();
+    const noLimits = new Map(this.net.couriers.map((c) => [c.id, { parcels: null, kg: null }]));
+    const terms: CourierTerms = { terms: (c, from, to) => this.book.terms(books, c, from, to), limits: noLimits };
+    const cands = buildCandidates(this.net, this.cfg, order, order.region, free, new Map(), now, terms);
+    for (const site of cands.problem.sites) site.parcelCap = null;
+    return cands;
+  }
+
   private counterKeysFor(provinceCode: string, day: string): string[] {
     return [
       ...this.net.warehouses.map((w) => counterKeys.warehouseParcels(w.id, day)),

@@ -6,6 +6,7 @@ import { loadExactSolver } from '../solve/exact.js';
 import { InThreadSolver } from '../solve/pool.js';
 import { loadStatusMap, StatusMachine } from '../tracking/status.js';
 import { replayPolicy, scenarioEvents, type Policy, type PolicyReport } from './engine.js';
+import { hindsightBound } from './hindsight.js';
 import type { Scenario } from './scenario.js';
 
 /**
@@ -31,7 +32,8 @@ async function run(): Promise<void> {
       onProgress: (done, total) => parentPort!.postMessage({ type: 'progress', policy, done, total }),
     });
   }
-  parentPort!.postMessage({ type: 'done', result: { scenario: scenario.name, orders: events.filter((e) => e.type === 'order').length, policies: out, hindsight: null } });
+  const hindsight = await hindsightBound(events, net, config, solver, (done, total) => parentPort!.postMessage({ type: 'progress', policy: 'hindsight', done, total }));
+  parentPort!.postMessage({ type: 'done', result: { scenario: scenario.name, orders: events.filter((e) => e.type === 'order').length, policies: out, hindsight } });
 }
 
 run().catch((err: unknown) => parentPort!.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) }));

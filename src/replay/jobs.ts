@@ -95,9 +95,10 @@ export class ReplayJobs {
     };
     worker.on('message', (m: { type: 'progress'; policy: string; done: number; total: number } | { type: 'done'; result: ReplayResult } | { type: 'error'; message: string }) => {
       if (m.type === 'progress') {
-        const k = job.policies.indexOf(m.policy as Policy);
+        // The policies one after the other, then the hindsight bound: each an equal share.
+        const k = m.policy === 'hindsight' ? job.policies.length : job.policies.indexOf(m.policy as Policy);
         job.current = m.policy;
-        job.progress = (k + m.done / Math.max(1, m.total)) / job.policies.length;
+        job.progress = Math.min(0.999, (k + m.done / Math.max(1, m.total)) / (job.policies.length + 1));
       } else if (m.type === 'done') {
         job.result = m.result;
         finish('done', null);

@@ -10,7 +10,7 @@ export interface ReplayResult {
   scenario: string;
   orders: number;
   policies: Record<string, PolicyReport>;
-  hindsight: { costPerOrder: number } | null;
+  hindsight: { costPerOrder: number; unproven?: number; method?: string } | null;
 }
 
 const COLORS = ['#d9480f', '#1c7ed6', '#2b8a3e', '#862e9c', '#e67700'];
@@ -77,10 +77,11 @@ export function renderReport(r: ReplayResult): string {
     ['failed dispatches', (p) => String(p.failedDispatches)],
     ['reroutes', (p) => String(p.reroutes)],
     ['decision µs p50 / p99', (p) => `${p.decisionMicrosP50} / ${p.decisionMicrosP99}`],
+    ['gap to the hindsight bound', (p) => (r.hindsight && r.hindsight.costPerOrder > 0 ? pct(p.costPerOrder / r.hindsight.costPerOrder - 1) : 'n/a')],
   ];
   const table = `<table><thead><tr><th></th>${names.map((n) => `<th>${esc(n)}</th>`).join('')}</tr></thead><tbody>${rows
     .map(([label, f]) => `<tr><th>${esc(label)}</th>${names.map((n) => `<td>${esc(f(r.policies[n]!))}</td>`).join('')}</tr>`)
-    .join('')}<tr><th>hindsight bound (CNY/order)</th><td colspan="${names.length}">${r.hindsight ? r.hindsight.costPerOrder.toFixed(2) : 'not computed yet'}</td></tr></tbody></table>`;
+    .join('')}<tr><th>hindsight bound (CNY/order)</th><td colspan="${names.length}">${r.hindsight ? `${r.hindsight.costPerOrder.toFixed(2)}${r.hindsight.unproven ? ` (${r.hindsight.unproven} orders not proven optimal)` : ''}` : 'not computed'}</td></tr></tbody></table>`;
   const perHour = (key: 'onTimeRate' | 'costPerOrder') => names.map((n) => ({ name: n, points: r.policies[n]!.hours.map((h) => [h.hour, h[key]] as [string, number | null]) }));
   const warehouses = [...new Set(names.flatMap((n) => Object.keys(r.policies[n]!.warehouseLoad)))].sort();
   const couriers = [...new Set(names.flatMap((n) => Object.keys(r.policies[n]!.courierMix)))].sort();
