@@ -115,7 +115,8 @@ export async function replayPolicy(scenario: Scenario, events: ScenarioEvent[], 
   const closures: { warehouseId: string; until: number }[] = [];
   const capacityFactors = scenario.overrides?.courierCapacity ?? [];
   const appliedFactors = new Set<string>();
-  const decided: { d: Decision; promisedBy: number; micros: number; placed: number; error?: string }[] = [];
+  const decided: { d: Decision; promisedBy: number; micros: number; placed: number; province: string | null; error?: string }[] = [];
+  const provinceOf = (o: { destination: { lon: number; lat: number } }) => net.regions.lookup(o.destination.lon, o.destination.lat)?.provinceCode ?? null;
   const tz = cfg.timezoneOffsetMinutes;
 
   const applyCapacityFactors = async () => {
@@ -149,10 +150,10 @@ export async function replayPolicy(scenario: Scenario, events: ScenarioEvent[], 
       const t0 = performance.now();
       try {
         const d = await allocator.allocate(e.order as AllocateRequest);
-        decided.push({ d, promisedBy: Date.parse(e.order.promisedBy), micros: (performance.now() - t0) * 1_000, placed: now });
+        decided.push({ d, promisedBy: Date.parse(e.order.promisedBy), micros: (performance.now() - t0) * 1_000, placed: now, province: provinceOf(e.order) });
       } catch (err) {
         if (!(err instanceof DspError)) throw err;
-        decided.push({ d: emptyDecision(e.order.orderId), promisedBy: Date.parse(e.order.promisedBy), micros: (performance.now() - t0) * 1_000, placed: now, error: err.code });
+        decided.push({ d: emptyDecision(e.order.orderId), promisedBy: Date.parse(e.order.promisedBy), micros: (performance.now() - t0) * 1_000, placed: now, province: null, error: err.code });
       }
     } else if (e.type === 'receipt') {
       await store.adjustOnHand(e.warehouseId, e.sku, e.qty);
@@ -172,19 +173,34 @@ export async function replayPolicy(scenario: Scenario, events: ScenarioEvent[], 
   }
 
   // Deliveries: each shipment arrives at its ETA plus a seeded delay (economy couriers run late
-  // more often), the order when its last shipment arrives.
+  // more often), the order when its last shipment arrives. Capacity backlog: parcels a courier
+  // took for a province and day beyond its final limit that day (kept after a cut, when no other
+  // courier could take them) wait a day.
   const rows: Row[] = [];
   const warehouseLoad: Record<string, number> = {};
   const courierMix: Record<string, number> = {};
+  const booked = new Map<string, number>();
+  const limitCache = new Map<string, number | null>();
+  const finalLimit = async (courierId: string, province: string, day: string) => {
+    const key = `${courierId}|${province}|${day}`;
+    if (!limitCache.has(key)) limitCache.set(key, (await allocator.book.limits(province, day)).get(courierId)?.parcels ?? null);
+    return limitCache.get(key)!;
+  };
   for (const x of decided) {
     const view = x.error ? null : await allocator.get(x.d.orderId).catch(() => null);
     const d = view?.decision ?? x.d;
     const shipped = d.shipments.length > 0;
+    const province = x.province;
     let arrival = -Infinity;
     for (const s of d.shipments) {
       const express = net.couriers.find((c) => c.id === s.courierId)?.kind === 'express';
       const late = rand() < (express ? 0.01 : 0.03) ? (4 + 20 * rand()) * HOUR_MS : 0;
-      arrival = Math.max(arrival, Date.parse(s.eta) + (rand() - 0.7) * 2 * HOUR_MS + late);
+      const day = localDay(x.placed, tz);
+      const key = `${s.courierId}|${province}|${day}`;
+      booked.set(key, (booked.get(key) ?? 0) + s.parcels);
+      const limit = province === null ? null : await finalLimit(s.courierId, province, day);
+      const backlog = limit !== null && booked.get(key)! > limit ? 24 * HOUR_MS : 0;
+      arrival = Math.max(arrival, Date.parse(s.eta) + (rand() - 0.7) * 2 * HOUR_MS + late + backlog);
       warehouseLoad[s.warehouseId] = (warehouseLoad[s.warehouseId] ?? 0) + s.lines.reduce((n, l) => n + l.qty, 0);
       courierMix[s.courierId] = (courierMix[s.courierId] ?? 0) + s.parcels;
     }
