@@ -1,6 +1,7 @@
 /**
- * Solver micro benchmark (tinybench): the product's exact path (HiGHS on solver/mip.ts), the
- * javascript-lp-solver path on the same MIP, and the greedy fallback, on the same seeded
+ * Solver micro benchmark (tinybench): the service's exact path (the specialised search of
+ * solver/exact, HiGHS when it declines), the specialised search alone at a 20 ms deadline, HiGHS
+ * alone (solver/mip.ts), javascript-lp-solver on the same MIP, and the greedy fallback, on the same seeded
  * instances per size class (lines 1/3/10 x warehouses 5/17, 4 couriers). The "lp wrong" column
  * counts javascript-lp-solver answers that failed verification or missed HiGHS's optimum.
  *
@@ -10,6 +11,7 @@ import { Bench } from 'tinybench';
 import { solveGreedy } from '../solver/greedy.js';
 import { solveLp } from '../solver/lp.js';
 import { MipFailure } from '../solver/mip.js';
+import { solveExact } from '../solver/exact/index.js';
 import type { Problem } from '../solver/types.js';
 import { loadExactSolver } from '../src/solve/exact.js';
 import { generateProblem } from '../tests/support/instances.js';
@@ -17,17 +19,29 @@ import { flag, machine } from './util.js';
 
 export async function runSolverBench(opts: { instances: number; timeMs: number }) {
   const highs = await loadExactSolver('highs');
+  const composite = await loadExactSolver('exact');
   const rows: Record<string, string | number>[] = [];
   for (const lines of [1, 3, 10]) {
     for (const sites of [5, 17]) {
       const problems: Problem[] = Array.from({ length: opts.instances }, (_, i) => generateProblem(10_000 + i * 7 + lines * 1000 + sites, { lines, sites, couriers: 4 }));
       const optimum = problems.map((p) => highs(p, { timeoutMs: 60_000 }).plan.objective);
-      const counters = { highs: 0, lp: 0, greedy: 0 };
+      const counters = { exact: 0, specialised: 0, highs: 0, lp: 0, greedy: 0 };
       let lpWrong = 0;
+      let declined = 0;
+      let exactWrong = 0;
       let greedyGap = 0;
       const next = (k: keyof typeof counters) => counters[k]++ % problems.length;
       const bench = new Bench({ time: opts.timeMs, warmupIterations: 2 });
       bench
+        .add('exact (the service: specialised search, HiGHS when it declines)', () => {
+          const i = next('exact');
+          const r = composite(problems[i]!, { timeoutMs: 60_000 });
+          if (!r.optimal || Math.abs(r.plan.objective - optimum[i]!) > 1e-6 * Math.max(1, Math.abs(optimum[i]!))) exactWrong++;
+        })
+        .add('specialised search alone (20 ms deadline)', () => {
+          const i = next('specialised');
+          if (!solveExact(problems[i]!, { timeoutMs: 20 }).optimal) declined++;
+        })
         .add('highs (exact path)', () => {
           highs(problems[next('highs')]!, { timeoutMs: 60_000 });
         })
@@ -48,7 +62,8 @@ export async function runSolverBench(opts: { instances: number; timeMs: number }
       await bench.run();
       for (const t of bench.tasks) {
         const r = t.result as { latency?: { p50?: number; p99?: number; mean?: number } } | undefined;
-        const n = counters[t.name.startsWith('highs') ? 'highs' : t.name.startsWith('java') ? 'lp' : 'greedy'];
+        const key = t.name.startsWith('exact') ? 'exact' : t.name.startsWith('specialised') ? 'specialised' : t.name.startsWith('highs') ? 'highs' : t.name.startsWith('java') ? 'lp' : 'greedy';
+        const n = counters[key];
         rows.push({
           lines,
           warehouses: sites,
@@ -57,7 +72,16 @@ export async function runSolverBench(opts: { instances: number; timeMs: number }
           'p50 µs': Math.round((r?.latency?.p50 ?? NaN) * 1000),
           'p99 µs': Math.round((r?.latency?.p99 ?? NaN) * 1000),
           'mean µs': Math.round((r?.latency?.mean ?? NaN) * 1000),
-          note: t.name === 'javascript-lp-solver' ? `${lpWrong} wrong or failed of ${n}` : t.name === 'greedy' ? `mean ${((greedyGap / Math.max(1, n)) * 100).toFixed(1)} % above optimum` : 'optimum',
+          note:
+            key === 'lp'
+              ? `${lpWrong} wrong or failed of ${n}`
+              : key === 'greedy'
+                ? `mean ${((greedyGap / Math.max(1, n)) * 100).toFixed(1)} % above optimum`
+                : key === 'specialised'
+                  ? `${declined} of ${n} not proven (declined or deadline)`
+                  : key === 'exact'
+                    ? `${exactWrong} not optimal of ${n}`
+                    : 'optimum',
         });
       }
     }

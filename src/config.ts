@@ -30,7 +30,7 @@ export const CONFIG_SPEC = {
   transferHandlingCnyPerUnit: { env: 'TRANSFER_HANDLING_CNY_PER_UNIT', unit: 'CNY per unit', default: 0.5, kind: 'number', min: 0, max: 1_000, describe: 'Handling cost per unit moved between warehouses by line haul (on top of the lane per-kg rate)' },
   backorderPenaltyCny: { env: 'BACKORDER_PENALTY_CNY', unit: 'CNY per unit', default: 10_000, kind: 'number', min: 1, max: 1e7, describe: 'Internal penalty per unit not supplied; large so that supplying wins whenever possible (never reported as cost)' },
   maxTransferSources: { env: 'MAX_TRANSFER_SOURCES', unit: 'warehouses per line and site', default: 2, kind: 'int', min: 0, max: 17, describe: 'Line-haul transfer sources considered per (site, line): the cheapest N' },
-  solver: { env: 'SOLVER', unit: 'name', default: 'highs', kind: 'string', describe: 'Exact MIP backend: highs (HiGHS, WebAssembly) or lp (javascript-lp-solver)' },
+  solver: { env: 'SOLVER', unit: 'name', default: 'exact', kind: 'string', describe: 'Exact backend: exact (the specialised search, HiGHS for what it declines), highs (HiGHS, WebAssembly) or lp (javascript-lp-solver)' },
   solveTimeoutMs: { env: 'SOLVE_TIMEOUT_MS', unit: 'ms', default: 2_000, kind: 'int', min: 1, max: 60_000, describe: 'Time budget of the exact MIP solve; past it the greedy plan is returned as mode "fallback"' },
   reservationTtlMinutes: { env: 'RESERVATION_TTL_MINUTES', unit: 'minutes', default: 2_880, kind: 'int', min: 1, max: 43_200, describe: 'An unshipped reservation expires by itself after this long and its stock and capacity return' },
   claimTimeoutMs: { env: 'CLAIM_TIMEOUT_MS', unit: 'ms', default: 10_000, kind: 'int', min: 1_000, max: 600_000, describe: 'An allocation that claimed an order but stored no decision within this time is abandoned; a retry takes the order over (Redis store)' },
@@ -98,7 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if (out.wmsUrl !== '' && !/^https?:\/\//.test(String(out.wmsUrl))) problems.push(`WMS_URL=${String(out.wmsUrl)} is not an http(s) URL`);
   if (!['optimized', 'radius-rule', 'nearest'].includes(String(out.policy))) problems.push(`ALLOCATION_POLICY=${String(out.policy)} is not one of optimized, radius-rule, nearest`);
-  if (out.solver !== 'highs' && out.solver !== 'lp') problems.push(`SOLVER=${String(out.solver)} is not one of highs, lp`);
+  if (!['exact', 'highs', 'lp'].includes(String(out.solver))) problems.push(`SOLVER=${String(out.solver)} is not one of exact, highs, lp`);
   if (out.demoFeed !== 'on' && out.demoFeed !== 'off') problems.push(`DEMO_FEED=${String(out.demoFeed)} is not one of on, off`);
   if (!LOG_LEVELS.has(String(out.logLevel))) problems.push(`LOG_LEVEL=${String(out.logLevel)} is not one of ${[...LOG_LEVELS].join(', ')}`);
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);

@@ -1,6 +1,7 @@
 /**
  * Differential test of the product's exact path (the MIP of solver/mip.ts after the reductions of
- * solver/reduce.ts, solved by HiGHS: `loadExactSolver('highs')`, what the service runs) against
+ * solver/reduce.ts: `loadExactSolver('exact')`, what the service runs: the specialised search of
+ * solver/exact, and HiGHS for the instances it declines) against
  * the independent reference model (tests/reference/highs-model.ts, written separately from the
  * spec in solver/types.ts, with its own bounds, rows and decoding, and itself checked against
  * brute-force enumeration in tests/reference.test.ts; both now use per-(arc, option) unit
@@ -64,7 +65,7 @@ interface Mismatch {
   reason: string;
 }
 
-const product = loadExactSolver('highs');
+const product = loadExactSolver('exact');
 const allMismatches: Mismatch[] = [];
 const nearMisses: string[] = [];
 const timings = { highsMs: [] as number[], productMs: [] as number[] };
