@@ -23,13 +23,9 @@ import type { Problem, SolveResult } from '../solver/types.js';
 import { loadExactSolver } from '../src/solve/exact.js';
 import { solveWithHighs } from './reference/highs-model.js';
 import { checkPlan, close } from './support/check-plan.js';
-import { problemForSeed } from './support/instances.js';
+import { problemForSeed, seedsFromEnv } from './support/instances.js';
 
-const BASE_SEED = Number(process.env.DIFF_BASE_SEED ?? 20240501);
-const COUNT = Number(process.env.DIFF_COUNT ?? 500);
-const SEEDS: number[] = process.env.DIFF_SEEDS
-  ? process.env.DIFF_SEEDS.split(',').map((s) => Number(s.trim()))
-  : Array.from({ length: COUNT }, (_, i) => BASE_SEED + i);
+const SEEDS: number[] = seedsFromEnv('DIFF', 20240501, 500);
 
 /**
  * Instances per test. Chunks keep each test well inside its timeout on a 2-core machine (the

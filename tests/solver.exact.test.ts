@@ -25,14 +25,10 @@ import { solveExact } from '../solver/exact/index.js';
 import type { Problem, SolveResult } from '../solver/types.js';
 import { solveWithHighs } from './reference/highs-model.js';
 import { checkPlan, close } from './support/check-plan.js';
-import { generateProblem, problemForSeed } from './support/instances.js';
+import { generateProblem, problemForSeed, seedsFromEnv } from './support/instances.js';
 
-const BASE_SEED = Number(process.env.EXACT_BASE_SEED ?? 20250001);
 // CI runs 400 instances (about a minute and a half here); EXACT_COUNT=2000 is the full acceptance run.
-const COUNT = Number(process.env.EXACT_COUNT ?? 400);
-const SEEDS: number[] = process.env.EXACT_SEEDS
-  ? process.env.EXACT_SEEDS.split(',').map((s) => Number(s.trim()))
-  : Array.from({ length: COUNT }, (_, i) => BASE_SEED + i);
+const SEEDS: number[] = seedsFromEnv('EXACT', 20250001, 400);
 
 /** Instances per test: keeps each test inside its timeout and reports progress. */
 const CHUNK = 100;

@@ -284,3 +284,15 @@ export function* problems(count: number, baseSeed: number): Generator<GeneratedP
     yield { index: i, seed, problem: problemForSeed(seed) };
   }
 }
+
+/**
+ * The seeds a differential test runs: `<PREFIX>_SEEDS=1,2,3` exactly, else `<PREFIX>_COUNT`
+ * consecutive seeds from `<PREFIX>_BASE_SEED` (defaults given by the test).
+ */
+export function seedsFromEnv(prefix: string, baseSeed: number, count: number): number[] {
+  const list = process.env[`${prefix}_SEEDS`];
+  if (list) return list.split(',').map((s) => Number(s.trim()));
+  const base = Number(process.env[`${prefix}_BASE_SEED`] ?? baseSeed);
+  const n = Number(process.env[`${prefix}_COUNT`] ?? count);
+  return Array.from({ length: n }, (_, i) => base + i);
+}
