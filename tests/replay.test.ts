@@ -68,6 +68,8 @@ describe('replay engine (issue 6, first part)', () => {
     expect(() => loadScenario(write('empty.json', { name: 'x' }))).toThrow(/events, eventsFile or generator/);
     write('bad-events.ndjson', '{"at":"x","type":"teleport"}\n');
     expect(() => loadScenario(write('bad-file.json', { name: 'x', eventsFile: 'bad-events.ndjson' }))).toThrow(/bad-events.ndjson:1/);
+    write('late.ndjson', JSON.stringify({ at: '2026-11-11 09:00', type: 'closure', warehouseId: 'HF01', until: '2026-11-11T10:00:00+08:00' }));
+    expect(() => loadScenario(write('late.json', { name: 'x', eventsFile: 'late.ndjson' }))).toThrow(/not ISO-8601/);
   });
 
   it('every bundled scenario is valid', () => {
@@ -104,6 +106,11 @@ describe('replays as jobs over HTTP', () => {
       expect((await app.inject('/v1/scenarios/RPL-nope')).statusCode).toBe(404);
       const bad = await app.inject({ method: 'POST', url: '/v1/scenarios', payload: { bundled: 'atlantis' } });
       expect(bad.statusCode).toBe(400);
+      const badTime = await app.inject({ method: 'POST', url: '/v1/scenarios', payload: { name: 'x', events: [{ ...events[0], at: 'yesterday' }] } });
+      expect(badTime.statusCode).toBe(422);
+      expect(badTime.json().error.code).toBe('DSP_BAD_TIME');
+      const notScenario = await app.inject({ method: 'POST', url: '/v1/scenarios', payload: { name: 'x', events: [{ at: at(9), type: 'teleport' }] } });
+      expect(notScenario.json().error.code).toBe('DSP_VALIDATION');
     } finally {
       await app.close();
     }

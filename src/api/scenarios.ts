@@ -10,7 +10,7 @@ import { defaultDataDir } from '../network/load.js';
 import type { Policy } from '../replay/engine.js';
 import type { ReplayJob, ReplayJobs } from '../replay/jobs.js';
 import { renderReport } from '../replay/report.js';
-import { ScenarioSchema, type Scenario } from '../replay/scenario.js';
+import { badEventTimes, ScenarioSchema, type Scenario } from '../replay/scenario.js';
 import type { Services } from './services.js';
 
 export const BUNDLED_SCENARIOS = ['normal-week', 'double11', 'sto-gap', 'hefei-closed', 'demand-x3'] as const;
@@ -70,6 +70,8 @@ export const scenarioRoutes =
           scenario = Value.Default(ScenarioSchema, structuredClone(body)) as Scenario;
           if (scenario.eventsFile !== undefined) throw new DspError('DSP_VALIDATION', 'eventsFile is for the CLI; send the events inline');
           if (!scenario.events && !scenario.generator) throw new DspError('DSP_VALIDATION', 'give events or generator');
+          const bad = badEventTimes(scenario.events ?? []);
+          if (bad.length > 0) throw new DspError('DSP_BAD_TIME', bad[0]!, bad.slice(0, 10).map((message) => ({ message })));
         }
         const job = jobs.submit(scenario, (scenario.policies ?? ['nearest', 'optimized']) as Policy[]);
         return reply.status(202).header('location', `/v1/scenarios/${job.id}`).send(view(job, false));

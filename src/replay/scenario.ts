@@ -117,5 +117,18 @@ export function loadScenario(path: string): { scenario: Scenario; fileEvents: Sc
         fileEvents.push(e as ScenarioEvent);
       });
   }
+  const bad = badEventTimes([...(scenario.events ?? []), ...fileEvents]);
+  if (bad.length > 0) throw new ScenarioError(`${path}: ${bad.slice(0, 5).join('; ')}`);
   return { scenario, fileEvents };
+}
+
+/** Names every event whose time is not ISO-8601 with an offset (empty when all are). */
+export function badEventTimes(events: readonly ScenarioEvent[]): string[] {
+  const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([zZ]|[+-]\d{2}:\d{2})$/;
+  const bad: string[] = [];
+  events.forEach((e, i) => {
+    const times = [e.at, ...(e.type === 'closure' ? [e.until] : [])];
+    for (const t of times) if (!iso.test(t) || !Number.isFinite(Date.parse(t))) bad.push(`event ${i} (${e.type}): ${JSON.stringify(t)} is not ISO-8601 with an offset`);
+  });
+  return bad;
 }
