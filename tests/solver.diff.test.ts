@@ -22,6 +22,7 @@ import { describe, expect, it } from 'vitest';
 import type { Problem, SolveResult } from '../solver/types.js';
 import { loadExactSolver } from '../src/solve/exact.js';
 import { solveWithHighs } from './reference/highs-model.js';
+import { chunkTests, type Mismatch } from './support/chunks.js';
 import { checkPlan, close } from './support/check-plan.js';
 import { problemForSeed, seedsFromEnv } from './support/instances.js';
 
@@ -55,11 +56,6 @@ const CHUNK_TIMEOUT_MS = 30 * 60_000;
  * a 0.0001 CNY grid, and an exact solver should hit the optimum to within rounding noise.
  */
 const NEAR_MISS_CNY = 1e-4;
-
-interface Mismatch {
-  seed: number;
-  reason: string;
-}
 
 const product = loadExactSolver('exact');
 const allMismatches: Mismatch[] = [];
@@ -99,16 +95,7 @@ async function compare(seed: number): Promise<Mismatch[]> {
 }
 
 describe(`the exact path against the reference model on ${SEEDS.length} seeded instances`, () => {
-  for (let start = 0; start < SEEDS.length; start += CHUNK) {
-    const seeds = SEEDS.slice(start, start + CHUNK);
-    it(`seeds ${seeds[0]}..${seeds[seeds.length - 1]}`, async () => {
-      const mismatches: Mismatch[] = [];
-      for (const seed of seeds) mismatches.push(...(await compare(seed)));
-      allMismatches.push(...mismatches);
-      if (mismatches.length > 0) console.log(mismatches.map((m) => `seed ${m.seed}: ${m.reason}`).join('\n'));
-      expect(mismatches).toEqual([]);
-    }, CHUNK_TIMEOUT_MS);
-  }
+  chunkTests(SEEDS, CHUNK, CHUNK_TIMEOUT_MS, compare, allMismatches);
 
   it('has no mismatch overall (seeds listed for replay)', () => {
     const q = (xs: number[], f: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(f * xs.length))] ?? Number.NaN;

@@ -24,6 +24,7 @@ import { describe, expect, it } from 'vitest';
 import { solveExact } from '../solver/exact/index.js';
 import type { Problem, SolveResult } from '../solver/types.js';
 import { solveWithHighs } from './reference/highs-model.js';
+import { chunkTests, type Mismatch } from './support/chunks.js';
 import { checkPlan, close } from './support/check-plan.js';
 import { generateProblem, problemForSeed, seedsFromEnv } from './support/instances.js';
 
@@ -38,11 +39,6 @@ const PRODUCT_TIMEOUT_MS = 10_000;
 
 /** Per-chunk timeout: the HiGHS reference needs up to a few seconds on the hardest instances. */
 const CHUNK_TIMEOUT_MS = 20 * 60_000;
-
-interface Mismatch {
-  seed: number;
-  reason: string;
-}
 
 const allMismatches: Mismatch[] = [];
 const declines: Mismatch[] = [];
@@ -84,16 +80,7 @@ async function compare(seed: number): Promise<Mismatch[]> {
 }
 
 describe(`solveExact against the reference model on ${SEEDS.length} seeded instances`, () => {
-  for (let start = 0; start < SEEDS.length; start += CHUNK) {
-    const seeds = SEEDS.slice(start, start + CHUNK);
-    it(`seeds ${seeds[0]}..${seeds[seeds.length - 1]}`, async () => {
-      const mismatches: Mismatch[] = [];
-      for (const seed of seeds) mismatches.push(...(await compare(seed)));
-      allMismatches.push(...mismatches);
-      if (mismatches.length > 0) console.log(mismatches.map((m) => `seed ${m.seed}: ${m.reason}`).join('\n'));
-      expect(mismatches).toEqual([]);
-    }, CHUNK_TIMEOUT_MS);
-  }
+  chunkTests(SEEDS, CHUNK, CHUNK_TIMEOUT_MS, compare, allMismatches);
 
   it('has no mismatch overall (seeds listed for replay)', () => {
     const q = (xs: number[], f: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(f * xs.length))] ?? Number.NaN;
