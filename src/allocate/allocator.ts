@@ -17,7 +17,7 @@ export interface OrderView {
 import { DspError } from '../errors.js';
 import type { NetworkContext } from '../network/context.js';
 import { ReservationExistsError, ReservationLostError, type CounterUse, type ReservationItem, type Store, type StoredDecision } from '../store/types.js';
-import { buildCandidates, counterKeys, type Candidates, type CourierTerms, type OrderInput } from './candidates.js';
+import { buildCandidates, counterKeys, NO_LIMIT, type Candidates, type CourierTerms, type OrderInput } from './candidates.js';
 import { CourierBook } from '../couriers/book.js';
 import { explain } from './explain.js';
 import { shipmentIndexKey, trackingNumber } from './ids.js';
@@ -26,8 +26,6 @@ import { KeyedLock } from './keyed-lock.js';
 import { localDay, toIsoWithOffset } from './time.js';
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
-/** The limit of a counter that has none (counted, never refused). */
-const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 
 export type OrderState = 'reserved' | 'committed' | 'cancelled' | 'expired' | 'backordered';
 

@@ -76,6 +76,9 @@ export interface Candidates {
   day: string;
 }
 
+/** The limit of a counter that has none: counted, never refused. */
+export const NO_LIMIT = Number.MAX_SAFE_INTEGER;
+
 /** Capacity counter keys, shared by candidate generation and reservations. */
 export const counterKeys = {
   warehouseParcels: (warehouseId: string, day: string) => `cap:wh:${warehouseId}:${day}:parcels`,

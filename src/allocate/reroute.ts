@@ -7,11 +7,10 @@ import type { NetworkContext } from '../network/context.js';
 import type { Store } from '../store/types.js';
 import { LEFT_WAREHOUSE_RANK, type StatusMachine } from '../tracking/status.js';
 import { shipmentIndexKey, trackingNumber } from './ids.js';
-import { counterKeys } from './candidates.js';
+import { counterKeys, NO_LIMIT } from './candidates.js';
 import { toIsoWithOffset } from './time.js';
 
 const HOUR_MS = 3_600_000;
-const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
 /** One shipment moved to another courier, as recorded on the order. */

@@ -39,6 +39,15 @@ export function nextReadyMs(nowMs: number, w: Pick<Warehouse, 'cutoffLocal' | 'p
   return release - tzMs + w.processingHours * HOUR_MS;
 }
 
+const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([zZ]|[+-]\d{2}:\d{2})$/;
+
+/** Epoch ms of an ISO-8601 time that carries its offset (Z or ±hh:mm); null for anything else. */
+export function parseIsoWithOffset(s: string): number | null {
+  if (!ISO_WITH_OFFSET.test(s)) return null;
+  const ms = Date.parse(s);
+  return Number.isFinite(ms) ? ms : null;
+}
+
 /** Epoch ms -> ISO-8601 with the zone's offset, seconds precision, e.g. 2026-11-11T16:00:00+08:00. */
 export function toIsoWithOffset(ms: number, tzMinutes: number): string {
   const local = new Date(Math.round(ms / 1000) * 1000 + tzMinutes * 60_000).toISOString().slice(0, 19);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { toIsoWithOffset } from '../allocate/time.js';
+import { parseIsoWithOffset, toIsoWithOffset } from '../allocate/time.js';
 import { ErrorBody, LockCreate, LockView } from '../domain/schemas.js';
 import { DspError } from '../errors.js';
 import type { StockLock } from '../store/types.js';
@@ -70,8 +70,8 @@ export const lockRoutes =
         if (b.warehouseId !== undefined && !svc.net.warehouseById.has(b.warehouseId)) {
           throw new DspError('DSP_UNKNOWN_WAREHOUSE', `unknown warehouse ${b.warehouseId}`, [{ warehouseId: b.warehouseId }]);
         }
-        const expiresAt = Date.parse(b.expiresAt);
-        if (!/[zZ]|[+-]\d\d:\d\d$/.test(b.expiresAt) || !Number.isFinite(expiresAt)) {
+        const expiresAt = parseIsoWithOffset(b.expiresAt);
+        if (expiresAt === null) {
           throw new DspError('DSP_BAD_TIME', `expiresAt is not ISO-8601 with an offset: ${b.expiresAt}`);
         }
         const now = svc.clock();

@@ -52,12 +52,6 @@ export interface LaneTerms {
   quotedAt: number | null;
 }
 
-export const courierCounterKeys = {
-  parcels: (courierId: string, provinceCode: string, day: string) => `cap:courier:${courierId}:${provinceCode}:${day}:parcels`,
-  /** Grams (integers, so that Redis counts them exactly). */
-  grams: (courierId: string, provinceCode: string, day: string) => `cap:courier:${courierId}:${provinceCode}:${day}:grams`,
-};
-
 const quoteKey = (courierId: string) => `{cfg}:quotes:${courierId}`;
 const limitKey = (courierId: string, provinceCode: string, day: string) => `{cfg}:caplimit:${courierId}:${provinceCode}:${day}`;
 

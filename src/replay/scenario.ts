@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { parseIsoWithOffset } from '../allocate/time.js';
 import { AllocateRequest } from '../domain/schemas.js';
 
 /**
@@ -124,11 +125,10 @@ export function loadScenario(path: string): { scenario: Scenario; fileEvents: Sc
 
 /** Names every event whose time is not ISO-8601 with an offset (empty when all are). */
 export function badEventTimes(events: readonly ScenarioEvent[]): string[] {
-  const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([zZ]|[+-]\d{2}:\d{2})$/;
   const bad: string[] = [];
   events.forEach((e, i) => {
     const times = [e.at, ...(e.type === 'closure' ? [e.until] : [])];
-    for (const t of times) if (!iso.test(t) || !Number.isFinite(Date.parse(t))) bad.push(`event ${i} (${e.type}): ${JSON.stringify(t)} is not ISO-8601 with an offset`);
+    for (const t of times) if (parseIsoWithOffset(t) === null) bad.push(`event ${i} (${e.type}): ${JSON.stringify(t)} is not ISO-8601 with an offset`);
   });
   return bad;
 }

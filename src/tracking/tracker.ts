@@ -1,6 +1,6 @@
 import type { Allocator } from '../allocate/allocator.js';
 import { reroutesKey } from '../allocate/reroute.js';
-import { toIsoWithOffset } from '../allocate/time.js';
+import { parseIsoWithOffset, toIsoWithOffset } from '../allocate/time.js';
 import type { Config } from '../config.js';
 import type { Decision } from '../domain/schemas.js';
 import { DspError } from '../errors.js';
@@ -23,7 +23,6 @@ export type WmsResult =
   | { index: number; status: 'rejected'; code: string; message: string };
 
 const HOUR_MS = 3_600_000;
-const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([zZ]|[+-]\d{2}:\d{2})$/;
 
 /**
  * Applies WMS scans to orders (idempotent, any order; see status.ts), commits the reservation when
@@ -57,8 +56,8 @@ export class Tracker {
 
   private async applyOne(e: WmsEvent): Promise<Omit<Extract<WmsResult, { status: 'applied' | 'duplicate' }>, 'index'>> {
     if (!this.machine.knows(e.code)) throw new DspError('DSP_UNKNOWN_WMS_CODE', `unknown WMS status code ${e.code}`, [{ code: e.code }]);
-    const at = Date.parse(e.at);
-    if (!ISO_WITH_OFFSET.test(e.at) || !Number.isFinite(at)) throw new DspError('DSP_BAD_TIME', `at is not ISO-8601 with an offset: ${e.at}`);
+    const at = parseIsoWithOffset(e.at);
+    if (at === null) throw new DspError('DSP_BAD_TIME', `at is not ISO-8601 with an offset: ${e.at}`);
     if (at > this.clock() + this.cfg.wmsMaxClockSkewMinutes * 60_000) throw new DspError('DSP_BAD_TIME', `at ${e.at} lies in the future`);
     const d = await this.store.getDecision<Decision>(e.orderId);
     if (!d) throw new DspError('DSP_ORDER_NOT_FOUND', `no decision for order ${e.orderId}`, [{ orderId: e.orderId }]);
