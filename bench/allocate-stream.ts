@@ -16,7 +16,7 @@ import { MemoryStore } from '../src/store/memory.js';
 import { quantiles, machine, flag } from './util.js';
 
 export async function runAllocateStream(opts: { profile: 'normal' | 'double11'; seed: number; count?: number }) {
-  const config = loadConfig({});
+  const config = loadConfig(process.env);
   const net = loadNetworkContext(config);
   const orders = generateOrders(net.network, net.regionsGeoJson, {
     seed: opts.seed,

@@ -103,7 +103,7 @@ export interface ReplayOptions {
 /** Replays the events under one policy and returns its KPIs. */
 export async function replayPolicy(scenario: Scenario, events: ScenarioEvent[], policy: Policy, opts: ReplayOptions): Promise<PolicyReport> {
   const { net } = opts;
-  const cfg: Config = Object.freeze({ ...opts.config, policy, ...(scenario.overrides?.radiusLockFactor ? { radiusLockFactor: scenario.overrides.radiusLockFactor } : {}) });
+  const cfg: Config = Object.freeze({ ...opts.config, policy, solveTimeoutMs: opts.config.replaySolveTimeoutMs, ...(scenario.overrides?.radiusLockFactor ? { radiusLockFactor: scenario.overrides.radiusLockFactor } : {}) });
   let now = events.length > 0 ? Date.parse(events[0]!.at) : Date.now();
   const clock = () => now;
   const store = new MemoryStore(net.network.stock, { clock });
