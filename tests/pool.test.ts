@@ -50,6 +50,38 @@ describe('solver pool', () => {
     expect(pool.counters.overloaded).toBe(9);
   }, 60_000);
 
+  it('counts time waiting for a thread against the deadline: a task that starts late answers the greedy plan at once', async () => {
+    // One thread, eight 10 x 17 solves of 1 ms each submitted together, a grace long enough that
+    // every answer comes from the thread: the later tasks start after their deadline.
+    const { pool } = await make({ poolMinWork: 0, solveGraceMs: 10_000 });
+    const ps = Array.from({ length: 8 }, (_, i) => problemForSeed(20_240_900 + 4 * i));
+    const results = await Promise.all(ps.map((p) => pool.solve(p, 1)));
+    const waited = results.filter((r) => /deadline passed while the solve waited for a solver thread/.test(r.fallbackReason ?? ''));
+    expect(waited.length).toBeGreaterThan(0);
+    for (const r of waited) expect(r.stats.solver).toBe('greedy');
+    results.forEach((r, i) => expect(checkPlan(ps[i]!, r.plan).errors).toEqual([]));
+    expect(pool.counters.late).toBe(0);
+    expect(pool.counters.workerFailures).toBe(0);
+    expect(pool.threads).toBe(1);
+  }, 60_000);
+
+  it('answers the greedy plan when no thread answers by deadline + grace, without stopping the thread', async () => {
+    const { pool } = await make({ poolMinWork: 0, solveGraceMs: 1 });
+    const ps = Array.from({ length: 8 }, (_, i) => problemForSeed(20_240_900 + 4 * i));
+    const results = await Promise.all(ps.map((p) => pool.solve(p, 1)));
+    const late = results.filter((r) => /no solver thread answered within 1 ms \+ 1 ms grace/.test(r.fallbackReason ?? ''));
+    expect(late.length).toBeGreaterThan(0);
+    expect(pool.counters.late).toBe(late.length);
+    results.forEach((r, i) => expect(checkPlan(ps[i]!, r.plan).errors).toEqual([]));
+    // The thread was not replaced: it finishes the abandoned tasks (at once, their deadline has
+    // passed) and answers the next solve.
+    const next = await pool.solve(generateProblem(7_200, { lines: 3, sites: 8, couriers: 4 }), 5_000);
+    expect(next.optimal).toBe(true);
+    expect(pool.counters.stuckReplaced).toBe(0);
+    expect(pool.counters.workerFailures).toBe(0);
+    expect(pool.threads).toBe(1);
+  }, 60_000);
+
   it('a worker that crashes is replaced and its request answered with the fallback plan', async () => {
     const { pool } = await make({ poolMinWork: 0 });
     const p = problemForSeed(20240663); // the hardest known instance: HiGHS needs seconds

@@ -54,7 +54,7 @@ export const metricsRoutes =
       const pool = svc.solver;
       new Gauge({
         name: 'dispatchd_solver_pool_tasks',
-        help: 'Solves by path since start: in-thread, pooled, overloaded (refused), worker-failure, deadline-abort',
+        help: 'Solves by path since start: in-thread, pooled, overloaded (refused), worker-failure, late (greedy answered past deadline + grace), stuck-replaced',
         labelNames: ['path'] as const,
         registers: [register],
         collect() {
@@ -63,7 +63,8 @@ export const metricsRoutes =
           this.set({ path: 'pooled' }, c.pooled);
           this.set({ path: 'overloaded' }, c.overloaded);
           this.set({ path: 'worker-failure' }, c.workerFailures);
-          this.set({ path: 'deadline-abort' }, c.deadlineAborts);
+          this.set({ path: 'late' }, c.late);
+          this.set({ path: 'stuck-replaced' }, c.stuckReplaced);
         },
       });
     }

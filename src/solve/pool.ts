@@ -5,6 +5,7 @@ import { solve, type ExactSolver } from '../../solver/solve.js';
 import type { Problem, SolveResult } from '../../solver/types.js';
 import type { Config } from '../config.js';
 import { DspError } from '../errors.js';
+import { epochNow } from '../util/epoch.js';
 import type { SolveTask } from './worker.js';
 
 /** What the allocator asks for: one order's problem solved within a time budget. */
@@ -33,22 +34,37 @@ export interface PoolCounters {
   pooled: number;
   overloaded: number;
   workerFailures: number;
-  deadlineAborts: number;
+  /** Pooled solves answered by the greedy plan because no thread answered by deadline + grace. */
+  late: number;
+  /** Threads stopped and replaced because a task ran STUCK_AFTER_MS past its deadline. */
+  stuckReplaced: number;
 }
+
+/**
+ * A solver thread still busy this long past a task's deadline is stopped and replaced. Solves
+ * stop at their deadline by themselves (the exact search checks the clock, HiGHS has a time
+ * limit), so this only catches a thread that is genuinely stuck; stopping threads is kept rare on
+ * purpose, because a replacement costs tens of milliseconds of start-up (the HiGHS module).
+ */
+export const STUCK_AFTER_MS = 5_000;
 
 /**
  * The solver worker pool (piscina): one thread per core by default, tasks are the problem (small),
  * not a rendered LP. Small problems stay in the request thread, where a round trip to a worker
  * would cost more than the solve. The queue is bounded: when it is full the request answers 503
- * DSP_OVERLOADED at once instead of waiting behind work it cannot catch up with. A worker that
- * crashes is replaced by piscina; its request is answered with the greedy plan as a fallback, as
- * is a task still queued or running past its deadline plus a grace period (the thread running it
- * is then stopped and replaced).
+ * DSP_OVERLOADED at once instead of waiting behind work it cannot catch up with.
+ *
+ * The deadline is absolute and travels with the task: time spent waiting for a thread counts
+ * against it, and a task that starts after its deadline answers the greedy plan at once, so a
+ * queue never turns into latency. If no thread has answered by the deadline plus SOLVE_GRACE_MS,
+ * the request is answered with the greedy plan and the task is left to finish (it stops at its own
+ * deadline); only a thread still busy STUCK_AFTER_MS past the deadline is stopped and replaced. A
+ * worker that crashes is replaced by piscina and its request answered with the greedy plan.
  */
 export class SolverPool implements Solver {
   private readonly pool: Piscina<SolveTask, SolveResult>;
   private readonly inThread: InThreadSolver;
-  readonly counters: PoolCounters = { inThread: 0, pooled: 0, overloaded: 0, workerFailures: 0, deadlineAborts: 0 };
+  readonly counters: PoolCounters = { inThread: 0, pooled: 0, overloaded: 0, workerFailures: 0, late: 0, stuckReplaced: 0 };
 
   constructor(
     private readonly cfg: Pick<Config, 'solver' | 'solverThreads' | 'solveQueueMax' | 'poolMinWork' | 'solveGraceMs'>,
@@ -88,26 +104,43 @@ export class SolverPool implements Solver {
     }
     this.counters.pooled++;
     const t0 = performance.now();
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), timeoutMs + this.cfg.solveGraceMs);
-    try {
-      return await this.pool.run({ problem: p, timeoutMs }, { signal: abort.signal });
-    } catch (err) {
-      if (err instanceof Error && err.message === 'Task queue is at limit') {
-        this.counters.overloaded++;
-        throw new DspError('DSP_OVERLOADED', 'the solver queue is full; retry with backoff');
-      }
-      const timedOut = abort.signal.aborted;
-      if (timedOut) this.counters.deadlineAborts++;
-      else this.counters.workerFailures++;
-      const reason = timedOut
-        ? `no solver thread answered within ${timeoutMs + this.cfg.solveGraceMs} ms`
-        : `the solver thread failed (${err instanceof Error ? err.message : String(err)}); it was replaced`;
-      const plan = solveGreedy(p);
-      return { plan, optimal: false, fallbackReason: reason, stats: { solver: 'greedy', micros: (performance.now() - t0) * 1_000, nodes: 0 } };
-    } finally {
-      clearTimeout(timer);
+    const fallback = (reason: string): SolveResult => ({
+      plan: solveGreedy(p),
+      optimal: false,
+      fallbackReason: reason,
+      stats: { solver: 'greedy', micros: (performance.now() - t0) * 1_000, nodes: 0 },
+    });
+    const stuck = new AbortController();
+    let stuckTimer: NodeJS.Timeout | undefined;
+    const task = this.pool.run({ problem: p, timeoutMs, deadlineEpochMs: epochNow() + timeoutMs }, { signal: stuck.signal });
+    const settled = task.then(
+      (r) => ({ ok: true as const, r }),
+      (err: unknown) => ({ ok: false as const, err }),
+    );
+    let lateTimer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      lateTimer = setTimeout(() => resolve('late'), timeoutMs + this.cfg.solveGraceMs);
+    });
+    const first = await Promise.race([settled, late]);
+    clearTimeout(lateTimer);
+    if (first === 'late') {
+      this.counters.late++;
+      // The task goes on and stops at its own deadline; a thread that does not is replaced.
+      stuckTimer = setTimeout(() => {
+        this.counters.stuckReplaced++;
+        stuck.abort();
+      }, STUCK_AFTER_MS);
+      void settled.finally(() => clearTimeout(stuckTimer));
+      return fallback(`no solver thread answered within ${timeoutMs} ms + ${this.cfg.solveGraceMs} ms grace`);
     }
+    if (first.ok) return first.r;
+    const err = first.err;
+    if (err instanceof Error && err.message === 'Task queue is at limit') {
+      this.counters.overloaded++;
+      throw new DspError('DSP_OVERLOADED', 'the solver queue is full; retry with backoff');
+    }
+    this.counters.workerFailures++;
+    return fallback(`the solver thread failed (${err instanceof Error ? err.message : String(err)}); it was replaced`);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,8 @@
 import { workerData } from 'node:worker_threads';
+import { solveGreedy } from '../../solver/greedy.js';
 import { solve } from '../../solver/solve.js';
 import type { Problem, SolveResult } from '../../solver/types.js';
+import { epochNow } from '../util/epoch.js';
 import { loadExactSolver } from './exact.js';
 
 /**
@@ -11,9 +13,21 @@ const exact = loadExactSolver((workerData as { solver: string }).solver);
 
 export interface SolveTask {
   problem: Problem;
+  /** The request's whole budget, ms (for the reasons). */
   timeoutMs: number;
+  /** When the budget ends, epoch ms (src/util/epoch.ts: a clock threads share). */
+  deadlineEpochMs: number;
 }
 
 export default async function solveTask(task: SolveTask): Promise<SolveResult> {
-  return solve(task.problem, { timeoutMs: task.timeoutMs, exact: await exact });
+  const solver = await exact;
+  const left = task.deadlineEpochMs - epochNow();
+  if (left <= 0) {
+    // The deadline passed while the task waited for this thread: answer at once.
+    const t0 = performance.now();
+    const plan = solveGreedy(task.problem);
+    const reason = `the ${task.timeoutMs} ms deadline passed while the solve waited for a solver thread`;
+    return { plan, optimal: false, fallbackReason: reason, stats: { solver: 'greedy', micros: (performance.now() - t0) * 1_000, nodes: 0 } };
+  }
+  return solve(task.problem, { timeoutMs: left, exact: solver });
 }
