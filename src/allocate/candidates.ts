@@ -191,26 +191,40 @@ export function buildCandidates(
       siteArcInfo.push({ fromWarehouseId: w.id, sku: l.sku, storagePerUnit: storage, transferPerUnit: 0 });
     });
 
-    // Transfer arcs: for lines the site cannot cover alone, the cheapest few line-haul sources.
+    // Transfer arcs: for lines the site cannot cover alone, the cheapest few line-haul sources
+    // (line haul + handling + storage while the stock travels, ties by warehouse id).
     let transferLeadHours = 0;
-    if (cfg.maxTransferSources > 0) {
+    const k = cfg.maxTransferSources;
+    if (k > 0) {
+      // When stock that arrives after `hours` of line haul is ready here: per lane duration, once per site.
+      const readyAfter = new Map<number, number>();
       lines.forEach((l, li) => {
         if (freePerLine[li]! >= l.qty) return;
-        const sources = holders[li]!
-          .filter((v) => v.id !== w.id)
-          .map((v) => ({ v, lane: net.lineHaulLane(v.id, w.id) }))
-          .filter((s): s is { v: Warehouse; lane: NonNullable<typeof s.lane> } => s.lane !== undefined)
-          .map((s) => ({
-            ...s,
-            transferPerUnit: s.lane.perKgCny * l.unitWeightKg + cfg.transferHandlingCnyPerUnit,
-            storagePerUnit: (holdingPerUnitDay(l.sku) * (nextReadyMs(nowMs, w, s.lane.hours, tz) - nowMs)) / (24 * HOUR_MS),
-          }))
-          .sort((a, b) => a.transferPerUnit + a.storagePerUnit - (b.transferPerUnit + b.storagePerUnit) || (a.v.id < b.v.id ? -1 : 1))
-          .slice(0, cfg.maxTransferSources);
-        for (const s of sources) {
-          siteArcs.push({ site, line: li, pool: pool(s.v.id, l.sku, freeAt(s.v.id, l.sku)), unitCost: 0, transfer: true });
-          siteArcInfo.push({ fromWarehouseId: s.v.id, sku: l.sku, storagePerUnit: s.storagePerUnit, transferPerUnit: s.transferPerUnit });
-          transferLeadHours = Math.max(transferLeadHours, s.lane.hours);
+        const holding = holdingPerUnitDay(l.sku);
+        // The k cheapest so far, cheapest first (k is small: insertion beats sorting every holder).
+        const best: { v: Warehouse; hours: number; transferPerUnit: number; storagePerUnit: number; total: number }[] = [];
+        for (const v of holders[li]!) {
+          if (v.id === w.id) continue;
+          const lane = net.lineHaulLane(v.id, w.id);
+          if (lane === undefined) continue;
+          let ready = readyAfter.get(lane.hours);
+          if (ready === undefined) {
+            ready = nextReadyMs(nowMs, w, lane.hours, tz);
+            readyAfter.set(lane.hours, ready);
+          }
+          const transferPerUnit = lane.perKgCny * l.unitWeightKg + cfg.transferHandlingCnyPerUnit;
+          const storagePerUnit = (holding * (ready - nowMs)) / (24 * HOUR_MS);
+          const total = transferPerUnit + storagePerUnit;
+          let at = best.length;
+          while (at > 0 && (best[at - 1]!.total > total || (best[at - 1]!.total === total && best[at - 1]!.v.id > v.id))) at--;
+          if (at >= k) continue;
+          best.splice(at, 0, { v, hours: lane.hours, transferPerUnit, storagePerUnit, total });
+          if (best.length > k) best.pop();
+        }
+        for (const src of best) {
+          siteArcs.push({ site, line: li, pool: pool(src.v.id, l.sku, freeAt(src.v.id, l.sku)), unitCost: 0, transfer: true });
+          siteArcInfo.push({ fromWarehouseId: src.v.id, sku: l.sku, storagePerUnit: src.storagePerUnit, transferPerUnit: src.transferPerUnit });
+          transferLeadHours = Math.max(transferLeadHours, src.hours);
         }
       });
     }
