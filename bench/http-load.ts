@@ -132,7 +132,7 @@ export async function runHttpLoad(opts: { seconds: number; connections: number; 
   const dataDir = scaledDataDir(100);
   const [svcPort, barePort] = [await freePort(), await freePort()];
   const svc = spawn(process.execPath, [join(root, 'dist/src/main.js'), 'serve'], {
-    env: { ...process.env, PORT: String(svcPort), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+    env: { ...process.env, PORT: String(svcPort), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', DEMO_FEED: process.env.DEMO_FEED ?? 'off' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   let bare: ChildProcess | undefined;
