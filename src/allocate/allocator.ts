@@ -92,9 +92,17 @@ export class Allocator {
     const work = (async () => {
       const existing = await this.store.getDecision<Decision>(order.orderId);
       if (existing) return this.replay(existing, hash);
+      // Optimistic first: decide on a snapshot without holding the SKU lock, and let the store's
+      // atomic reservation judge. Stock and capacity only shrink between snapshot and reservation
+      // (other reservations), so a plan that still reserves is still optimal among what is left.
+      // Only when the reservation fails does the order re-plan under the lock, one at a time
+      // with the other orders on its SKUs, so a slow solve never holds up unrelated decisions.
+      const t0 = performance.now();
+      const first = await this.decide(order, hash, t0, true);
+      if (first !== undefined) return first;
       return this.skuLock.run(
         order.lines.map((l) => l.sku),
-        () => this.decide(order, hash),
+        async () => (await this.decide(order, hash, t0, false))!,
       );
     })();
     this.inFlight.set(order.orderId, work);
@@ -149,8 +157,14 @@ export class Allocator {
     };
   }
 
-  private async decide(order: ReturnType<Allocator['normalise']>, hash: string): Promise<Decision> {
-    const t0 = performance.now();
+  /**
+   * Snapshot -> candidates -> plan -> atomic reservation -> decision. An optimistic attempt
+   * answers undefined when its reservation fails (the caller re-plans under the SKU lock);
+   * otherwise a failed reservation re-plans from fresh stock up to RESERVE_RETRIES times.
+   */
+  private async decide(order: ReturnType<Allocator['normalise']>, hash: string, t0: number, optimistic: true): Promise<Decision | undefined>;
+  private async decide(order: ReturnType<Allocator['normalise']>, hash: string, t0: number, optimistic: false): Promise<Decision>;
+  private async decide(order: ReturnType<Allocator['normalise']>, hash: string, t0: number, optimistic: boolean): Promise<Decision | undefined> {
     const skus = order.lines.map((l) => l.sku);
     for (let attempt = 1; ; attempt++) {
       const now = this.clock();
@@ -182,6 +196,7 @@ export class Allocator {
           throw err;
         }
         if (!res.ok) {
+          if (optimistic) return undefined;
           if (attempt < this.cfg.reserveRetries) continue;
           throw new DspError('DSP_RESERVATION_CONFLICT', `stock kept changing while deciding order ${order.orderId}; retry`, [
             ...res.shortages,

@@ -1,7 +1,8 @@
 /**
- * A per-key async lock for one process. Decisions on orders that share a SKU run one after the
- * other (snapshot -> solve -> reserve), so that in one instance they do not race for the same
- * stock and fall into reservation conflicts; orders on disjoint SKUs still run concurrently.
+ * A per-key async lock for one process. When an order's optimistic attempt loses a race for stock
+ * (src/allocate/allocator.ts), it re-plans under this lock: decisions on orders that share a SKU
+ * then run one after the other (snapshot -> solve -> reserve), so that in one instance they do not
+ * keep falling into reservation conflicts; orders on disjoint SKUs still run concurrently.
  * A holder joins the queue of every key synchronously, in one step, so all queues agree on one
  * arrival order: no deadlock, first come first served. Across instances the store's atomic
  * reservation and the pipeline's re-plan on conflict remain the guarantee.
