@@ -8,10 +8,10 @@ import { checkPlan } from './support/check-plan.js';
 
 /** The solver worker pool: the same answers as in-thread, small problems kept in-thread, a bounded queue, crash recovery. */
 const pools: SolverPool[] = [];
-const make = (over: Partial<ReturnType<typeof loadConfig>> = {}) => {
+const make = (over: Partial<ReturnType<typeof loadConfig>> = {}, stuckAfterMs?: number) => {
   const cfg = loadConfig({}, { solverThreads: 1, ...over });
   return loadExactSolver(cfg.solver).then((exact) => {
-    const pool = new SolverPool(cfg, exact);
+    const pool = new SolverPool(cfg, exact, stuckAfterMs);
     pools.push(pool);
     return { pool, exact };
   });
@@ -77,8 +77,24 @@ describe('solver pool', () => {
     // passed) and answers the next solve.
     const next = await pool.solve(generateProblem(7_200, { lines: 3, sites: 8, couriers: 4 }), 5_000);
     expect(next.optimal).toBe(true);
-    expect(pool.counters.stuckReplaced).toBe(0);
+    expect(pool.counters.stuckAborts).toBe(0);
     expect(pool.counters.workerFailures).toBe(0);
+    expect(pool.threads).toBe(1);
+  }, 60_000);
+
+  it('aborts a task still unanswered long past its deadline; the pool goes on with one thread', async () => {
+    // Past deadline + grace the request is answered; at deadline + stuckAfterMs (here 5 ms) the
+    // task is aborted: a queued one leaves the queue, a running one's thread is replaced.
+    const { pool } = await make({ poolMinWork: 0, solveGraceMs: 1 }, 5);
+    const ps = Array.from({ length: 8 }, (_, i) => problemForSeed(20_240_900 + 4 * i));
+    const results = await Promise.all(ps.map((p) => pool.solve(p, 1)));
+    results.forEach((r, i) => expect(checkPlan(ps[i]!, r.plan).errors).toEqual([]));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pool.counters.late).toBeGreaterThan(0);
+    expect(pool.counters.stuckAborts).toBeGreaterThan(0);
+    expect(pool.counters.stuckAborts).toBeLessThanOrEqual(pool.counters.late);
+    const next = await pool.solve(generateProblem(7_200, { lines: 3, sites: 8, couriers: 4 }), 5_000);
+    expect(next.optimal).toBe(true);
     expect(pool.threads).toBe(1);
   }, 60_000);
 

@@ -54,7 +54,7 @@ export const metricsRoutes =
       const pool = svc.solver;
       new Gauge({
         name: 'dispatchd_solver_pool_tasks',
-        help: 'Solves by path since start: in-thread, pooled, overloaded (refused), worker-failure, late (greedy answered past deadline + grace), stuck-replaced',
+        help: 'Solves by path since start: in-thread, pooled, overloaded (refused), worker-failure, late (greedy answered past deadline + grace), stuck-abort (aborted 5 s past deadline)',
         labelNames: ['path'] as const,
         registers: [register],
         collect() {
@@ -64,7 +64,7 @@ export const metricsRoutes =
           this.set({ path: 'overloaded' }, c.overloaded);
           this.set({ path: 'worker-failure' }, c.workerFailures);
           this.set({ path: 'late' }, c.late);
-          this.set({ path: 'stuck-replaced' }, c.stuckReplaced);
+          this.set({ path: 'stuck-abort' }, c.stuckAborts);
         },
       });
     }

@@ -36,8 +36,8 @@ export interface PoolCounters {
   workerFailures: number;
   /** Pooled solves answered by the greedy plan because no thread answered by deadline + grace. */
   late: number;
-  /** Threads stopped and replaced because a task ran STUCK_AFTER_MS past its deadline. */
-  stuckReplaced: number;
+  /** Tasks aborted STUCK_AFTER_MS past their deadline (a running one's thread is stopped and replaced). */
+  stuckAborts: number;
 }
 
 /**
@@ -64,11 +64,13 @@ export const STUCK_AFTER_MS = 5_000;
 export class SolverPool implements Solver {
   private readonly pool: Piscina<SolveTask, SolveResult>;
   private readonly inThread: InThreadSolver;
-  readonly counters: PoolCounters = { inThread: 0, pooled: 0, overloaded: 0, workerFailures: 0, late: 0, stuckReplaced: 0 };
+  readonly counters: PoolCounters = { inThread: 0, pooled: 0, overloaded: 0, workerFailures: 0, late: 0, stuckAborts: 0 };
 
   constructor(
     private readonly cfg: Pick<Config, 'solver' | 'solverThreads' | 'solveQueueMax' | 'poolMinWork' | 'solveGraceMs'>,
     exact: ExactSolver,
+    /** For tests: how long past its deadline a task is aborted (default STUCK_AFTER_MS). */
+    private readonly stuckAfterMs: number = STUCK_AFTER_MS,
   ) {
     this.inThread = new InThreadSolver(exact);
     const threads = cfg.solverThreads === -1 ? availableParallelism() : cfg.solverThreads;
@@ -127,9 +129,9 @@ export class SolverPool implements Solver {
       this.counters.late++;
       // The task goes on and stops at its own deadline; a thread that does not is replaced.
       stuckTimer = setTimeout(() => {
-        this.counters.stuckReplaced++;
+        this.counters.stuckAborts++;
         stuck.abort();
-      }, STUCK_AFTER_MS);
+      }, this.stuckAfterMs - this.cfg.solveGraceMs).unref();
       void settled.finally(() => clearTimeout(stuckTimer));
       return fallback(`no solver thread answered within ${timeoutMs} ms + ${this.cfg.solveGraceMs} ms grace`);
     }
