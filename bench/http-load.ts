@@ -25,7 +25,7 @@ import { flag, machine } from './util.js';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** A copy of data/ with stock and daily parcel capacities multiplied. */
-function scaledDataDir(factor: number): string {
+export function scaledDataDir(factor: number): string {
   const dir = mkdtempSync(join(tmpdir(), 'dsp-bench-data-'));
   cpSync(join(root, 'data'), dir, { recursive: true });
   const stock = readFileSync(join(dir, 'network/stock.csv'), 'utf8').trim().split('\n');
@@ -71,6 +71,7 @@ interface LoadResult {
   'max ms': number;
   requests: number;
   'non-2xx': number;
+  'non-2xx codes': string;
   errors: number;
   'request bytes (mean)': number;
 }
@@ -78,6 +79,7 @@ interface LoadResult {
 async function load(target: string, url: string, bodies: () => string, seconds: number, connections: number, overallRate?: number): Promise<LoadResult> {
   let bytes = 0;
   let n = 0;
+  const failures = new Map<string, number>();
   const r = await autocannon({
     url,
     connections,
@@ -93,6 +95,17 @@ async function load(target: string, url: string, bodies: () => string, seconds: 
           n++;
           return { ...req, body };
         },
+        onResponse: (status: number, resBody: string) => {
+          if (status < 300) return;
+          let code = '';
+          try {
+            code = (JSON.parse(resBody) as { error?: { code?: string } }).error?.code ?? '';
+          } catch {
+            /* not JSON */
+          }
+          const key = `${status} ${code}`.trim();
+          failures.set(key, (failures.get(key) ?? 0) + 1);
+        },
       },
     ],
   });
@@ -104,6 +117,7 @@ async function load(target: string, url: string, bodies: () => string, seconds: 
     'max ms': r.latency.max,
     requests: r.requests.total,
     'non-2xx': r.non2xx,
+    'non-2xx codes': [...failures].map(([k, v]) => `${v} x ${k}`).join(', '),
     errors: r.errors,
     'request bytes (mean)': Math.round(bytes / Math.max(1, n)),
   };
