@@ -22,6 +22,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { solveExact } from '../solver/exact/index.js';
+import { CLOSED, FREE, Lagrangian } from '../solver/exact/lagrange.js';
+import { reduceProblem } from '../solver/reduce.js';
+import { mulberry32 } from '../src/util/prng.js';
 import type { Problem, SolveResult } from '../solver/types.js';
 import { solveWithHighs } from './reference/highs-model.js';
 import { chunkTests, type Mismatch } from './support/chunks.js';
@@ -123,4 +126,34 @@ describe('solveExact deadline', () => {
     expect(r.fallbackReason).toMatch(/deadline/);
     expect(checkPlan(p, r.plan).errors).toEqual([]);
   });
+});
+
+describe('solveExact Lagrangian bound (solver/exact/lagrange.ts)', () => {
+  // Any non-negative multipliers must give a lower bound on the optimum: at the root (every site
+  // free) and with the sites fixed as in HiGHS's optimal plan (the others closed). Random
+  // multipliers around the line prices exercise the bound far from the ones the search picks.
+  const seeds = [20250001, 20250002, 20250003, 20250004, 20250005, 20250008, 20250010, 20250012, 20250013, 20250016, 20250026, 20250120];
+  it.each(seeds)('never exceeds the optimum on seed %i', async (seed) => {
+    const p = problemForSeed(seed);
+    const ref = await solveWithHighs(p);
+    expect(ref.status).toBe('Optimal');
+    const { problem: q, optionMap } = reduceProblem(p);
+    const usable = q.options.map((o) => Math.min(q.sites[o.site]!.parcelCap ?? Infinity, q.couriers[o.courier]!.parcelCap ?? Infinity) >= 1);
+    const lag = new Lagrangian(q, usable);
+    const allowed = Uint8Array.from(usable.map((u) => (u ? 1 : 0)));
+    const free = new Int32Array(q.sites.length).fill(FREE);
+    const fixed = new Int32Array(q.sites.length).fill(CLOSED);
+    for (const sh of ref.plan.shipments) fixed[p.options[sh.option]!.site] = optionMap.indexOf(sh.option);
+    const rnd = mulberry32(seed);
+    const start = lag.save();
+    const slack = 1e-6 * Math.max(1, Math.abs(ref.objective));
+    for (let trial = 0; trial < 40; trial++) {
+      const m = start.map((a) => a.slice());
+      const scale = trial === 0 ? 0 : [1, 10, 100, 10_000][trial % 4]!;
+      for (const a of m) for (let i = 0; i < a.length; i++) a[i] = Math.max(0, a[i]! + scale * (rnd() - 0.5));
+      lag.load(m);
+      expect(lag.evaluate(free, allowed)).toBeLessThanOrEqual(ref.objective + slack);
+      expect(lag.evaluate(fixed, allowed)).toBeLessThanOrEqual(ref.objective + slack);
+    }
+  }, 60_000);
 });

@@ -2,9 +2,9 @@
  * The leaf subproblem of the exact search: with the open option of every opened site fixed, the
  * cheapest integer quantities. It is a small MIP (units per usable arc, parcels per option,
  * backorders per line, with the pool, courier kg / parcel and site parcel rows), solved by a
- * depth-first branch and bound on the LP relaxation (solver/exact/simplex.ts), pruned against
- * the search's incumbent. Every integral candidate is rebuilt with makePlan (solver/cost.ts), so
- * its objective is the model's, not the LP's.
+ * branch and bound on the LP relaxation (solver/exact/simplex.ts), best-first with dives, pruned
+ * against the search's incumbent. Every integral candidate is rebuilt with makePlan
+ * (solver/cost.ts), so its objective is the model's, not the LP's.
  */
 import { makePlan } from '../cost.js';
 import type { Plan, PlanShipment, Problem } from '../types.js';
@@ -39,6 +39,43 @@ const INT_TOL = 1e-6;
 /** Weight slack matching solver/cost.ts: a shipment of k x parcelMaxKg (1 + 1e-9) kg still fits k parcels. */
 const KG_EPS = 1e-9;
 
+/** A node of the leaf's branch and bound: column bounds, and its parent's LP value (a bound). */
+interface LeafNode {
+  lb: number[];
+  ub: number[];
+  bound: number;
+}
+
+function heapPush(h: LeafNode[], x: LeafNode): void {
+  let i = h.length;
+  h.push(x);
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if (h[p]!.bound <= x.bound) break;
+    h[i] = h[p]!;
+    i = p;
+  }
+  h[i] = x;
+}
+
+function heapPop(h: LeafNode[]): LeafNode {
+  const top = h[0]!;
+  const last = h.pop()!;
+  if (h.length > 0) {
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= h.length) break;
+      if (c + 1 < h.length && h[c + 1]!.bound < h[c]!.bound) c++;
+      if (h[c]!.bound >= last.bound) break;
+      h[i] = h[c]!;
+      i = c;
+    }
+    h[i] = last;
+  }
+  return top;
+}
+
 interface Column {
   kind: 'x' | 'n' | 'b' | 's';
   arc: number;
@@ -47,9 +84,11 @@ interface Column {
 
 /**
  * Solves the leaf with options `open` (one per opened site; indices into p.options; shipments may
- * come out empty, which only drops them). Every better plan found goes to `st.accept`.
+ * come out empty, which only drops them). Every better plan found goes to `st.accept`. With
+ * `maxLps`, gives up after that many LPs (a heuristic use); returns whether the leaf was solved
+ * to the end.
  */
-export function solveLeaf(p: Problem, arcsAt: number[][], open: number[], st: SearchState): void {
+export function solveLeaf(p: Problem, arcsAt: number[][], open: number[], st: SearchState, maxLps = Infinity): boolean {
   const cols: Column[] = [];
   const cost: number[] = [];
   const lb: number[] = [];
@@ -68,7 +107,7 @@ export function solveLeaf(p: Problem, arcsAt: number[][], open: number[], st: Se
     const courier = p.couriers[o.courier]!;
     const siteCap = p.sites[o.site]!.parcelCap;
     const capO = Math.min(siteCap ?? Infinity, courier.parcelCap ?? Infinity);
-    if (capO < 1) return; // cannot open: infeasible leaf
+    if (capO < 1) return true; // cannot open: infeasible leaf
     constant += o.fixedCost;
     const wIdx: number[] = [];
     const wVal: number[] = [];
@@ -151,17 +190,30 @@ export function solveLeaf(p: Problem, arcsAt: number[][], open: number[], st: Se
   for (const [c, r] of courierParcels) {
     const cap = p.couriers[c]!.parcelCap;
     if (cap === null) continue;
-    if (r.fixed > cap) return; // too many one-parcel shipments for this courier
+    if (r.fixed > cap) return true; // too many one-parcel shipments for this courier
     let maxN = r.fixed;
     for (const j of r.idx) maxN += ub[j]!;
     if (maxN > cap) rows.push({ idx: r.idx, val: r.idx.map(() => 1), sense: LE, rhs: cap - r.fixed });
   }
 
   const model: LpModel = { cost, lb, ub, rows };
-  // Depth-first branch and bound on bound changes.
-  const stack: { lb: number[]; ub: number[] }[] = [{ lb, ub }];
-  while (stack.length > 0) {
-    const node = stack.pop()!;
+  // Branch and bound on bound changes, best-first on the parents' LP values with dives: the
+  // nearer child of each node is solved next, the farther one waits in a heap; once the best
+  // waiting bound reaches the incumbent, the leaf is done.
+  const heap: LeafNode[] = [];
+  let next: LeafNode | null = { lb, ub, bound: -Infinity };
+  let lps = 0;
+  while (next !== null || heap.length > 0) {
+    let node: LeafNode;
+    if (next !== null) {
+      node = next;
+      next = null;
+    } else {
+      node = heapPop(heap);
+      if (node.bound >= st.best - st.eps(st.best)) return true;
+    }
+    if (node.bound >= st.best - st.eps(st.best)) continue;
+    if (lps++ >= maxLps) return false;
     if (performance.now() > st.deadline) throw new ExactDeadline();
     st.checkWork();
     model.lb = node.lb;
@@ -207,12 +259,18 @@ export function solveLeaf(p: Problem, arcsAt: number[][], open: number[], st: Se
       continue;
     }
     const v = res.x[pick]!;
-    const down = { lb: node.lb, ub: node.ub.slice() };
+    const down: LeafNode = { lb: node.lb, ub: node.ub.slice(), bound: value };
     down.ub[pick] = Math.floor(v);
-    const up = { lb: node.lb.slice(), ub: node.ub };
+    const up: LeafNode = { lb: node.lb.slice(), ub: node.ub, bound: value };
     up.lb[pick] = Math.ceil(v);
-    // Explore the nearer side first (pushed last).
-    if (v - Math.floor(v) < 0.5) stack.push(up, down);
-    else stack.push(down, up);
+    // Dive into the nearer side; the other waits.
+    if (v - Math.floor(v) < 0.5) {
+      next = down;
+      heapPush(heap, up);
+    } else {
+      next = up;
+      heapPush(heap, down);
+    }
   }
+  return true;
 }

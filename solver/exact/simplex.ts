@@ -38,6 +38,11 @@ export interface LpResult {
   /** c·x (valid when optimal). */
   objective: number;
   pivots: number;
+  /**
+   * Row duals y (valid when optimal): c_j - Σ_i y_i a_ij is each structural column's reduced
+   * cost; y_i <= 0 on a binding <= row of a minimisation.
+   */
+  duals: Float64Array;
 }
 
 const PIV_TOL = 1e-9;
@@ -61,10 +66,14 @@ export function solveLp(model: LpModel, maxPivots = 20_000, deadline = Infinity)
     r[i] = s;
   }
   const artOf = new Int32Array(m).fill(-1);
+  const artCoef = new Float64Array(m);
   for (let i = 0; i < m; i++) {
     const row = model.rows[i]!;
     const slackCoef = row.sense === LE ? 1 : -1;
-    if (row.sense === EQ || r[i]! * slackCoef < 0) artOf[i] = N++;
+    if (row.sense === EQ || r[i]! * slackCoef < 0) {
+      artOf[i] = N++;
+      artCoef[i] = r[i]! >= 0 ? 1 : -1;
+    }
   }
   const W = N + 1; // tableau width: columns + rhs (unused; values kept in x)
   const T = new Float64Array(m * W);
@@ -105,6 +114,7 @@ export function solveLp(model: LpModel, maxPivots = 20_000, deadline = Infinity)
   }
 
   const d = new Float64Array(N);
+  const nz = new Int32Array(N);
   let pivots = 0;
   let status: LpStatus = 'optimal';
 
@@ -203,23 +213,35 @@ export function solveLp(model: LpModel, maxPivots = 20_000, deadline = Infinity)
       isBasic[b] = 0;
       isBasic[q] = 1;
       basis[leave] = q;
-      // Pivot.
+      // Pivot (over the pivot row's non-zeros only).
       const rb = leave * W;
       const pv = T[rb + q]!;
-      for (let j = 0; j < N; j++) T[rb + j] = T[rb + j]! / pv;
+      let nnz = 0;
+      for (let j = 0; j < N; j++) {
+        const v = T[rb + j]!;
+        if (v !== 0) {
+          T[rb + j] = v / pv;
+          nz[nnz++] = j;
+        }
+      }
       for (let i = 0; i < m; i++) {
         if (i === leave) continue;
         const base = i * W;
         const f = T[base + q]!;
         if (f === 0) continue;
-        for (let j = 0; j < N; j++) {
-          const v = T[rb + j]!;
-          if (v !== 0) T[base + j] = T[base + j]! - f * v;
+        for (let k = 0; k < nnz; k++) {
+          const j = nz[k]!;
+          T[base + j] = T[base + j]! - f * T[rb + j]!;
         }
         T[base + q] = 0;
       }
       const fd = d[q]!;
-      if (fd !== 0) for (let j = 0; j < N; j++) d[j] = d[j]! - fd * T[rb + j]!;
+      if (fd !== 0) {
+        for (let k = 0; k < nnz; k++) {
+          const j = nz[k]!;
+          d[j] = d[j]! - fd * T[rb + j]!;
+        }
+      }
       d[q] = 0;
     }
   };
@@ -244,5 +266,12 @@ export function solveLp(model: LpModel, maxPivots = 20_000, deadline = Infinity)
   const xs = x.slice(0, n);
   let objective = 0;
   for (let j = 0; j < n; j++) objective += model.cost[j]! * xs[j]!;
-  return { status, x: xs, objective, pivots };
+  // Duals from the reduced costs of each row's slack (or artificial) column: d_j = c_j - y_i * a_ij with c_j = 0.
+  const duals = new Float64Array(m);
+  for (let i = 0; i < m; i++) {
+    const row = model.rows[i]!;
+    if (slackOf[i]! >= 0) duals[i] = -d[slackOf[i]!]! / (row.sense === LE ? 1 : -1);
+    else if (artOf[i]! >= 0) duals[i] = -d[artOf[i]!]! / artCoef[i]!;
+  }
+  return { status, x: xs, objective, pivots, duals };
 }

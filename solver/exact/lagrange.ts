@@ -1,0 +1,785 @@
+/**
+ * A Lagrangian relaxation of the per-order model (solver/types.ts), the lower bound of the exact
+ * search (solver/exact/search.ts).
+ *
+ * With the units of every arc written as x_a, the backorders are b_l = qty_l - Σ x_a(l), so the
+ * objective is B·Q + Σ_a (unitCost_a - B)·x_a + shipment costs + split term. The constraints that
+ * couple sites are relaxed with non-negative multipliers:
+ *   line   Σ_{a of l} x_a <= qty_l        λ_l
+ *   pool   Σ_{a of p} x_a <= qty_p        μ_p
+ *   courier parcels Σ n_o <= parcelCap_c  ν_c
+ *   courier kg      Σ W_o <= kgCap_c      κ_c
+ * What is left decomposes by site: a site stays closed (value 0) or opens one option o with an
+ * integer number of parcels n in [1, C_o] (C_o = the site's and the courier's parcel caps) and
+ * units x_a in [0, min(qty_l, qty_p)] (continuous) of weight W <= n·K_o and W <= kgCap_c, at cost
+ * fixed_o + (perParcel_o + ν_c)·n + Σ_a (unitCost_a - B + λ_l + μ_p + (perKg_o + κ_c)·w_a)·x_a.
+ * For a fixed n this is a knapsack by weight (items by cost per kg, the order is the same for
+ * every option of a site), bounded below by its Martello-Toth bound for whole units (at least
+ * the continuous value); the continuous value is convex in n, so only a window of n around the
+ * continuous optimum needs the whole-unit bound, the window's neighbours' continuous values
+ * bounding every other n. The sites' values are combined exactly with the split term (split
+ * penalty per open site beyond the first, or at most one open site without splitting).
+ *
+ * One more relaxed row is a cut: the units shipped are at most maxUnits, the most units that fit
+ * the couriers' total room lightest first (each line at most what its reachable pools hold),
+ * multiplier ρ. With B = 10,000 per unit, it is what lets the bound see that a fraction of a
+ * unit cannot be shipped; ρ starts at the part of the line prices all lines share.
+ *
+ * Any multipliers >= 0 give a valid lower bound: L = B·Q - Σ λ_l qty_l - Σ μ_p qty_p
+ * - Σ ν_c parcelCap_c - Σ κ_c kgCap_c - ρ·maxUnits + (combined site values). They are improved by
+ * (deflected, Polyak) subgradient steps, warm-started from the parent node's, and at the root by
+ * column generation (solver/exact/search.ts).
+ */
+import type { Problem } from '../types.js';
+
+/** Site states (an option index >= 0 means the site is fixed to that option). */
+export const CLOSED = -2;
+export const FREE = -1;
+/** Must open, with one of its allowed options. */
+export const OPEN_ANY = -3;
+
+/** Relative weight slack matching solver/cost.ts (a shipment of n·K·(1 + 1e-9) kg is n parcels). */
+const KG_EPS = 1e-9;
+/** How far the whole-unit evaluation of parcel counts may grow beyond the continuous optimum. */
+const MAX_WINDOW = 4;
+
+interface Item {
+  line: number;
+  pool: number;
+  /** Unit weight, kg. */
+  w: number;
+  /** Units at most. */
+  u: number;
+  cost: number;
+  transfer: boolean;
+}
+
+interface Opt {
+  index: number;
+  courier: number;
+  fixed: number;
+  perParcel: number;
+  perKg: number;
+  /** Parcel limit, kg; Infinity when none (one parcel whatever the weight). */
+  K: number;
+  /** Most parcels (site and courier caps). */
+  capN: number;
+  /** The courier's kg cap (Infinity when none). */
+  kgCap: number;
+  transfer: boolean;
+}
+
+export class Lagrangian {
+  readonly nSites: number;
+  readonly nOpts: number;
+  private readonly items: Item[][];
+  private readonly opts: Opt[][];
+  /** Site of each option (reduced problem's index). */
+  readonly siteOf: Int32Array;
+  /** Options per site (usable ones). */
+  readonly optsAt: number[][];
+  /** Multipliers. */
+  lam: Float64Array;
+  mu: Float64Array;
+  nu: Float64Array;
+  kap: Float64Array;
+  /** Multiplier of the cut "total units shipped <= maxUnits" (one element). */
+  rho: Float64Array;
+  /** Most units any plan can ship: lightest units first into the couriers' total room. */
+  readonly maxUnits: number;
+  private readonly cutLive: boolean;
+  private readonly gR = new Float64Array(1);
+  /** Per option: the value of its site's subproblem when it opens (last evaluation). */
+  readonly optVal: Float64Array;
+  /** Per option: the parcels of that value. */
+  private readonly optN: Float64Array;
+  /** Per site: the best open value and its option (last evaluation), and whether it was chosen. */
+  readonly openVal: Float64Array;
+  readonly openOpt: Int32Array;
+  readonly chosen: Uint8Array;
+  /** Constant part of the last evaluation. */
+  private constant = 0;
+  /** Work counter: evaluations so far. */
+  evals = 0;
+  private readonly key: Float64Array[];
+  private readonly ord: Int32Array[];
+  private readonly lineQty: Float64Array;
+  private readonly poolQty: Float64Array;
+  private readonly courierN: Float64Array;
+  private readonly courierKg: Float64Array;
+  /** Which multipliers can ever be positive (a constraint that can be violated). */
+  private readonly lineLive: Uint8Array;
+  private readonly poolLive: Uint8Array;
+  private readonly gL: Float64Array;
+  private readonly gP: Float64Array;
+  private readonly gN: Float64Array;
+  private readonly gK: Float64Array;
+  private readonly B: number;
+  private readonly Q: number;
+
+  constructor(
+    private readonly p: Problem,
+    usable: boolean[],
+  ) {
+    const nS = p.sites.length;
+    this.nSites = nS;
+    this.nOpts = p.options.length;
+    this.B = p.backorderPenalty;
+    this.Q = p.lines.reduce((t, l) => t + l.qty, 0);
+    this.items = p.sites.map(() => []);
+    this.opts = p.sites.map(() => []);
+    this.siteOf = Int32Array.from(p.options.map((o) => o.site));
+    this.optsAt = p.sites.map(() => []);
+    const lineUse = new Float64Array(p.lines.length);
+    const poolUse = new Float64Array(p.pools.length);
+    for (const a of p.arcs) {
+      const l = p.lines[a.line]!;
+      const u = Math.min(l.qty, p.pools[a.pool]!.qty);
+      if (u <= 0) continue;
+      this.items[a.site]!.push({ line: a.line, pool: a.pool, w: l.unitWeightKg, u, cost: a.unitCost, transfer: a.transfer });
+      lineUse[a.line] = lineUse[a.line]! + u;
+      poolUse[a.pool] = poolUse[a.pool]! + u;
+    }
+    this.lineLive = Uint8Array.from(p.lines.map((l, li) => (lineUse[li]! > l.qty ? 1 : 0)));
+    this.poolLive = Uint8Array.from(p.pools.map((pool, pi) => (poolUse[pi]! > pool.qty ? 1 : 0)));
+    p.options.forEach((o, oi) => {
+      if (!usable[oi]) return;
+      const c = p.couriers[o.courier]!;
+      const capN = Math.min(p.sites[o.site]!.parcelCap ?? Infinity, c.parcelCap ?? Infinity);
+      this.opts[o.site]!.push({
+        index: oi,
+        courier: o.courier,
+        fixed: o.fixedCost,
+        perParcel: o.perParcel,
+        perKg: o.perKg,
+        K: o.parcelMaxKg ?? Infinity,
+        capN: o.parcelMaxKg === null ? 1 : capN,
+        kgCap: c.kgCap ?? Infinity,
+        transfer: o.transfer,
+      });
+      this.optsAt[o.site]!.push(oi);
+    });
+    this.key = this.items.map((it) => new Float64Array(it.length));
+    this.ord = this.items.map((it) => new Int32Array(it.length));
+    this.lam = new Float64Array(p.lines.length);
+    this.mu = new Float64Array(p.pools.length);
+    this.nu = new Float64Array(p.couriers.length);
+    this.kap = new Float64Array(p.couriers.length);
+    this.optVal = new Float64Array(p.options.length).fill(Infinity);
+    this.optN = new Float64Array(p.options.length);
+    this.openVal = new Float64Array(nS).fill(Infinity);
+    this.openOpt = new Int32Array(nS).fill(-1);
+    this.chosen = new Uint8Array(nS);
+    this.lineQty = Float64Array.from(p.lines.map((l) => l.qty));
+    this.poolQty = Float64Array.from(p.pools.map((x) => x.qty));
+    this.courierN = Float64Array.from(p.couriers.map((c) => c.parcelCap ?? Infinity));
+    this.courierKg = Float64Array.from(p.couriers.map((c) => c.kgCap ?? Infinity));
+    this.gL = new Float64Array(p.lines.length);
+    this.gP = new Float64Array(p.pools.length);
+    this.gN = new Float64Array(p.couriers.length);
+    this.gK = new Float64Array(p.couriers.length);
+    this.rho = new Float64Array(1);
+    // Total room over the couriers (kg cap, and parcel cap times the largest parcel of a usable option).
+    let room = 0;
+    p.couriers.forEach((c, ci) => {
+      let maxK = 0;
+      let any = false;
+      p.options.forEach((o, oi) => {
+        if (!usable[oi] || o.courier !== ci) return;
+        any = true;
+        maxK = Math.max(maxK, o.parcelMaxKg ?? Infinity);
+      });
+      if (!any) return;
+      room += Math.min(c.kgCap ?? Infinity, c.parcelCap === null ? Infinity : c.parcelCap * maxK);
+    });
+    // Units each line could get (its pools reachable from a site with a usable option).
+    const avail = p.lines.map(() => 0);
+    const seenPool = new Set<string>();
+    this.items.forEach((list, s) => {
+      if (this.opts[s]!.length === 0) return;
+      for (const it of list) {
+        const k = `${it.line}|${it.pool}`;
+        if (seenPool.has(k)) continue;
+        seenPool.add(k);
+        avail[it.line] = avail[it.line]! + p.pools[it.pool]!.qty;
+      }
+    });
+    let totalAvail = 0;
+    p.lines.forEach((l, li) => {
+      avail[li] = Math.min(avail[li]!, l.qty);
+      totalAvail += avail[li]!;
+    });
+    let maxUnits = totalAvail;
+    if (Number.isFinite(room)) {
+      maxUnits = 0;
+      let left = room + 1e-6;
+      const byWeight = p.lines.map((_, li) => li).sort((a, b) => p.lines[a]!.unitWeightKg - p.lines[b]!.unitWeightKg);
+      for (const li of byWeight) {
+        const w = p.lines[li]!.unitWeightKg;
+        const t = w > 0 ? Math.min(avail[li]!, Math.max(0, Math.floor(left / w + 1e-9))) : avail[li]!;
+        maxUnits += t;
+        left -= t * w;
+      }
+    }
+    this.maxUnits = maxUnits;
+    this.cutLive = maxUnits < totalAvail;
+    this.initMultipliers();
+    this.shiftToCut();
+  }
+
+  /** A starting point: a line that can be supplied in full is priced at B less its cheapest unit cost; a short line's pools are. */
+  private initMultipliers(): void {
+    const p = this.p;
+    const B = this.B;
+    const minRate = new Float64Array(this.nSites).fill(Infinity);
+    this.opts.forEach((list, s) => {
+      for (const o of list) minRate[s] = Math.min(minRate[s]!, o.perKg + (Number.isFinite(o.K) ? o.perParcel / o.K : 0));
+    });
+    const supply = new Float64Array(p.lines.length);
+    const seen = new Set<string>();
+    const cheapest = new Float64Array(p.lines.length).fill(Infinity);
+    const cheapestPool = new Float64Array(p.pools.length).fill(Infinity);
+    this.items.forEach((list, s) => {
+      if (!Number.isFinite(minRate[s]!)) return;
+      for (const it of list) {
+        const key = `${it.line}|${it.pool}`;
+        if (!seen.has(key)) {
+          seen.add(key);
+          supply[it.line] = supply[it.line]! + it.u;
+        }
+        const c = it.cost + it.w * minRate[s]!;
+        cheapest[it.line] = Math.min(cheapest[it.line]!, c);
+        cheapestPool[it.pool] = Math.min(cheapestPool[it.pool]!, c);
+      }
+    });
+    p.lines.forEach((l, li) => {
+      if (!Number.isFinite(cheapest[li]!)) return;
+      if (supply[li]! >= l.qty) this.lam[li] = Math.max(0, B - cheapest[li]!);
+    });
+    this.items.forEach((list) => {
+      for (const it of list) {
+        if (supply[it.line]! < this.lineQty[it.line]! && Number.isFinite(cheapestPool[it.pool]!)) this.mu[it.pool] = Math.max(0, B - cheapestPool[it.pool]!);
+      }
+    });
+  }
+
+  /**
+   * When the unit cut is live, moves the part of the line prices that all lines share onto it:
+   * the costs of arcs stay the same and the bound rises by that part times the units the cut
+   * takes away.
+   */
+  private shiftToCut(): void {
+    if (!this.cutLive) return;
+    let shared = Infinity;
+    for (let l = 0; l < this.lam.length; l++) if (this.lineLive[l] || this.lam[l]! > 0) shared = Math.min(shared, this.lam[l]!);
+    if (!Number.isFinite(shared) || shared <= 0) return;
+    for (let l = 0; l < this.lam.length; l++) this.lam[l] = Math.max(0, this.lam[l]! - shared);
+    this.rho[0] = this.rho[0]! + shared;
+  }
+
+  /** Copies of the multipliers (to warm-start children). */
+  save(): Float64Array[] {
+    return [this.lam.slice(), this.mu.slice(), this.nu.slice(), this.kap.slice(), this.rho.slice()];
+  }
+
+  /** Copies the multipliers into `m` (from an earlier `save`). */
+  saveInto(m: Float64Array[]): void {
+    m[0]!.set(this.lam);
+    m[1]!.set(this.mu);
+    m[2]!.set(this.nu);
+    m[3]!.set(this.kap);
+    m[4]!.set(this.rho);
+  }
+
+  load(m: Float64Array[]): void {
+    this.lam.set(m[0]!);
+    this.mu.set(m[1]!);
+    this.nu.set(m[2]!);
+    this.kap.set(m[3]!);
+    this.rho.set(m[4]!);
+  }
+
+  /**
+   * Continuous value of site s's subproblem for option o with `cap` kg of room (items by cost per
+   * kg, the last one fractional).
+   */
+  private fillCont(s: number, o: Opt, cap: number): number {
+    const items = this.items[s]!;
+    const key = this.key[s]!;
+    const ord = this.ord[s]!;
+    const alpha = o.perKg + this.kap[o.courier]!;
+    let value = 0;
+    let left = cap;
+    for (let k = 0; k < ord.length; k++) {
+      const i = ord[k]!;
+      const it = items[i]!;
+      if (it.transfer && !o.transfer) continue;
+      if (it.w <= 0) {
+        const r = key[i]!;
+        if (r < 0) value += r * it.u;
+        continue;
+      }
+      const r = key[i]! + alpha;
+      if (r >= 0 || left <= 0) break;
+      const kg = Math.min(it.u * it.w, left);
+      value += r * kg;
+      left -= kg;
+    }
+    return value;
+  }
+
+  /**
+   * A lower bound on the integer value (whole units) of site s's subproblem for option o with
+   * `cap` kg of room, at least the continuous value: whole units by cost per kg until the first
+   * type that does not fit in full (the critical type c, t units of it taken, `left` kg of room
+   * remaining), then the better for the optimum of the two cases (Martello-Toth): at most t units
+   * of c, the room filled at the next type's rate; or at least t + 1, the missing room freed
+   * from earlier types at the rate of the last one taken. With `takes`, writes the greedy
+   * whole-unit fill (for subgradients).
+   */
+  private fillInt(s: number, o: Opt, cap: number, takes: Float64Array | null): number {
+    const items = this.items[s]!;
+    const key = this.key[s]!;
+    const ord = this.ord[s]!;
+    const alpha = o.perKg + this.kap[o.courier]!;
+    let value = 0;
+    let left = cap;
+    let prevRate = 0;
+    let prefixKg = 0;
+    let critical = -1;
+    let critW = 0;
+    let critR = 0;
+    let critLeft = 0;
+    let critValue = 0;
+    let nextRate = 0;
+    for (let k = 0; k < ord.length; k++) {
+      const i = ord[k]!;
+      const it = items[i]!;
+      if (it.transfer && !o.transfer) continue;
+      if (it.w <= 0) {
+        const r = key[i]!;
+        if (r < 0) {
+          value += r * it.u;
+          if (takes) takes[i] = it.u;
+        }
+        continue;
+      }
+      const r = key[i]! + alpha;
+      if (r >= 0) break;
+      if (critical >= 0) {
+        if (nextRate === 0) nextRate = r;
+        if (!takes) break;
+      }
+      const t = Math.min(it.u, Math.floor(left / it.w + 1e-9));
+      if (t > 0) {
+        value += r * it.w * t;
+        left -= t * it.w;
+        if (critical < 0) {
+          prevRate = r;
+          prefixKg += t * it.w;
+        }
+        if (takes) takes[i] = t;
+      }
+      if (t < it.u && critical < 0) {
+        critical = i;
+        critW = it.w;
+        critR = r;
+        critLeft = Math.max(0, left);
+        critValue = value;
+      }
+    }
+    if (critical < 0) return value;
+    const u0 = critValue + critLeft * nextRate;
+    const need = critW - critLeft;
+    const u1 = prefixKg >= need - 1e-12 ? critValue + critR * critW - need * prevRate : Infinity;
+    return Math.min(u0, u1);
+  }
+
+  /**
+   * The site plan behind option oi's last value (continuous units at its parcel count), as a
+   * column of the Dantzig-Wolfe master: usage per line, pool, courier parcels and kg, units, and
+   * its cost in the model (without the split penalty).
+   */
+  column(oi: number): { site: number; courier: number; n: number; kg: number; units: number; cost: number; lines: Map<number, number>; pools: Map<number, number> } {
+    const s = this.siteOf[oi]!;
+    const o = this.opts[s]!.find((x) => x.index === oi)!;
+    const n = this.optN[oi]!;
+    const cap = Number.isFinite(o.K) ? this.capFor(o, n) : o.kgCap + 1e-6;
+    const items = this.items[s]!;
+    const key = this.key[s]!;
+    const ord = this.ord[s]!;
+    const alpha = o.perKg + this.kap[o.courier]!;
+    const lines = new Map<number, number>();
+    const pools = new Map<number, number>();
+    let left = cap;
+    let kg = 0;
+    let units = 0;
+    let cost = o.fixed + o.perParcel * n;
+    for (let k = 0; k < ord.length; k++) {
+      const it = items[ord[k]!]!;
+      if (it.transfer && !o.transfer) continue;
+      let t: number;
+      if (it.w <= 0) {
+        if (key[ord[k]!]! >= 0) continue;
+        t = it.u;
+      } else {
+        if (key[ord[k]!]! + alpha >= 0 || left <= 0) break;
+        t = Math.min(it.u, left / it.w);
+        left -= t * it.w;
+      }
+      if (t <= 0) continue;
+      lines.set(it.line, (lines.get(it.line) ?? 0) + t);
+      pools.set(it.pool, (pools.get(it.pool) ?? 0) + t);
+      kg += t * it.w;
+      units += t;
+      cost += (it.cost + o.perKg * it.w) * t;
+    }
+    return { site: s, courier: o.courier, n, kg, units, cost, lines, pools };
+  }
+
+  /** Whether pool / line / cut multipliers can matter (their constraints can be violated). */
+  poolIsLive(p: number): boolean {
+    return this.poolLive[p] === 1;
+  }
+
+  get cutIsLive(): boolean {
+    return this.cutLive;
+  }
+
+  /** The greedy whole-unit fill (takes) for subgradients. */
+  private fill(s: number, o: Opt, cap: number, takes: Float64Array): void {
+    this.fillInt(s, o, cap, takes);
+  }
+
+  /** Per-kg cost key of each item (per unit for weightless ones, which sort first) and the order. */
+  private prepare(s: number): void {
+    const items = this.items[s]!;
+    const key = this.key[s]!;
+    const ord = this.ord[s]!;
+    const B = this.B;
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i]!;
+      const r = it.cost - B + this.lam[it.line]! + this.mu[it.pool]! + this.rho[0]!;
+      key[i] = it.w > 0 ? r / it.w : r;
+    }
+    // Insertion sort: weightless first, then by key.
+    for (let i = 0; i < items.length; i++) ord[i] = i;
+    for (let i = 1; i < ord.length; i++) {
+      const v = ord[i]!;
+      const wv = items[v]!.w > 0;
+      const kv = key[v]!;
+      let j = i - 1;
+      while (j >= 0) {
+        const u = ord[j]!;
+        const wu = items[u]!.w > 0;
+        if (wu && (!wv || key[u]! > kv)) {
+          ord[j + 1] = u;
+          j--;
+        } else break;
+      }
+      ord[j + 1] = v;
+    }
+  }
+
+  /** The whole-unit bound with n parcels; returns the better of it and `best` (recording n in optN when it wins). */
+  private evalInt(s: number, o: Opt, beta: number, n: number, best: number): number {
+    const v = beta * n + this.fillInt(s, o, this.capFor(o, n), null);
+    if (v < best) {
+      this.optN[o.index] = n;
+      return v;
+    }
+    return best;
+  }
+
+  /** Room for n parcels of option o, kg. */
+  private capFor(o: Opt, n: number): number {
+    return Math.min(n * o.K * (1 + KG_EPS), o.kgCap + 1e-6);
+  }
+
+  /**
+   * A lower bound on option o's best value at site s (sets optN to the parcels of the best whole-
+   * unit evaluation). The continuous value g(n) = beta * n + fillCont(room(n)) is convex in n
+   * with its minimum between nLo and nHi, so outside a window of n around it, g at the window's
+   * neighbours bounds every n; inside, the whole-unit bound is used. The window grows while a
+   * neighbour's continuous value is below the best inside it.
+   */
+  private optionValue(s: number, o: Opt): number {
+    const beta = o.perParcel + this.nu[o.courier]!;
+    if (!Number.isFinite(o.K)) {
+      this.optN[o.index] = 1;
+      return o.fixed + beta + this.fillInt(s, o, o.kgCap + 1e-6, null);
+    }
+    // The continuous optimum weight: items while their cost per kg plus beta / K stays negative.
+    const items = this.items[s]!;
+    const key = this.key[s]!;
+    const ord = this.ord[s]!;
+    const alpha = o.perKg + this.kap[o.courier]! + beta / o.K;
+    const kgMax = Math.min(o.kgCap, o.capN * o.K);
+    let W = 0;
+    for (let k = 0; k < ord.length; k++) {
+      const it = items[ord[k]!]!;
+      if ((it.transfer && !o.transfer) || it.w <= 0) continue;
+      if (key[ord[k]!]! + alpha >= 0) break;
+      W += it.u * it.w;
+      if (W >= kgMax) break;
+    }
+    W = Math.min(W, kgMax);
+    let a = Math.max(1, Math.min(o.capN, Math.floor(W / o.K)));
+    let b = Math.max(1, Math.min(o.capN, Math.ceil(W / o.K)));
+    let best = Infinity;
+    for (let n = a; n <= b; n++) best = this.evalInt(s, o, beta, n, best);
+    for (let grow = 0; ; grow++) {
+      const cl = a > 1 ? beta * (a - 1) + this.fillCont(s, o, this.capFor(o, a - 1)) : Infinity;
+      const cr = b < o.capN ? beta * (b + 1) + this.fillCont(s, o, this.capFor(o, b + 1)) : Infinity;
+      const c = Math.min(cl, cr);
+      if (c >= best) break;
+      if (grow >= MAX_WINDOW) {
+        best = c;
+        break;
+      }
+      if (cl <= cr) best = this.evalInt(s, o, beta, --a, best);
+      else best = this.evalInt(s, o, beta, ++b, best);
+    }
+    return o.fixed + best;
+  }
+
+  /**
+   * Evaluates the relaxation with the current multipliers under `state` (per site CLOSED, FREE,
+   * or a fixed option) and `allowed` (per option, for FREE sites). Returns the bound; fills
+   * optVal, openVal, openOpt and chosen.
+   */
+  evaluate(state: Int32Array, allowed: Uint8Array): number {
+    this.evals++;
+    const p = this.p;
+    let constant = this.B * this.Q;
+    for (let l = 0; l < this.lam.length; l++) constant -= this.lam[l]! * this.lineQty[l]!;
+    constant -= this.rho[0]! * this.maxUnits;
+    for (let q = 0; q < this.mu.length; q++) if (this.mu[q]! !== 0) constant -= this.mu[q]! * this.poolQty[q]!;
+    for (let c = 0; c < this.nu.length; c++) {
+      if (this.nu[c]! !== 0) constant -= this.nu[c]! * this.courierN[c]!;
+      if (this.kap[c]! !== 0) constant -= this.kap[c]! * this.courierKg[c]!;
+    }
+    this.constant = constant;
+    for (let s = 0; s < this.nSites; s++) {
+      this.openVal[s] = Infinity;
+      this.openOpt[s] = -1;
+      const st = state[s]!;
+      if (st === CLOSED) continue;
+      this.prepare(s);
+      for (const o of this.opts[s]!) {
+        if (st >= 0 ? o.index !== st : !allowed[o.index]) {
+          this.optVal[o.index] = Infinity;
+          continue;
+        }
+        const v = this.optionValue(s, o);
+        this.optVal[o.index] = v;
+        if (v < this.openVal[s]!) {
+          this.openVal[s] = v;
+          this.openOpt[s] = o.index;
+        }
+      }
+    }
+    return constant + this.combine(state, -1, 0, p.splitPenalty, p.allowSplit, true);
+  }
+
+  /**
+   * The combined site values, with site `force` (if >= 0) overridden: forceVal = Infinity closes
+   * it, a finite value opens it at that value. Marks the chosen sites when `mark`.
+   */
+  combine(state: Int32Array, force: number, forceVal: number, sp: number, split: boolean, mark: boolean): number {
+    const nS = this.nSites;
+    if (mark) this.chosen.fill(0);
+    if (!split) {
+      // At most one open site.
+      let forcedSite = -1;
+      let nForced = 0;
+      let bestSite = -1;
+      let bestVal = 0;
+      for (let s = 0; s < nS; s++) {
+        const st = state[s]!;
+        if (st === CLOSED && s !== force) continue;
+        const mustOpen = s === force ? Number.isFinite(forceVal) : st >= 0 || st === OPEN_ANY;
+        const v = s === force ? (Number.isFinite(forceVal) ? forceVal : Infinity) : this.openVal[s]!;
+        if (mustOpen) {
+          nForced++;
+          forcedSite = s;
+          bestVal = v;
+        } else if (nForced === 0 && v < bestVal) {
+          bestVal = v;
+          bestSite = s;
+        }
+      }
+      if (nForced > 1) return Infinity;
+      if (nForced === 1) {
+        if (mark) this.chosen[forcedSite] = 1;
+        return bestVal;
+      }
+      if (bestSite >= 0 && mark) this.chosen[bestSite] = 1;
+      return bestVal;
+    }
+    let sum = 0;
+    let opened = 0;
+    let minD = Infinity;
+    let minSite = -1;
+    for (let s = 0; s < nS; s++) {
+      const st = state[s]!;
+      let v: number;
+      let must: boolean;
+      if (s === force) {
+        if (!Number.isFinite(forceVal)) continue;
+        v = forceVal;
+        must = true;
+      } else {
+        if (st === CLOSED) continue;
+        v = this.openVal[s]!;
+        must = st >= 0 || st === OPEN_ANY;
+      }
+      const d = v + sp;
+      if (must) {
+        sum += d;
+        opened++;
+        if (mark) this.chosen[s] = 1;
+      } else if (d < 0) {
+        sum += d;
+        opened++;
+        if (mark) this.chosen[s] = 1;
+      } else if (d < minD) {
+        minD = d;
+        minSite = s;
+      }
+    }
+    if (opened > 0) return sum - sp;
+    // Nothing pays for itself: all closed, or the single best site.
+    if (minSite >= 0 && minD - sp < 0) {
+      if (mark) this.chosen[minSite] = 1;
+      return minD - sp;
+    }
+    return 0;
+  }
+
+  /** The bound with the last evaluation's values and site s closed (Infinity: cannot) or opened at value v. */
+  boundWith(state: Int32Array, s: number, v: number): number {
+    return this.constant + this.combine(state, s, v, this.p.splitPenalty, this.p.allowSplit, false);
+  }
+
+  /**
+   * Subgradient of the last evaluation's chosen solution; returns its squared norm (0 when the
+   * chosen solution satisfies every relaxed constraint with complementary slackness).
+   */
+  private takes = new Float64Array(64);
+  subgradient(): number {
+    const gL = this.gL;
+    const gP = this.gP;
+    const gN = this.gN;
+    const gK = this.gK;
+    gL.fill(0);
+    gP.fill(0);
+    gN.fill(0);
+    gK.fill(0);
+    let units = 0;
+    for (let s = 0; s < this.nSites; s++) {
+      if (!this.chosen[s]) continue;
+      const oi = this.openOpt[s]!;
+      const o = this.opts[s]!.find((x) => x.index === oi)!;
+      const items = this.items[s]!;
+      if (this.takes.length < items.length) this.takes = new Float64Array(items.length * 2);
+      const takes = this.takes;
+      takes.fill(0, 0, items.length);
+      const n = this.optN[oi]!;
+      const cap = Number.isFinite(o.K) ? Math.min(n * o.K * (1 + KG_EPS), o.kgCap + 1e-6) : o.kgCap + 1e-6;
+      this.fill(s, o, cap, takes);
+      let W = 0;
+      for (let i = 0; i < items.length; i++) {
+        const t = takes[i]!;
+        if (t === 0) continue;
+        const it = items[i]!;
+        gL[it.line] = gL[it.line]! + t;
+        gP[it.pool] = gP[it.pool]! + t;
+        W += t * it.w;
+        units += t;
+      }
+      gN[o.courier] = gN[o.courier]! + n;
+      gK[o.courier] = gK[o.courier]! + W;
+    }
+    let norm = 0;
+    {
+      let g = this.cutLive ? units - this.maxUnits : 0;
+      if (g < 0 && this.rho[0] === 0) g = 0;
+      this.gR[0] = g;
+      norm += g * g;
+    }
+    norm += projectRows(gL, this.lineQty, this.lineLive, this.lam);
+    norm += projectRows(gP, this.poolQty, this.poolLive, this.mu);
+    for (let c = 0; c < gN.length; c++) {
+      let g = Number.isFinite(this.courierN[c]!) ? gN[c]! - this.courierN[c]! : 0;
+      if (g < 0 && this.nu[c] === 0) g = 0;
+      gN[c] = g;
+      norm += g * g;
+      let h = Number.isFinite(this.courierKg[c]!) ? gK[c]! - this.courierKg[c]! : 0;
+      if (h < 0 && this.kap[c] === 0) h = 0;
+      gK[c] = h;
+      norm += h * h;
+    }
+    return norm;
+  }
+
+  /** Deflection: the direction is g + deflect * previous direction (0 restarts). */
+  private readonly dirs: Float64Array[] = [];
+  /** Turns the last subgradient into the (deflected) direction; returns its squared norm. */
+  direction(deflect: number): number {
+    const gs = [this.gL, this.gP, this.gN, this.gK, this.gR];
+    if (this.dirs.length === 0) for (const g of gs) this.dirs.push(new Float64Array(g.length));
+    const ms = [this.lam, this.mu, this.nu, this.kap, this.rho];
+    let norm = 0;
+    for (let k = 0; k < 5; k++) {
+      const g = gs[k]!;
+      const d = this.dirs[k]!;
+      const m = ms[k]!;
+      for (let i = 0; i < g.length; i++) {
+        let v = g[i]! + deflect * d[i]!;
+        if (v < 0 && m[i] === 0) v = 0;
+        d[i] = v;
+        norm += v * v;
+      }
+    }
+    return norm;
+  }
+
+  /** Moves the multipliers by step t along the last direction (projected on >= 0). */
+  step(t: number): void {
+    const ms = [this.lam, this.mu, this.nu, this.kap, this.rho];
+    for (let k = 0; k < 5; k++) {
+      const m = ms[k]!;
+      const d = this.dirs[k]!;
+      for (let i = 0; i < m.length; i++) {
+        const v = m[i]! + t * d[i]!;
+        m[i] = v > 0 ? v : 0;
+      }
+    }
+  }
+
+  /** Forgets the deflection direction. */
+  resetDirection(): void {
+    for (const d of this.dirs) d.fill(0);
+  }
+}
+
+/**
+ * Turns use per `<= qty` row into its projected subgradient, in place: use - qty, except 0 for a
+ * row that cannot bind whose multiplier is 0, and never negative while the multiplier is 0.
+ * Returns the squared norm of the result.
+ */
+function projectRows(g: Float64Array, qty: Float64Array, live: Uint8Array, mult: Float64Array): number {
+  let norm = 0;
+  for (let r = 0; r < g.length; r++) {
+    if (!live[r] && mult[r] === 0) {
+      g[r] = 0;
+      continue;
+    }
+    let d = g[r]! - qty[r]!;
+    if (d < 0 && mult[r] === 0) d = 0;
+    g[r] = d;
+    norm += d * d;
+  }
+  return norm;
+}
