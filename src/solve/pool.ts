@@ -48,38 +48,56 @@ export interface PoolCounters {
  */
 export const STUCK_AFTER_MS = 5_000;
 
+/** A pooled solve waiting for, or running on, a solver thread. */
+interface Job {
+  task: SolveTask;
+  /** Settles with the thread's answer or its failure (never rejects). */
+  done: (outcome: { ok: true; r: SolveResult } | { ok: false; err: unknown }) => void;
+  /** The request was already answered (late): drop the job if it has not started. */
+  abandoned: boolean;
+  started: boolean;
+}
+
 /**
  * The solver worker pool (piscina): one thread per core by default, tasks are the problem (small),
  * not a rendered LP. Small problems stay in the request thread, where a round trip to a worker
- * would cost more than the solve. The queue is bounded: when it is full the request answers 503
- * DSP_OVERLOADED at once instead of waiting behind work it cannot catch up with.
+ * would cost more than the solve.
  *
- * The deadline is absolute and travels with the task: time spent waiting for a thread counts
- * against it, and a task that starts after its deadline answers the greedy plan at once, so a
- * queue never turns into latency. If no thread has answered by the deadline plus SOLVE_GRACE_MS,
- * the request is answered with the greedy plan and the task is left to finish (it stops at its own
- * deadline); only a thread still busy STUCK_AFTER_MS past the deadline is stopped and replaced. A
- * worker that crashes is replaced by piscina and its request answered with the greedy plan.
+ * The pool keeps its own queue and hands piscina at most one task per thread, so that a task in
+ * piscina is a running task and a task in the queue is a waiting one. The queue is bounded
+ * (SOLVE_QUEUE_MAX): when it is full the request answers 503 DSP_OVERLOADED at once instead of
+ * waiting behind work it cannot catch up with.
+ *
+ * The deadline is absolute and travels with the task: time spent waiting counts against it, and
+ * a task that starts after its deadline answers the greedy plan at once. If no thread has
+ * answered by the deadline plus SOLVE_GRACE_MS, the request is answered with the greedy plan: a
+ * waiting task is then dropped from the queue, a running one is left to finish (it stops at its
+ * own deadline), and only a thread still busy STUCK_AFTER_MS past the deadline is stopped and
+ * replaced. A worker that crashes is replaced by piscina and its request answered with the greedy
+ * plan.
  */
 export class SolverPool implements Solver {
   private readonly pool: Piscina<SolveTask, SolveResult>;
   private readonly inThread: InThreadSolver;
+  private readonly slots: number;
+  private readonly waiting: Job[] = [];
+  private running = 0;
   readonly counters: PoolCounters = { inThread: 0, pooled: 0, overloaded: 0, workerFailures: 0, late: 0, stuckAborts: 0 };
 
   constructor(
     private readonly cfg: Pick<Config, 'solver' | 'solverThreads' | 'solveQueueMax' | 'poolMinWork' | 'solveGraceMs'>,
     exact: ExactSolver,
-    /** For tests: how long past its deadline a task is aborted (default STUCK_AFTER_MS). */
+    /** For tests: how long past its deadline a running task is aborted (default STUCK_AFTER_MS). */
     private readonly stuckAfterMs: number = STUCK_AFTER_MS,
   ) {
     this.inThread = new InThreadSolver(exact);
     const threads = cfg.solverThreads === -1 ? availableParallelism() : cfg.solverThreads;
+    this.slots = Math.max(1, threads);
     const fromSources = import.meta.url.endsWith('.ts');
     this.pool = new Piscina<SolveTask, SolveResult>({
       filename: new URL(fromSources ? './worker-dev.mjs' : './worker.js', import.meta.url).href,
       minThreads: threads,
       maxThreads: threads,
-      maxQueue: cfg.solveQueueMax,
       idleTimeout: 60_000,
       workerData: { solver: cfg.solver },
     });
@@ -88,6 +106,11 @@ export class SolverPool implements Solver {
   /** Threads in the pool now. */
   get threads(): number {
     return this.pool.threads.length;
+  }
+
+  /** Solves waiting for a thread now. */
+  get queued(): number {
+    return this.waiting.length;
   }
 
   /** Terminates one worker thread, as a crash would (for tests of the replacement path). */
@@ -100,9 +123,9 @@ export class SolverPool implements Solver {
       this.counters.inThread++;
       return this.inThread.solve(p, timeoutMs);
     }
-    if (this.pool.queueSize >= this.cfg.solveQueueMax) {
+    if (this.waiting.length >= this.cfg.solveQueueMax) {
       this.counters.overloaded++;
-      throw new DspError('DSP_OVERLOADED', `${this.pool.queueSize} solves already wait for a solver thread; retry with backoff`);
+      throw new DspError('DSP_OVERLOADED', `${this.waiting.length} solves already wait for a solver thread; retry with backoff`);
     }
     this.counters.pooled++;
     const t0 = performance.now();
@@ -112,13 +135,11 @@ export class SolverPool implements Solver {
       fallbackReason: reason,
       stats: { solver: 'greedy', micros: (performance.now() - t0) * 1_000, nodes: 0 },
     });
-    const stuck = new AbortController();
-    let stuckTimer: NodeJS.Timeout | undefined;
-    const task = this.pool.run({ problem: p, timeoutMs, deadlineEpochMs: epochNow() + timeoutMs }, { signal: stuck.signal });
-    const settled = task.then(
-      (r) => ({ ok: true as const, r }),
-      (err: unknown) => ({ ok: false as const, err }),
-    );
+    let done!: Job['done'];
+    const settled = new Promise<Parameters<Job['done']>[0]>((resolve) => (done = resolve));
+    const job: Job = { task: { problem: p, timeoutMs, deadlineEpochMs: epochNow() + timeoutMs }, done, abandoned: false, started: false };
+    this.waiting.push(job);
+    this.pump();
     let lateTimer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
       lateTimer = setTimeout(() => resolve('late'), timeoutMs + this.cfg.solveGraceMs);
@@ -127,22 +148,42 @@ export class SolverPool implements Solver {
     clearTimeout(lateTimer);
     if (first === 'late') {
       this.counters.late++;
-      // The task goes on and stops at its own deadline; a thread that does not is replaced.
-      stuckTimer = setTimeout(() => {
-        this.counters.stuckAborts++;
-        stuck.abort();
-      }, this.stuckAfterMs - this.cfg.solveGraceMs).unref();
-      void settled.finally(() => clearTimeout(stuckTimer));
+      job.abandoned = true;
+      if (!job.started) this.waiting.splice(this.waiting.indexOf(job), 1);
       return fallback(`no solver thread answered within ${timeoutMs} ms + ${this.cfg.solveGraceMs} ms grace`);
     }
     if (first.ok) return first.r;
-    const err = first.err;
-    if (err instanceof Error && err.message === 'Task queue is at limit') {
-      this.counters.overloaded++;
-      throw new DspError('DSP_OVERLOADED', 'the solver queue is full; retry with backoff');
-    }
     this.counters.workerFailures++;
+    const err = first.err;
     return fallback(`the solver thread failed (${err instanceof Error ? err.message : String(err)}); it was replaced`);
+  }
+
+  /** Starts waiting jobs while a thread is free. */
+  private pump(): void {
+    while (this.running < this.slots && this.waiting.length > 0) {
+      const job = this.waiting.shift()!;
+      job.started = true;
+      this.running++;
+      const stuck = new AbortController();
+      const stuckTimer = setTimeout(
+        () => {
+          this.counters.stuckAborts++;
+          stuck.abort();
+        },
+        Math.max(0, job.task.deadlineEpochMs + this.stuckAfterMs - epochNow()),
+      ).unref();
+      this.pool
+        .run(job.task, { signal: stuck.signal })
+        .then(
+          (r) => job.done({ ok: true, r }),
+          (err: unknown) => job.done({ ok: false, err }),
+        )
+        .finally(() => {
+          clearTimeout(stuckTimer);
+          this.running--;
+          this.pump();
+        });
+    }
   }
 
   async close(): Promise<void> {
