@@ -31,7 +31,9 @@ export async function runSolverBench(opts: { instances: number; timeMs: number }
       let exactWrong = 0;
       let greedyGap = 0;
       const next = (k: keyof typeof counters) => counters[k]++ % problems.length;
-      const bench = new Bench({ time: opts.timeMs, warmupIterations: 2 });
+      // At least one pass over the instances per solver (tinybench's default minimum is 64 runs,
+      // which costs minutes on the slow references), then as many as fit in timeMs.
+      const bench = new Bench({ time: opts.timeMs, warmupIterations: 2, iterations: opts.instances });
       bench
         .add('exact (the service: specialised search, HiGHS when it declines)', () => {
           const i = next('exact');
