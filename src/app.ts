@@ -106,7 +106,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const net = opts.net ?? loadNetworkContext(config);
   const store = opts.store ?? (await openStore(config, net, opts.clock));
   const exact = await loadExactSolver(config.solver);
-  const solver: Solver = config.solverThreads === 0 ? new InThreadSolver(exact) : new SolverPool(config, exact);
+  let solver: Solver;
+  if (config.solverThreads === 0) solver = new InThreadSolver(exact);
+  else {
+    const pool = new SolverPool(config, exact);
+    // Before the first order: otherwise the first solves on each thread wait for its start-up.
+    await pool.warmUp();
+    solver = pool;
+  }
   const allocator = new Allocator(net, config, store, solver, opts.clock);
   const svc: Services = { net, store, allocator, solver, config, clock: opts.clock ?? Date.now };
 

@@ -39,6 +39,17 @@ describe('solver pool', () => {
     expect(pool.counters.inThread).toBe(1);
   }, 60_000);
 
+  it('warmUp readies every thread: the first orders after start-up are solved within their deadline', async () => {
+    // A new thread needs hundreds of ms to load the exact backend; without warmUp these solves
+    // would wait for it and answer the greedy plan.
+    const { pool } = await make({ solverThreads: 2, poolMinWork: 0 });
+    await pool.warmUp();
+    const ps = [generateProblem(7_300, { lines: 1, sites: 5, couriers: 4 }), generateProblem(7_301, { lines: 1, sites: 5, couriers: 4 })];
+    const results = await Promise.all(ps.map((p) => pool.solve(p, 50)));
+    for (const r of results) expect(r.optimal).toBe(true);
+    expect(pool.threads).toBe(2);
+  }, 60_000);
+
   it('answers DSP_OVERLOADED at once when the queue is full', async () => {
     const { pool } = await make({ solveQueueMax: 2, poolMinWork: 0 });
     const hard = Array.from({ length: 12 }, (_, i) => problemForSeed(20_240_800 + 4 * i)); // 10 lines x 17 warehouses

@@ -113,6 +113,19 @@ export class SolverPool implements Solver {
     return this.waiting.length;
   }
 
+  /**
+   * Readies every thread before the first order: loads the exact backend (HiGHS's module takes
+   * tens of ms) and runs the search a few times on a small split order, so that its first real
+   * solves are neither spent waiting for the module nor on cold code.
+   */
+  async warmUp(rounds = 3): Promise<void> {
+    const problem = warmUpProblem();
+    const timeoutMs = 60_000;
+    for (let r = 0; r < rounds; r++) {
+      await Promise.all(Array.from({ length: this.slots }, () => this.pool.run({ problem, timeoutMs, deadlineEpochMs: epochNow() + timeoutMs })));
+    }
+  }
+
   /** Terminates one worker thread, as a crash would (for tests of the replacement path). */
   async crashOneWorkerForTest(): Promise<void> {
     await this.pool.threads[0]?.terminate();
@@ -189,4 +202,39 @@ export class SolverPool implements Solver {
   async close(): Promise<void> {
     await this.pool.destroy();
   }
+}
+
+/**
+ * A small order no single warehouse can ship (3 lines, 6 warehouses holding parts of them, 2
+ * couriers with parcel limits): it makes the search branch, split and solve leaves.
+ */
+function warmUpProblem(): Problem {
+  const L = 3;
+  const S = 6;
+  const lines = Array.from({ length: L }, (_, l) => ({ sku: `WARM-${l}`, qty: 4, unitWeightKg: 1.5 + l }));
+  const pools: Problem['pools'] = [];
+  const arcs: Problem['arcs'] = [];
+  const options: Problem['options'] = [];
+  for (let s = 0; s < S; s++) {
+    for (let l = 0; l < L; l++) {
+      if ((s + l) % 3 === 0) continue;
+      arcs.push({ site: s, line: l, pool: pools.length, unitCost: (s * 5 + l * 3) % 4, transfer: false });
+      pools.push({ id: `W${s}/WARM-${l}`, qty: 1 + ((s * 7 + l * 3) % 5) });
+    }
+    for (let c = 0; c < 2; c++) options.push({ site: s, courier: c, fixedCost: (s * c) % 3, perParcel: 6 + ((s + 2 * c) % 5), perKg: 1 + c, parcelMaxKg: 10 + 5 * c, transfer: false });
+  }
+  return {
+    lines,
+    pools,
+    sites: Array.from({ length: S }, (_, s) => ({ id: `W${s}`, parcelCap: null })),
+    arcs,
+    options,
+    couriers: [
+      { id: 'C0', parcelCap: null, kgCap: null },
+      { id: 'C1', parcelCap: 3, kgCap: null },
+    ],
+    splitPenalty: 5,
+    backorderPenalty: 10_000,
+    allowSplit: true,
+  };
 }
