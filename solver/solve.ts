@@ -34,3 +34,9 @@ export function solve(p: Problem, opts: SolveOptions): SolveResult {
   if (exact && exact.plan.objective <= greedy.objective) return { ...exact, stats: { ...exact.stats, micros }, optimal: false, fallbackReason: reason };
   return { plan: greedy, stats: { solver: 'greedy', micros, nodes: 0 }, optimal: false, fallbackReason: reason };
 }
+
+/** The greedy plan as a fallback answer, with why and the time since `t0` (performance.now(), ms). */
+export function greedyFallback(p: Problem, reason: string, t0: number): SolveResult {
+  const plan = solveGreedy(p);
+  return { plan, stats: { solver: 'greedy', micros: (performance.now() - t0) * 1_000, nodes: 0 }, optimal: false, fallbackReason: reason };
+}

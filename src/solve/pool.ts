@@ -1,7 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { solveGreedy } from '../../solver/greedy.js';
-import { solve, type ExactSolver } from '../../solver/solve.js';
+import { greedyFallback, solve, type ExactSolver } from '../../solver/solve.js';
 import type { Problem, SolveResult } from '../../solver/types.js';
 import type { Config } from '../config.js';
 import { DspError } from '../errors.js';
@@ -53,8 +52,6 @@ interface Job {
   task: SolveTask;
   /** Settles with the thread's answer or its failure (never rejects). */
   done: (outcome: { ok: true; r: SolveResult } | { ok: false; err: unknown }) => void;
-  /** The request was already answered (late): drop the job if it has not started. */
-  abandoned: boolean;
   started: boolean;
 }
 
@@ -108,11 +105,6 @@ export class SolverPool implements Solver {
     return this.pool.threads.length;
   }
 
-  /** Solves waiting for a thread now. */
-  get queued(): number {
-    return this.waiting.length;
-  }
-
   /**
    * Readies every thread before the first order: loads the exact backend (HiGHS's module takes
    * tens of ms) and runs the search a few times on a small split order, so that its first real
@@ -142,15 +134,10 @@ export class SolverPool implements Solver {
     }
     this.counters.pooled++;
     const t0 = performance.now();
-    const fallback = (reason: string): SolveResult => ({
-      plan: solveGreedy(p),
-      optimal: false,
-      fallbackReason: reason,
-      stats: { solver: 'greedy', micros: (performance.now() - t0) * 1_000, nodes: 0 },
-    });
+    const fallback = (reason: string): SolveResult => greedyFallback(p, reason, t0);
     let done!: Job['done'];
     const settled = new Promise<Parameters<Job['done']>[0]>((resolve) => (done = resolve));
-    const job: Job = { task: { problem: p, timeoutMs, deadlineEpochMs: epochNow() + timeoutMs }, done, abandoned: false, started: false };
+    const job: Job = { task: { problem: p, timeoutMs, deadlineEpochMs: epochNow() + timeoutMs }, done, started: false };
     this.waiting.push(job);
     this.pump();
     let lateTimer: NodeJS.Timeout | undefined;
@@ -161,7 +148,6 @@ export class SolverPool implements Solver {
     clearTimeout(lateTimer);
     if (first === 'late') {
       this.counters.late++;
-      job.abandoned = true;
       if (!job.started) this.waiting.splice(this.waiting.indexOf(job), 1);
       return fallback(`no solver thread answered within ${timeoutMs} ms + ${this.cfg.solveGraceMs} ms grace`);
     }

@@ -1,6 +1,5 @@
 import { workerData } from 'node:worker_threads';
-import { solveGreedy } from '../../solver/greedy.js';
-import { solve } from '../../solver/solve.js';
+import { greedyFallback, solve } from '../../solver/solve.js';
 import type { Problem, SolveResult } from '../../solver/types.js';
 import { epochNow } from '../util/epoch.js';
 import { loadExactSolver } from './exact.js';
@@ -24,10 +23,7 @@ export default async function solveTask(task: SolveTask): Promise<SolveResult> {
   const left = task.deadlineEpochMs - epochNow();
   if (left <= 0) {
     // The deadline passed while the task waited for this thread: answer at once.
-    const t0 = performance.now();
-    const plan = solveGreedy(task.problem);
-    const reason = `the ${task.timeoutMs} ms deadline passed while the solve waited for a solver thread`;
-    return { plan, optimal: false, fallbackReason: reason, stats: { solver: 'greedy', micros: (performance.now() - t0) * 1_000, nodes: 0 } };
+    return greedyFallback(task.problem, `the ${task.timeoutMs} ms deadline passed while the solve waited for a solver thread`, performance.now());
   }
   return solve(task.problem, { timeoutMs: left, exact: solver });
 }
