@@ -1,5 +1,5 @@
 import { makePlan, parcelsFor, shipmentObjective, shipmentWeightKg } from './cost.js';
-import { bestSingleSitePlan } from './single.js';
+import { bestSingleSitePlans } from './single.js';
 import type { Plan, PlanShipment, Problem } from './types.js';
 
 /**
@@ -11,8 +11,7 @@ import type { Plan, PlanShipment, Problem } from './types.js';
  */
 export function solveGreedy(p: Problem): Plan {
   let best: Plan | null = null;
-  for (let s = 0; s < p.sites.length; s++) {
-    const plan = bestSingleSitePlan(p, s);
+  for (const plan of bestSingleSitePlans(p)) {
     if (plan && (!best || plan.objective < best.objective)) best = plan;
   }
   if (best) return best;

@@ -21,8 +21,9 @@ export type RadiusLockOutcome =
  * stock covers `factor` x every ordered quantity (default 1.2), A ships everything. Among several
  * qualifying warehouses, the cheapest single shipment wins. A qualifying warehouse with no courier
  * option that fits (caps, parcel weight) cannot be locked, and the order goes to the optimiser.
+ * `singles`: every site's bestSingleSitePlan when the caller has them already.
  */
-export function radiusLock(p: Problem, facts: RadiusFacts[], factor: number): RadiusLockOutcome {
+export function radiusLock(p: Problem, facts: RadiusFacts[], factor: number, singles?: readonly (Plan | null)[]): RadiusLockOutcome {
   const misses: { site: number; why: string }[] = [];
   let best: { site: number; plan: Plan } | null = null;
   facts.forEach((f, site) => {
@@ -36,7 +37,7 @@ export function radiusLock(p: Problem, facts: RadiusFacts[], factor: number): Ra
       });
       return;
     }
-    const plan = bestSingleSitePlan(p, site);
+    const plan = singles ? singles[site]! : bestSingleSitePlan(p, site);
     if (!plan) {
       misses.push({ site, why: 'no courier can take the shipment (capacity or parcel weight)' });
       return;

@@ -1,4 +1,4 @@
-import { makePlan, parcelsFor } from './cost.js';
+import { makePlan, parcelsFor, shipmentObjective } from './cost.js';
 import type { Plan, PlanShipment, Problem } from './types.js';
 
 /**
@@ -8,33 +8,62 @@ import type { Plan, PlanShipment, Problem } from './types.js';
  * "why not this warehouse?" alternative in explanations.
  */
 export function bestSingleSitePlan(p: Problem, site: number): Plan | null {
+  const arcs: number[] = [];
+  for (let ai = 0; ai < p.arcs.length; ai++) if (p.arcs[ai]!.site === site && !p.arcs[ai]!.transfer) arcs.push(ai);
+  const options: number[] = [];
+  for (let oi = 0; oi < p.options.length; oi++) if (p.options[oi]!.site === site && !p.options[oi]!.transfer) options.push(oi);
+  return singleSitePlan(p, site, arcs, options);
+}
+
+/**
+ * `bestSingleSitePlan` of every site, in one pass over the arcs and options instead of one per
+ * site (explanations price every site; the radius lock and the greedy plan try them all).
+ */
+export function bestSingleSitePlans(p: Problem): (Plan | null)[] {
+  const arcs: number[][] = p.sites.map(() => []);
+  for (let ai = 0; ai < p.arcs.length; ai++) if (!p.arcs[ai]!.transfer) arcs[p.arcs[ai]!.site]!.push(ai);
+  const options: number[][] = p.sites.map(() => []);
+  for (let oi = 0; oi < p.options.length; oi++) if (!p.options[oi]!.transfer) options[p.options[oi]!.site]!.push(oi);
+  return p.sites.map((_, s) => singleSitePlan(p, s, arcs[s]!, options[s]!));
+}
+
+/** The single-site plan of `site` from its direct arcs and options (indices in problem order). */
+function singleSitePlan(p: Problem, site: number, directArcs: readonly number[], directOptions: readonly number[]): Plan | null {
   const arcs: PlanShipment['arcs'] = [];
   let weight = 0;
   // Two lines of one SKU draw on one pool: what earlier lines took is no longer free.
-  const taken = new Map<number, number>();
+  let taken: Map<number, number> | undefined;
   for (let li = 0; li < p.lines.length; li++) {
     const line = p.lines[li]!;
     let best = -1;
-    p.arcs.forEach((a, ai) => {
-      if (a.site !== site || a.line !== li || a.transfer || p.pools[a.pool]!.qty - (taken.get(a.pool) ?? 0) < line.qty) return;
+    for (const ai of directArcs) {
+      const a = p.arcs[ai]!;
+      if (a.line !== li || p.pools[a.pool]!.qty - (taken?.get(a.pool) ?? 0) < line.qty) continue;
       if (best < 0 || a.unitCost < p.arcs[best]!.unitCost) best = ai;
-    });
+    }
     if (best < 0) return null;
     const pool = p.arcs[best]!.pool;
+    taken ??= new Map();
     taken.set(pool, (taken.get(pool) ?? 0) + line.qty);
     arcs.push({ arc: best, qty: line.qty });
     weight += line.qty * line.unitWeightKg;
   }
-  let bestPlan: Plan | null = null;
-  p.options.forEach((o, oi) => {
-    if (o.site !== site || o.transfer) return;
+  // Every line ships in full in one shipment: the plan's objective is that shipment's cost, so
+  // options are compared on it and only the winner is built into a plan.
+  let bestOption = -1;
+  let bestCost = Infinity;
+  const siteCap = p.sites[site]!.parcelCap;
+  for (const oi of directOptions) {
+    const o = p.options[oi]!;
     const parcels = parcelsFor(o, weight);
     const c = p.couriers[o.courier]!;
-    const siteCap = p.sites[site]!.parcelCap;
-    if ((c.parcelCap !== null && c.parcelCap < parcels) || (siteCap !== null && siteCap < parcels)) return;
-    if (c.kgCap !== null && c.kgCap < weight) return;
-    const plan = makePlan(p, [{ option: oi, arcs }]);
-    if (!bestPlan || plan.objective < bestPlan.objective) bestPlan = plan;
-  });
-  return bestPlan;
+    if ((c.parcelCap !== null && c.parcelCap < parcels) || (siteCap !== null && siteCap < parcels)) continue;
+    if (c.kgCap !== null && c.kgCap < weight) continue;
+    const cost = shipmentObjective(p, { option: oi, arcs });
+    if (bestOption < 0 || cost < bestCost) {
+      bestOption = oi;
+      bestCost = cost;
+    }
+  }
+  return bestOption < 0 ? null : makePlan(p, [{ option: bestOption, arcs }]);
 }

@@ -161,13 +161,16 @@ describe('greedy fallback', () => {
 
   it('is feasible on every generated instance', async () => {
     const { problemForSeed } = await import('./support/instances.js');
-    const { bestSingleSitePlan } = await import('../solver/single.js');
+    const { bestSingleSitePlan, bestSingleSitePlans } = await import('../solver/single.js');
     for (let i = 0; i < 500; i++) {
       const p = problemForSeed(20240501 + i);
       expect(verifyPlan(p, solveGreedy(p)), `seed ${20240501 + i}`).toEqual([]);
+      const all = bestSingleSitePlans(p);
       for (let s = 0; s < p.sites.length; s++) {
         const single = bestSingleSitePlan(p, s);
         if (single) expect(verifyPlan(p, single), `seed ${20240501 + i} site ${s}`).toEqual([]);
+        // The one-pass version used by the allocator answers exactly what the per-site one does.
+        expect(all[s], `seed ${20240501 + i} site ${s}`).toEqual(single);
       }
     }
   });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { shipmentWeightKg } from '../../solver/cost.js';
 import { nearestPlan, radiusLock } from '../../solver/rules.js';
+import { bestSingleSitePlans } from '../../solver/single.js';
 import type { Plan, SolveStats } from '../../solver/types.js';
 import type { Solver } from '../solve/pool.js';
 import type { Config } from '../config.js';
@@ -178,7 +179,7 @@ export class Allocator {
       ]);
       const terms: CourierTerms = { terms: (c, from, to) => this.book.terms(books, c, from, to), limits, closed: this.closed };
       const cands = buildCandidates(this.net, this.cfg, order, order.region, free, usage, now, terms);
-      const { plan, mode, stats, lock, fallbackReason } = await this.plan(cands);
+      const { plan, mode, stats, lock, fallbackReason, singles } = await this.plan(cands);
       const reservation = this.reservationFor(cands, plan, limits);
       let claim: string | undefined;
       if (reservation.items.length > 0) {
@@ -206,7 +207,7 @@ export class Allocator {
         claim = res.attempt;
       }
       const micros = (performance.now() - t0) * 1_000;
-      const decision = this.assemble(order, cands, plan, mode, lock, fallbackReason, micros, stats, now);
+      const decision = this.assemble(order, cands, plan, mode, lock, fallbackReason, micros, stats, now, singles);
       let stored;
       try {
         stored = await this.store.putDecisionIfAbsent<Decision>(
@@ -272,17 +273,19 @@ export class Allocator {
 
   private async plan(cands: Candidates) {
     const t0 = performance.now();
-    const lock = radiusLock(cands.problem, cands.facts, this.cfg.radiusLockFactor);
+    // Every site's single-shipment plan: the radius lock picks among them, explanations price them.
+    const singles = bestSingleSitePlans(cands.problem);
+    const lock = radiusLock(cands.problem, cands.facts, this.cfg.radiusLockFactor, singles);
     if (this.cfg.policy === 'nearest' || (this.cfg.policy === 'radius-rule' && !lock.locked)) {
       // The what-if baselines: distance decides (solver/rules.ts nearestPlan).
       const plan = nearestPlan(cands.problem, cands.facts.map((f) => f.roadKm));
       const stats: SolveStats = { solver: 'nearest', micros: (performance.now() - t0) * 1_000, nodes: 0 };
       const noLock = { locked: false as const, misses: [] };
-      return { plan, mode: 'rule' as Decision['mode'], lock: this.cfg.policy === 'nearest' ? noLock : lock, stats, fallbackReason: undefined as string | undefined };
+      return { plan, mode: 'rule' as Decision['mode'], lock: this.cfg.policy === 'nearest' ? noLock : lock, stats, fallbackReason: undefined as string | undefined, singles };
     }
     if (lock.locked) {
       const stats: SolveStats = { solver: 'radius-lock', micros: (performance.now() - t0) * 1_000, nodes: 0 };
-      return { plan: lock.plan, mode: 'radius-lock' as Decision['mode'], lock, stats, fallbackReason: undefined as string | undefined };
+      return { plan: lock.plan, mode: 'radius-lock' as Decision['mode'], lock, stats, fallbackReason: undefined as string | undefined, singles };
     }
     const res = await this.solver.solve(cands.problem, this.cfg.solveTimeoutMs);
     return {
@@ -291,6 +294,7 @@ export class Allocator {
       lock,
       stats: res.stats,
       fallbackReason: res.fallbackReason,
+      singles,
     };
   }
 
@@ -330,6 +334,7 @@ export class Allocator {
     micros: number,
     stats: SolveStats,
     now: number,
+    singles: readonly (Plan | null)[],
   ): Decision {
     const p = cands.problem;
     const tz = this.cfg.timezoneOffsetMinutes;
@@ -379,7 +384,7 @@ export class Allocator {
     const backordered = p.lines.map((l, i) => ({ sku: l.sku, qty: plan.backordered[i]! })).filter((b) => b.qty > 0);
     const shippedUnits = p.lines.reduce((n, l, i) => n + l.qty - plan.backordered[i]!, 0);
     const status: Decision['status'] = backordered.length === 0 ? 'allocated' : shippedUnits > 0 ? 'partial' : 'backordered';
-    const reasons = explain({ cands, plan, mode, lock, radiusLockFactor: this.cfg.radiusLockFactor, ...(fallbackReason !== undefined ? { fallbackReason } : {}) });
+    const reasons = explain({ cands, plan, mode, lock, radiusLockFactor: this.cfg.radiusLockFactor, singles, ...(fallbackReason !== undefined ? { fallbackReason } : {}) });
     for (const s of plan.shipments) {
       const info = cands.optionInfo[s.option]!;
       const ageHours = info.quotedAt === null ? 0 : (now - info.quotedAt) / 3_600_000;

@@ -1,4 +1,4 @@
-import { bestSingleSitePlan } from '../../solver/single.js';
+import { bestSingleSitePlans } from '../../solver/single.js';
 import type { RadiusLockOutcome } from '../../solver/rules.js';
 import type { Plan } from '../../solver/types.js';
 import type { Decision } from '../domain/schemas.js';
@@ -16,6 +16,8 @@ export interface ExplainInput {
   lock: RadiusLockOutcome;
   radiusLockFactor: number;
   fallbackReason?: string;
+  /** Every site's best single-site plan (solver/single.ts), when the caller has them already. */
+  singles?: readonly (Plan | null)[];
 }
 
 /**
@@ -23,12 +25,12 @@ export interface ExplainInput {
  * money difference where an alternative exists: "why not the nearest warehouse?" must be
  * answerable from the response alone.
  */
-export function explain({ cands, plan, mode, lock, radiusLockFactor, fallbackReason }: ExplainInput): Reason[] {
+export function explain({ cands, plan, mode, lock, radiusLockFactor, fallbackReason, singles: given }: ExplainInput): Reason[] {
   const { problem: p, sites, optionInfo } = cands;
   const reasons: Reason[] = [];
   const chosenSites = new Set(plan.shipments.map((s) => p.options[s.option]!.site));
   // The best plan in which each site ships everything alone: the alternative every reason prices.
-  const singles = sites.map((_, i) => bestSingleSitePlan(p, i));
+  const singles = given ?? bestSingleSitePlans(p);
 
   for (const s of plan.shipments) {
     const o = p.options[s.option]!;

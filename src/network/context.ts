@@ -18,7 +18,8 @@ export class NetworkContext {
   /** Province code of each warehouse. */
   readonly warehouseProvince: Map<string, string>;
   private readonly lineHaul = new Map<string, LineHaul>();
-  private readonly rateCache = new Map<string, LaneRate | null>();
+  /** Per courier, origin and destination province: the rate that applies (looked up without building keys). */
+  private readonly rateCache = new Map<Courier, Map<string, Map<string, LaneRate | null>>>();
 
   constructor(
     readonly network: Network,
@@ -47,14 +48,17 @@ export class NetworkContext {
    * Null when the courier has no rate for the lane (it does not serve it).
    */
   laneRate(courier: Courier, fromProvince: string, toProvince: string): LaneRate | null {
-    const key = `${courier.id}|${fromProvince}|${toProvince}`;
-    const cached = this.rateCache.get(key);
+    let byFrom = this.rateCache.get(courier);
+    if (byFrom === undefined) this.rateCache.set(courier, (byFrom = new Map()));
+    let byTo = byFrom.get(fromProvince);
+    if (byTo === undefined) byFrom.set(fromProvince, (byTo = new Map()));
+    const cached = byTo.get(toProvince);
     if (cached !== undefined) return cached;
     const score = (r: LaneRate): number =>
       r.from === fromProvince && r.to === toProvince ? 4 : r.from === fromProvince && r.to === '*' ? 3 : r.from === '*' && r.to === toProvince ? 2 : r.from === '*' && r.to === '*' ? 1 : 0;
     let best: LaneRate | null = null;
     for (const r of courier.rates) if (score(r) > 0 && (!best || score(r) > score(best))) best = r;
-    this.rateCache.set(key, best);
+    byTo.set(toProvince, best);
     return best;
   }
 }

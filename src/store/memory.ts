@@ -49,6 +49,8 @@ export class MemoryStore implements Store {
   private readonly decisions = new Map<string, StoredDecision>();
   private readonly events = new Set<string>();
   private readonly locks = new Map<string, StockLock>();
+  /** Every lock per owner (customer), so that a decision for a customer without locks skips them at once. */
+  private readonly locksByCustomer = new Map<string, StockLock[]>();
   private readonly scanSets = new Map<string, Map<string, StoredScan>>();
   private readonly kv = new Map<string, string>();
   private readonly lists = new Map<string, string[]>();
@@ -121,11 +123,12 @@ export class MemoryStore implements Store {
   }
 
   /** The owner's active locks on a cell, soonest expiry first (consumed in that order). */
-  private ownLocks(customerId: string | undefined, warehouseId: string, sku: string): StockLock[] {
-    if (customerId === undefined) return [];
+  private ownLocks(customerId: string | undefined, warehouseId: string, sku: string): readonly StockLock[] {
+    const mine = customerId === undefined ? undefined : this.locksByCustomer.get(customerId);
+    if (mine === undefined) return NO_LOCKS;
     const out: StockLock[] = [];
-    for (const l of this.locks.values()) {
-      if (l.state === 'active' && l.customerId === customerId && l.warehouseId === warehouseId && l.sku === sku && l.remaining > 0) out.push(l);
+    for (const l of mine) {
+      if (l.state === 'active' && l.warehouseId === warehouseId && l.sku === sku && l.remaining > 0) out.push(l);
     }
     return out.sort((a, b) => a.expiresAt - b.expiresAt || cmp(a.id, b.id));
   }
@@ -299,6 +302,9 @@ export class MemoryStore implements Store {
     const lock: StockLock = { ...req, remaining: req.qty, state: 'active', createdAt: now };
     c.locked += req.qty;
     this.locks.set(req.id, lock);
+    const mine = this.locksByCustomer.get(lock.customerId);
+    if (mine) mine.push(lock);
+    else this.locksByCustomer.set(lock.customerId, [lock]);
     this.noteExpiry(req.expiresAt);
     return { ok: true as const, lock: { ...lock } };
   }
@@ -377,6 +383,8 @@ export class MemoryStore implements Store {
 
   async close(): Promise<void> {}
 }
+
+const NO_LOCKS: readonly StockLock[] = Object.freeze([]);
 
 function deepFreeze<T>(v: T): T {
   if (v && typeof v === 'object' && !Object.isFrozen(v)) {
