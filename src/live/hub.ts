@@ -87,13 +87,66 @@ interface WarehouseStock {
   lowThreshold: number;
 }
 
-interface KpiSample {
+export interface KpiSample {
   at: number;
   cost: number;
   shipments: number;
   split: boolean;
   backordered: boolean;
-  couriers: [string, number][];
+  /** Courier ids, one per shipment. */
+  couriers: string[];
+}
+
+/**
+ * The decisions of the KPI window and their running sums: a decision is added when published and
+ * taken out when it leaves the window, so a KPI costs the same at 10 or 100,000 decisions a
+ * minute (summing the window each second stalled the event loop for milliseconds on Double-11).
+ */
+export class KpiWindow {
+  private readonly samples: KpiSample[] = [];
+  /** Index of the oldest sample still in the window. */
+  private head = 0;
+  cost = 0;
+  shipments = 0;
+  split = 0;
+  backordered = 0;
+  /** Shipments per courier id (couriers with none left in the window are dropped). */
+  readonly byCourier = new Map<string, number>();
+
+  get size(): number {
+    return this.samples.length - this.head;
+  }
+
+  add(s: KpiSample): void {
+    this.samples.push(s);
+    this.count(s, 1);
+  }
+
+  /** Drops the samples older than `from` (epoch ms). */
+  expire(from: number): void {
+    while (this.head < this.samples.length && this.samples[this.head]!.at < from) this.count(this.samples[this.head++]!, -1);
+    if (this.head === this.samples.length) {
+      // Empty: start the sums afresh (no floating-point residue from adding and taking out).
+      this.samples.length = 0;
+      this.head = 0;
+      this.cost = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.samples.length) {
+      this.samples.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  private count(s: KpiSample, sign: 1 | -1): void {
+    this.cost += sign * s.cost;
+    this.shipments += sign * s.shipments;
+    if (s.split) this.split += sign;
+    if (s.backordered) this.backordered += sign;
+    for (const c of s.couriers) {
+      const n = (this.byCourier.get(c) ?? 0) + sign;
+      if (n === 0) this.byCourier.delete(c);
+      else this.byCourier.set(c, n);
+    }
+  }
 }
 
 const CONTEXT_MAX = 20_000;
@@ -117,7 +170,7 @@ export class LiveHub {
   private readonly pending: { decisions: LiveDecision[]; reroutes: object[]; statuses: object[] } = { decisions: [], reroutes: [], statuses: [] };
   private frameTimer: NodeJS.Timeout | undefined;
   private readonly contexts = new Map<string, OrderContext>();
-  private readonly samples: KpiSample[] = [];
+  private readonly window = new KpiWindow();
   private ordersTotal = 0;
   private readonly startedAt: number;
   private stock = new Map<string, WarehouseStock>();
@@ -189,15 +242,13 @@ export class LiveHub {
     this.recent.push(live);
     if (this.recent.length > this.recentMax) this.recent.splice(0, this.recent.length - this.recentMax);
     this.ordersTotal++;
-    const couriers = new Map<string, number>();
-    for (const s of d.shipments) couriers.set(s.courierId, (couriers.get(s.courierId) ?? 0) + 1);
-    this.samples.push({
+    this.window.add({
       at: now,
       cost: d.totalCost,
       shipments: d.shipments.length,
       split: d.shipments.length > 1,
       backordered: d.backordered.length > 0,
-      couriers: [...couriers],
+      couriers: d.shipments.map((s) => s.courierId),
     });
     this.kpiChanged = true;
     this.stockDirty = true;
@@ -350,25 +401,11 @@ export class LiveHub {
   kpi(): object {
     const now = Date.now();
     const from = now - this.kpiWindowMs;
-    while (this.samples.length > 0 && this.samples[0]!.at < from) this.samples.shift();
+    const w = this.window;
+    w.expire(from);
     const spanMs = Math.max(1_000, Math.min(this.kpiWindowMs, now - this.startedAt));
-    let cost = 0;
-    let shipments = 0;
-    let split = 0;
-    let back = 0;
-    const byCourier = new Map<string, { shipments: number }>();
-    for (const s of this.samples) {
-      cost += s.cost;
-      shipments += s.shipments;
-      if (s.split) split++;
-      if (s.backordered) back++;
-      for (const [c, n] of s.couriers) {
-        const e = byCourier.get(c) ?? { shipments: 0 };
-        e.shipments += n;
-        byCourier.set(c, e);
-      }
-    }
-    const orders = this.samples.length;
+    const cost = w.cost;
+    const orders = w.size;
     return {
       atMs: now,
       instanceId: this.instanceId,
@@ -378,10 +415,10 @@ export class LiveHub {
       costTotal: Math.round(cost * 100) / 100,
       ...(orders > 0 ? { costPerOrder: Math.round((cost / orders) * 100) / 100 } : {}),
       ...(this.onTimePct !== undefined ? { onTimePct: this.onTimePct } : {}),
-      shipments,
-      splitOrders: split,
-      backorderedOrders: back,
-      couriers: [...byCourier].map(([courierId, v]) => ({ courierId, shipments: v.shipments, parcels: 0 })),
+      shipments: w.shipments,
+      splitOrders: w.split,
+      backorderedOrders: w.backordered,
+      couriers: [...w.byCourier].map(([courierId, shipments]) => ({ courierId, shipments, parcels: 0 })),
       ordersTotal: this.ordersTotal,
     };
   }
@@ -389,7 +426,7 @@ export class LiveHub {
   private emitKpi(): void {
     if (this.closed) return;
     // Once a second while orders flow; also when the window empties out or on-time changes.
-    if (!this.kpiChanged && this.samples.length === 0) return;
+    if (!this.kpiChanged && this.window.size === 0) return;
     this.kpiChanged = false;
     this.emitTo(this.nsp.to('live'), 'kpi', this.kpi());
   }
