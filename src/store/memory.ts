@@ -46,7 +46,13 @@ export class MemoryStore implements Store {
   private readonly cells = new Map<string, Map<string, Cell>>();
   private readonly counterValues = new Map<string, number>();
   private readonly reservations = new Map<string, Reservation>();
-  private readonly decisions = new Map<string, StoredDecision>();
+  /**
+   * Decisions with the decision itself as JSON, as Redis holds it: a read gets its own copy, and
+   * a kept decision is one flat string to the collector instead of a graph of objects (every
+   * decision of the day stays here, so that is most of what each young-generation collection
+   * would otherwise copy).
+   */
+  private readonly decisions = new Map<string, StoredDecision<string>>();
   private readonly events = new Set<string>();
   private readonly locks = new Map<string, StockLock>();
   /** Every lock per owner (customer), so that a decision for a customer without locks skips them at once. */
@@ -266,9 +272,13 @@ export class MemoryStore implements Store {
     this.expireDue();
     const d = this.decisions.get(orderId);
     if (!d) return null;
-    // The decision is deep-frozen when stored (the caller hands it over), so reads share it.
-    const out = { ...d } as StoredDecision<D>;
-    const r = this.reservations.get(orderId);
+    return this.view(d, JSON.parse(d.decision) as D);
+  }
+
+  /** A stored decision as read now: its reservation's current state and expiry. */
+  private view<D>(d: StoredDecision<string>, decision: D): StoredDecision<D> {
+    const out: StoredDecision<D> = { ...d, decision };
+    const r = this.reservations.get(d.orderId);
     if (out.reservation !== null && r) {
       out.reservation = r.state;
       out.expiresAt = r.expiresAt;
@@ -284,8 +294,11 @@ export class MemoryStore implements Store {
       if (attempt !== undefined && r?.state === 'held' && !this.decisions.get(d.orderId)!.reservation) await this.release(d.orderId);
       return (await this.getDecision<D>(d.orderId))!;
     }
-    this.decisions.set(d.orderId, { ...d, decision: deepFreeze(d.decision), expiresAt: attempt !== undefined && r ? r.expiresAt : null });
-    return (await this.getDecision<D>(d.orderId))!;
+    const stored = { ...d, decision: JSON.stringify(d.decision), expiresAt: attempt !== undefined && r ? r.expiresAt : null };
+    this.decisions.set(d.orderId, stored);
+    // The caller's decision is what was just stored (later reads parse their own copies).
+    this.expireDue();
+    return this.view(stored, d.decision);
   }
 
   async markCancelled(orderId: string): Promise<void> {
@@ -385,14 +398,6 @@ export class MemoryStore implements Store {
 }
 
 const NO_LOCKS: readonly StockLock[] = Object.freeze([]);
-
-function deepFreeze<T>(v: T): T {
-  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v)) deepFreeze(x);
-  }
-  return v;
-}
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
