@@ -143,17 +143,32 @@ export function buildCandidates(
   const excluded: Exclusion[] = [];
 
   // Pools are shared between a site's own shipment and transfers out of it: one per (warehouse, SKU).
-  const poolIndex = new Map<string, number>();
+  const poolIndex = new Map<string, Map<string, number>>();
   const pool = (warehouseId: string, sku: string, qty: number): number => {
-    const key = `${warehouseId}/${sku}`;
-    let i = poolIndex.get(key);
+    let bySku = poolIndex.get(warehouseId);
+    if (bySku === undefined) poolIndex.set(warehouseId, (bySku = new Map()));
+    let i = bySku.get(sku);
     if (i === undefined) {
-      i = problem.pools.push({ id: key, qty }) - 1;
-      poolIndex.set(key, i);
+      i = problem.pools.push({ id: `${warehouseId}/${sku}`, qty }) - 1;
+      bySku.set(sku, i);
     }
     return i;
   };
-  const holdingPerUnitDay = (sku: string) => (net.skuByCode.get(sku)!.priceCny * cfg.holdingRatePerYear) / 365;
+  // Holding cost of one unit for a day, CNY, per line.
+  const holdingPerUnitDay = lines.map((l) => (net.skuByCode.get(l.sku)!.priceCny * cfg.holdingRatePerYear) / 365);
+  // Lane terms per courier and origin province (warehouses share provinces): looked up once each.
+  const termsFrom = new Map<string, (LaneTerms | null)[]>();
+  const laneTerms = (fromProvince: string): (LaneTerms | null)[] => {
+    let all = termsFrom.get(fromProvince);
+    if (all === undefined) {
+      all = net.couriers.map((c) => {
+        const lane = courierTerms ? courierTerms.terms(c, fromProvince, destProvince) : net.laneRate(c, fromProvince, destProvince);
+        return !lane ? null : 'rate' in lane ? lane : { rate: lane, quoteVersion: null, quotedAt: null };
+      });
+      termsFrom.set(fromProvince, all);
+    }
+    return all;
+  };
   const freeAt = (warehouseId: string, sku: string) => free.get(warehouseId)?.get(sku) ?? 0;
 
   // Per line, the warehouses holding free stock of it: the possible transfer sources (computed once).
@@ -187,7 +202,7 @@ export function buildCandidates(
     lines.forEach((l, li) => {
       if (freePerLine[li]! <= 0) return;
       siteArcs.push({ site, line: li, pool: pool(w.id, l.sku, freePerLine[li]!), unitCost: 0, transfer: false });
-      const storage = (holdingPerUnitDay(l.sku) * (readyMs - nowMs)) / (24 * HOUR_MS);
+      const storage = (holdingPerUnitDay[li]! * (readyMs - nowMs)) / (24 * HOUR_MS);
       siteArcInfo.push({ fromWarehouseId: w.id, sku: l.sku, storagePerUnit: storage, transferPerUnit: 0 });
     });
 
@@ -200,7 +215,7 @@ export function buildCandidates(
       const readyAfter = new Map<number, number>();
       lines.forEach((l, li) => {
         if (freePerLine[li]! >= l.qty) return;
-        const holding = holdingPerUnitDay(l.sku);
+        const holding = holdingPerUnitDay[li]!;
         // The k cheapest so far, cheapest first (k is small: insertion beats sorting every holder).
         const best: { v: Warehouse; hours: number; transferPerUnit: number; storagePerUnit: number; total: number }[] = [];
         for (const v of holders[li]!) {
@@ -234,21 +249,24 @@ export function buildCandidates(
     const siteOptions: { option: ProblemOption; info: OptionInfo }[] = [];
     let noCapacity = 0;
     let noLane = 0;
-    for (const [ci, c] of net.couriers.entries()) {
-      const fromProvince = net.warehouseProvince.get(w.id)!;
-      const lane = courierTerms ? courierTerms.terms(c, fromProvince, destProvince) : net.laneRate(c, fromProvince, destProvince);
-      if (!lane) {
+    const siteTerms = laneTerms(net.warehouseProvince.get(w.id)!);
+    // When the site hands over: at once, or after the slowest transfer's line haul.
+    const readyAfterTransfers = hasTransfers ? nextReadyMs(nowMs, w, transferLeadHours, tz) : readyMs;
+    for (let ci = 0; ci < net.couriers.length; ci++) {
+      const c = net.couriers[ci]!;
+      const terms = siteTerms[ci]!;
+      if (!terms) {
         noLane++;
         continue;
       }
-      const terms: LaneTerms = 'rate' in lane ? lane : { rate: lane, quoteVersion: null, quotedAt: null };
       const rate = terms.rate;
       if (problem.couriers[ci]!.parcelCap === 0 || problem.couriers[ci]!.kgCap === 0) {
         noCapacity++;
         continue;
       }
-      for (const transfer of hasTransfers ? [false, true] : [false]) {
-        const ready = nextReadyMs(nowMs, w, transfer ? transferLeadHours : 0, tz);
+      for (let variant = 0; variant < (hasTransfers ? 2 : 1); variant++) {
+        const transfer = variant === 1;
+        const ready = transfer ? readyAfterTransfers : readyMs;
         const etaMs = ready + rate.transitHours * HOUR_MS;
         const hoursLate = Math.max(0, (etaMs - order.promisedByMs) / HOUR_MS);
         const latenessCny = hoursLate * cfg.latenessCnyPerHour;

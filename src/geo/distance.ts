@@ -1,4 +1,4 @@
-import { distance, point } from '@turf/turf';
+import { distance } from '@turf/turf';
 import type { Corridor } from '../domain/network.js';
 
 export interface LonLat {
@@ -8,7 +8,8 @@ export interface LonLat {
 
 /** Great-circle distance, km (turf's haversine on the WGS84 mean radius). */
 export function greatCircleKm(a: LonLat, b: LonLat): number {
-  return distance(point([a.lon, a.lat]), point([b.lon, b.lat]), { units: 'kilometers' });
+  // turf takes bare [lon, lat] positions as well as Point features: no feature objects per call.
+  return distance([a.lon, a.lat], [b.lon, b.lat], { units: 'kilometers' });
 }
 
 /**

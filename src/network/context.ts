@@ -17,7 +17,8 @@ export class NetworkContext {
   readonly road: RoadDistance;
   /** Province code of each warehouse. */
   readonly warehouseProvince: Map<string, string>;
-  private readonly lineHaul = new Map<string, LineHaul>();
+  /** Line-haul lanes by origin, then destination warehouse id. */
+  private readonly lineHaul = new Map<string, Map<string, LineHaul>>();
   /** Per courier, origin and destination province: the rate that applies (looked up without building keys). */
   private readonly rateCache = new Map<Courier, Map<string, Map<string, LaneRate | null>>>();
 
@@ -35,12 +36,16 @@ export class NetworkContext {
     this.warehouseProvince = new Map(
       network.warehouses.map((w) => [w.id, this.regions.get(w.regionCode)?.provinceCode ?? `${w.regionCode.slice(0, 2)}0000`]),
     );
-    for (const l of network.lineHauls) this.lineHaul.set(`${l.from}>${l.to}`, l);
+    for (const l of network.lineHauls) {
+      let byTo = this.lineHaul.get(l.from);
+      if (!byTo) this.lineHaul.set(l.from, (byTo = new Map()));
+      byTo.set(l.to, l);
+    }
   }
 
   /** The line-haul lane from one warehouse to another, if one runs. */
   lineHaulLane(from: string, to: string): LineHaul | undefined {
-    return this.lineHaul.get(`${from}>${to}`);
+    return this.lineHaul.get(from)?.get(to);
   }
 
   /**
