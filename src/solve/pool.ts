@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import { DspError } from '../errors.js';
 import { epochNow } from '../util/epoch.js';
 import type { SolveTask } from './worker.js';
+import { encodeProblem } from './wire.js';
 
 /** What the allocator asks for: one order's problem solved within a time budget. */
 export interface Solver {
@@ -56,8 +57,8 @@ interface Job {
 }
 
 /**
- * The solver worker pool (piscina): one thread per core by default, tasks are the problem (small),
- * not a rendered LP. Small problems stay in the request thread, where a round trip to a worker
+ * The solver worker pool (piscina): one thread per core by default, tasks are the problem (moved
+ * over as one typed array, src/solve/wire.ts), not a rendered LP. Small problems stay in the request thread, where a round trip to a worker
  * would cost more than the solve.
  *
  * The pool keeps its own queue and hands piscina at most one task per thread, so that a task in
@@ -114,7 +115,12 @@ export class SolverPool implements Solver {
     const problem = warmUpProblem();
     const timeoutMs = 60_000;
     for (let r = 0; r < rounds; r++) {
-      await Promise.all(Array.from({ length: this.slots }, () => this.pool.run({ problem, timeoutMs, deadlineEpochMs: epochNow() + timeoutMs })));
+      await Promise.all(
+        Array.from({ length: this.slots }, () => {
+          const wire = encodeProblem(problem);
+          return this.pool.run({ problem: wire, timeoutMs, deadlineEpochMs: epochNow() + timeoutMs }, { transferList: [wire.numbers.buffer] });
+        }),
+      );
     }
   }
 
@@ -137,7 +143,7 @@ export class SolverPool implements Solver {
     const fallback = (reason: string): SolveResult => greedyFallback(p, reason, t0);
     let done!: Job['done'];
     const settled = new Promise<Parameters<Job['done']>[0]>((resolve) => (done = resolve));
-    const job: Job = { task: { problem: p, timeoutMs, deadlineEpochMs: epochNow() + timeoutMs }, done, started: false };
+    const job: Job = { task: { problem: encodeProblem(p), timeoutMs, deadlineEpochMs: epochNow() + timeoutMs }, done, started: false };
     this.waiting.push(job);
     this.pump();
     let lateTimer: NodeJS.Timeout | undefined;
@@ -172,7 +178,7 @@ export class SolverPool implements Solver {
         Math.max(0, job.task.deadlineEpochMs + this.stuckAfterMs - epochNow()),
       ).unref();
       this.pool
-        .run(job.task, { signal: stuck.signal })
+        .run(job.task, { signal: stuck.signal, transferList: [job.task.problem.numbers.buffer] })
         .then(
           (r) => job.done({ ok: true, r }),
           (err: unknown) => job.done({ ok: false, err }),

@@ -1,17 +1,20 @@
 import { workerData } from 'node:worker_threads';
 import { greedyFallback, solve } from '../../solver/solve.js';
-import type { Problem, SolveResult } from '../../solver/types.js';
+import type { SolveResult } from '../../solver/types.js';
 import { epochNow } from '../util/epoch.js';
 import { loadExactSolver } from './exact.js';
+import { decodeProblem, type WireProblem } from './wire.js';
 
 /**
  * A solver worker thread (piscina): the exact backend is loaded once per thread, then every task
- * is one order's problem (small, structured-cloned), solved with the same `solve` as in-thread.
+ * is one order's problem (moved over as one typed array, src/solve/wire.ts), solved with the same
+ * `solve` as in-thread.
  */
 const exact = loadExactSolver((workerData as { solver: string }).solver);
 
 export interface SolveTask {
-  problem: Problem;
+  /** The problem in its transfer form (src/solve/wire.ts). */
+  problem: WireProblem;
   /** The request's whole budget, ms (for the reasons). */
   timeoutMs: number;
   /** When the budget ends, epoch ms (src/util/epoch.ts: a clock threads share). */
@@ -20,10 +23,11 @@ export interface SolveTask {
 
 export default async function solveTask(task: SolveTask): Promise<SolveResult> {
   const solver = await exact;
+  const problem = decodeProblem(task.problem);
   const left = task.deadlineEpochMs - epochNow();
   if (left <= 0) {
     // The deadline passed while the task waited for this thread: answer at once.
-    return greedyFallback(task.problem, `the ${task.timeoutMs} ms deadline passed while the solve waited for a solver thread`, performance.now());
+    return greedyFallback(problem, `the ${task.timeoutMs} ms deadline passed while the solve waited for a solver thread`, performance.now());
   }
-  return solve(task.problem, { timeoutMs: left, exact: solver });
+  return solve(problem, { timeoutMs: left, exact: solver });
 }
