@@ -2,14 +2,17 @@
  * An exact optimiser specialised to the per-order model of solver/types.ts: a branch and bound
  * over which sites open a shipment and with which option. Two searches share the incumbent:
  *
- *   1. A quick flow-bounded site enumeration (below), with a small work budget
- *      (QUICK_FLOW_WORK): it settles most small and easy instances fastest.
+ *   1. On single-line orders (QUICK_FLOW_MAX_LINES), a quick flow-bounded site enumeration
+ *      (below), with a small work budget (QUICK_FLOW_WORK): it settles most of them fastest. With
+ *      more lines it hardly ever finishes within that budget (measured: 1 of 20 at 3 x 17 and
+ *      10 x 5, none at 10 x 17, for 1 to 4 ms each), so the search starts with 2 at once.
  *      - Incumbent: the greedy plan (solver/greedy.ts, which tries every single-site plan), then
  *        the leaves suggested by the root relaxation's flow (and those leaves minus one site).
  *      - It enumerates sets of open sites (sites ordered by the units they hold), by iterative
  *        deepening on the number of sites, then assigns each open site's option; a leaf (open
  *        options fixed) is a small MIP over the quantities, solved exactly by its own LP-based
- *        branch and bound (solver/exact/leaf.ts, solver/exact/simplex.ts).
+ *        branch and bound (solver/exact/leaf.ts, solver/exact/simplex.ts: each child LP
+ *        re-optimises its parent's tableau by the dual simplex).
  *      - Lower bounds come from a min-cost flow relaxation in kilograms (solver/exact/flow.ts):
  *        lines -> pools -> sites -> options -> couriers -> sink, with backorder edges at
  *        backorderPenalty / unit kg; pool, courier kg, courier parcel and site parcel capacities
@@ -20,8 +23,8 @@
  *        of the same bound over open and undecided sites plus the cheapest opening cost left and a
  *        split penalty, and an amortised bound in which an undecided option's whole cost is spread
  *        over the most weight it can carry.
- *   2. When that budget is spent, the Lagrangian branch and bound (solver/exact/search.ts): bounds
- *      from a Lagrangian relaxation of the line, pool and courier-cap rows (plus a cut on the total
+ *   2. Otherwise, or when that budget is spent, the Lagrangian branch and bound
+ *      (solver/exact/search.ts): bounds from a Lagrangian relaxation of the line, pool and courier-cap rows (plus a cut on the total
  *      units any plan can ship), whose per-site subproblems are solved exactly in the option and
  *      parcel count (solver/exact/lagrange.ts); multipliers by subgradient steps; local search
  *      and the relaxation's own choices of open options for incumbents; reduced-cost fixing of
@@ -67,9 +70,10 @@ export interface ExactOptions {
 }
 
 /**
- * Default work budget: on the generated instances (tests/solver.exact.test.ts, 2,000 seeds) a
- * decline comes after about 0.3 s on average and 1.2 s at most, and leaves 73 of them to HiGHS
- * (5,000: 100 declines, 0.6 s at most; 20,000: 52, 2.7 s at most).
+ * Default work budget: on the generated instances (tests/solver.exact.test.ts, 2,000 seeds) it
+ * leaves 79 of them to HiGHS, and solveExact takes 1.4 ms at the median, 245 ms at p99 and 1.0 s
+ * at most (declines included). A unit of work got cheaper (leaf LPs re-optimised by the dual
+ * simplex), so a larger budget may now pay; not measured yet.
  */
 export const DEFAULT_MAX_WORK = 10_000;
 
@@ -80,6 +84,8 @@ const ROOT_ITERS = 80;
 const NODE_ITERS = 20;
 /** Work budget of the flow-bounded enumeration before the Lagrangian search takes over. */
 const QUICK_FLOW_WORK = 30;
+/** The flow-bounded enumeration runs first only on orders of at most this many lines. */
+const QUICK_FLOW_MAX_LINES = 1;
 /** Work budget of the Lagrangian search without column generation, before it restarts with it. */
 const QUICK_LAGRANGE_WORK = 1_000;
 /** Column generation rounds at the root of the Lagrangian search (its second run). */
@@ -372,9 +378,13 @@ export function solveExact(p: Problem, opts: ExactOptions): SolveResult {
   for (let j = order.length - 1; j >= 0; j--) minOpenSuffix[j] = Math.min(minOpenSuffix[j + 1]!, openCost[optsAt[order[j]!]![0]!]!);
 
   const useFlow = opts.search === 'flow';
-  const relax = new Relaxation(q, usable, deadline);
+  // The flow-bounded enumeration settles single-line orders fastest; with more lines it hardly
+  // ever finishes within its quick budget, and the Lagrangian search starts at once.
+  const quickFlow = useFlow || q.lines.length <= QUICK_FLOW_MAX_LINES;
+  const relax = quickFlow ? new Relaxation(q, usable, deadline) : null;
   let lag: Lagrangian | null = null;
-  const workUsed = (): number => st.nodes + st.lps + relax.flows + (lag ? Math.floor(lag.evals / EVALS_PER_WORK) : 0);
+  const flows = (): number => relax?.flows ?? 0;
+  const workUsed = (): number => st.nodes + st.lps + flows() + (lag ? Math.floor(lag.evals / EVALS_PER_WORK) : 0);
   const maxWork = opts.maxWork ?? DEFAULT_MAX_WORK;
   // The flow-bounded enumeration runs first, with a small budget unless it is the only search:
   // it settles the easy instances fastest; the Lagrangian search takes over the rest.
@@ -388,7 +398,7 @@ export function solveExact(p: Problem, opts: ExactOptions): SolveResult {
     eps: (best) => 1e-6 + 1e-10 * Math.abs(best),
     checkWork: () => {
       if (workUsed() > workLimit) {
-        const detail = `${relax.flows} flows` + (lag ? `, ${lag.evals} bound evaluations / ${EVALS_PER_WORK}` : '');
+        const detail = `${flows()} flows` + (lag ? `, ${lag.evals} bound evaluations / ${EVALS_PER_WORK}` : '');
         throw new ExactGiveUp(`more than ${workLimit} units of work (${st.nodes} nodes, ${st.lps} LPs, ${detail})`);
       }
     },
@@ -413,8 +423,8 @@ export function solveExact(p: Problem, opts: ExactOptions): SolveResult {
     const key = mode + choice.join(',');
     let m = memo.get(key);
     if (!m) {
-      const value = relax.bound(choice, mode);
-      m = { value, used: relax.used.slice() };
+      const value = relax!.bound(choice, mode);
+      m = { value, used: relax!.used.slice() };
       memo.set(key, m);
     }
     return m;
@@ -479,8 +489,8 @@ export function solveExact(p: Problem, opts: ExactOptions): SolveResult {
       solveLeaf(q, arcsAt, sorted, st);
     };
     for (const mode of [OPENED, AMORTISED]) {
-      relax.bound(choice, mode);
-      const kg = relax.optionKg();
+      relax!.bound(choice, mode);
+      const kg = relax!.optionKg();
       const pickAt = new Map<number, number>();
       kg.forEach((w, oi) => {
         if (w <= 1e-9) return;
@@ -541,37 +551,40 @@ export function solveExact(p: Problem, opts: ExactOptions): SolveResult {
     if (err instanceof ExactGiveUp || err instanceof FlowFailure) return `exact search declined after ${st.nodes} nodes: ${err.message}`;
     throw err;
   };
+  // The Lagrangian branch and bound, from the incumbent found so far: first without column
+  // generation at the root (cheaper), with a small budget; then with it.
+  const lagrangeSearch = (): void => {
+    lag = new Lagrangian(q, usable);
+    workLimit = Math.min(maxWork, workUsed() + QUICK_LAGRANGE_WORK);
+    try {
+      searchLagrange(q, arcsAt, usable, st, { rootIters: ROOT_ITERS, nodeIters: NODE_ITERS, cgRounds: 0 }, lag);
+    } catch (err) {
+      if (!(err instanceof ExactGiveUp) || workLimit >= maxWork) throw err;
+      workLimit = maxWork;
+      searchLagrange(q, arcsAt, usable, st, { rootIters: ROOT_ITERS, nodeIters: NODE_ITERS, cgRounds: CG_ROUNDS }, lag);
+    }
+  };
   try {
     if (performance.now() > deadline) throw new ExactDeadline();
-    if (q.allowSplit) heuristic();
-    // Iterative deepening on the number of opened sites: good small plans first.
-    for (;;) {
-      hitLimit = false;
-      enumerate(0, 0);
-      if (!hitLimit) break;
-      maxOpen++;
+    if (!quickFlow) lagrangeSearch();
+    else {
+      try {
+        if (q.allowSplit) heuristic();
+        // Iterative deepening on the number of opened sites: good small plans first.
+        for (;;) {
+          hitLimit = false;
+          enumerate(0, 0);
+          if (!hitLimit) break;
+          maxOpen++;
+        }
+      } catch (err) {
+        // Out of the quick budget: the Lagrangian search takes over.
+        if (useFlow || !(err instanceof ExactGiveUp || err instanceof FlowFailure)) throw err;
+        lagrangeSearch();
+      }
     }
   } catch (err) {
     reason = failure(err);
-    if (!useFlow && (err instanceof ExactGiveUp || err instanceof FlowFailure)) {
-      // Out of the quick budget: the Lagrangian branch and bound, from the incumbent found so far.
-      reason = undefined;
-      workLimit = maxWork;
-      try {
-        lag = new Lagrangian(q, usable);
-        // First without column generation at the root (cheaper), with a small budget; then with it.
-        workLimit = Math.min(maxWork, workUsed() + QUICK_LAGRANGE_WORK);
-        try {
-          searchLagrange(q, arcsAt, usable, st, { rootIters: ROOT_ITERS, nodeIters: NODE_ITERS, cgRounds: 0 }, lag);
-        } catch (err3) {
-          if (!(err3 instanceof ExactGiveUp) || workLimit >= maxWork) throw err3;
-          workLimit = maxWork;
-          searchLagrange(q, arcsAt, usable, st, { rootIters: ROOT_ITERS, nodeIters: NODE_ITERS, cgRounds: CG_ROUNDS }, lag);
-        }
-      } catch (err2) {
-        reason = failure(err2);
-      }
-    }
   }
   const nodes = st.nodes + st.lps;
   const best = st.bestPlan ? toOriginal(st.bestPlan) : fallback;

@@ -74,6 +74,8 @@ export class Lagrangian {
   readonly nOpts: number;
   private readonly items: Item[][];
   private readonly opts: Opt[][];
+  /** Per option index: its Opt (undefined when not usable). */
+  private readonly optOf: (Opt | undefined)[];
   /** Site of each option (reduced problem's index). */
   readonly siteOf: Int32Array;
   /** Options per site (usable ones). */
@@ -159,6 +161,8 @@ export class Lagrangian {
       });
       this.optsAt[o.site]!.push(oi);
     });
+    this.optOf = p.options.map(() => undefined);
+    for (const list of this.opts) for (const o of list) this.optOf[o.index] = o;
     this.key = this.items.map((it) => new Float64Array(it.length));
     this.ord = this.items.map((it) => new Int32Array(it.length));
     this.lam = new Float64Array(p.lines.length);
@@ -402,7 +406,7 @@ export class Lagrangian {
    */
   column(oi: number): { site: number; courier: number; n: number; kg: number; units: number; cost: number; lines: Map<number, number>; pools: Map<number, number> } {
     const s = this.siteOf[oi]!;
-    const o = this.opts[s]!.find((x) => x.index === oi)!;
+    const o = this.optOf[oi]!;
     const n = this.optN[oi]!;
     const cap = Number.isFinite(o.K) ? this.capFor(o, n) : o.kgCap + 1e-6;
     const items = this.items[s]!;
@@ -551,14 +555,7 @@ export class Lagrangian {
   evaluate(state: Int32Array, allowed: Uint8Array): number {
     this.evals++;
     const p = this.p;
-    let constant = this.B * this.Q;
-    for (let l = 0; l < this.lam.length; l++) constant -= this.lam[l]! * this.lineQty[l]!;
-    constant -= this.rho[0]! * this.maxUnits;
-    for (let q = 0; q < this.mu.length; q++) if (this.mu[q]! !== 0) constant -= this.mu[q]! * this.poolQty[q]!;
-    for (let c = 0; c < this.nu.length; c++) {
-      if (this.nu[c]! !== 0) constant -= this.nu[c]! * this.courierN[c]!;
-      if (this.kap[c]! !== 0) constant -= this.kap[c]! * this.courierKg[c]!;
-    }
+    const constant = this.multiplierConstant();
     this.constant = constant;
     for (let s = 0; s < this.nSites; s++) {
       this.openVal[s] = Infinity;
@@ -580,6 +577,41 @@ export class Lagrangian {
       }
     }
     return constant + this.combine(state, -1, 0, p.splitPenalty, p.allowSplit, true);
+  }
+
+  /** The constant part of the bound at the current multipliers: B·Q less each multiplier times its row's right-hand side. */
+  private multiplierConstant(): number {
+    let constant = this.B * this.Q;
+    for (let l = 0; l < this.lam.length; l++) constant -= this.lam[l]! * this.lineQty[l]!;
+    constant -= this.rho[0]! * this.maxUnits;
+    for (let q = 0; q < this.mu.length; q++) if (this.mu[q]! !== 0) constant -= this.mu[q]! * this.poolQty[q]!;
+    for (let c = 0; c < this.nu.length; c++) {
+      if (this.nu[c]! !== 0) constant -= this.nu[c]! * this.courierN[c]!;
+      if (this.kap[c]! !== 0) constant -= this.kap[c]! * this.courierKg[c]!;
+    }
+    return constant;
+  }
+
+  /**
+   * A lower bound, at the current multipliers, on every plan that opens exactly the options
+   * `open` (one per site; shipments may carry nothing but still pay their opening cost and split
+   * penalty, as in a leaf of solver/exact/leaf.ts): the relaxation with those sites fixed to
+   * those options and every other site closed. Leaves the last evaluation's values (optVal,
+   * openVal, chosen, the parcel counts) as they were. -Infinity when an option is not usable.
+   */
+  leafBound(open: readonly number[]): number {
+    if (open.length > 1 && !this.p.allowSplit) return Infinity;
+    let total = this.multiplierConstant();
+    for (const oi of open) {
+      const o = this.optOf[oi];
+      if (o === undefined) return -Infinity;
+      const s = this.siteOf[oi]!;
+      const n = this.optN[oi]!;
+      this.prepare(s);
+      total += this.optionValue(s, o);
+      this.optN[oi] = n;
+    }
+    return total + this.p.splitPenalty * Math.max(0, open.length - 1);
   }
 
   /**
@@ -680,7 +712,7 @@ export class Lagrangian {
     for (let s = 0; s < this.nSites; s++) {
       if (!this.chosen[s]) continue;
       const oi = this.openOpt[s]!;
-      const o = this.opts[s]!.find((x) => x.index === oi)!;
+      const o = this.optOf[oi]!;
       const items = this.items[s]!;
       if (this.takes.length < items.length) this.takes = new Float64Array(items.length * 2);
       const takes = this.takes;

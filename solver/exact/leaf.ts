@@ -1,14 +1,17 @@
 /**
  * The leaf subproblem of the exact search: with the open option of every opened site fixed, the
- * cheapest integer quantities. It is a small MIP (units per usable arc, parcels per option,
- * backorders per line, with the pool, courier kg / parcel and site parcel rows), solved by a
- * branch and bound on the LP relaxation (solver/exact/simplex.ts), best-first with dives, pruned
- * against the search's incumbent. Every integral candidate is rebuilt with makePlan
+ * cheapest integer quantities. It is a small MIP (units per usable arc, parcels per option, the
+ * total backorder, with the line, pool, courier kg / parcel and site parcel rows; a line's
+ * backorder is its row's slack), solved by a branch and bound on the LP relaxation
+ * (solver/exact/simplex.ts), best-first with dives, pruned against the search's incumbent. The
+ * root LP is solved from scratch (every row starts with its slack basic, the total backorder's
+ * row with the total backorder, so a phase 1 is seldom needed); every other node re-optimises its
+ * parent's tableau by the dual simplex. Every integral candidate is rebuilt with makePlan
  * (solver/cost.ts), so its objective is the model's, not the LP's.
  */
 import { makePlan } from '../cost.js';
 import type { Plan, PlanShipment, Problem } from '../types.js';
-import { EQ, LE, solveLp, type LpModel, type LpRow } from './simplex.js';
+import { EQ, LE, LpTableau, type LpModel, type LpRow, type LpStatus } from './simplex.js';
 
 /** Thrown when the search declines the instance (work budget spent, LP pivot limit). */
 export class ExactGiveUp extends Error {
@@ -39,10 +42,17 @@ const INT_TOL = 1e-6;
 /** Weight slack matching solver/cost.ts: a shipment of k x parcelMaxKg (1 + 1e-9) kg still fits k parcels. */
 const KG_EPS = 1e-9;
 
-/** A node of the leaf's branch and bound: column bounds, and its parent's LP value (a bound). */
+/** Dual simplex pivots a child gets before it is solved from scratch instead. */
+const DUAL_PIVOTS = 500;
+
+/**
+ * A node of the leaf's branch and bound: its parent's optimal tableau with the node's bound
+ * change applied (null at the root), whether that tableau is still dual feasible, and its
+ * parent's LP value (a bound).
+ */
 interface LeafNode {
-  lb: number[];
-  ub: number[];
+  tab: LpTableau | null;
+  warm: boolean;
   bound: number;
 }
 
@@ -77,7 +87,7 @@ function heapPop(h: LeafNode[]): LeafNode {
 }
 
 interface Column {
-  kind: 'x' | 'n' | 'b' | 's';
+  kind: 'x' | 'n' | 's';
   arc: number;
   option: number;
 }
@@ -162,24 +172,30 @@ export function solveLeaf(p: Problem, arcsAt: number[][], open: number[], st: Se
       if (wIdx.length > 0) weightRows.push({ idx: [...wIdx, j], val: [...wVal, -o.parcelMaxKg], sense: LE, rhs: o.parcelMaxKg * KG_EPS });
     }
   }
+  // Backorders are not columns: line l backorders qty_l - Σ x over its arcs, so each unit shipped
+  // saves the backorder penalty (in the costs above) and the line's row, Σ x <= qty_l (only when
+  // it can bind), has the backorder as its slack.
+  const B = p.backorderPenalty;
+  const Q = p.lines.reduce((t, l) => t + l.qty, 0);
+  constant += B * Q;
+  for (const j of intCols) if (cols[j]!.kind === 'x') cost[j] = cost[j]! - B;
   const rows: LpRow[] = [];
   p.lines.forEach((l, li) => {
-    const j = cols.length;
-    cols.push({ kind: 'b', arc: -1, option: li });
-    cost.push(p.backorderPenalty);
-    lb.push(0);
-    ub.push(l.qty);
-    rows.push({ idx: [...lineTerms[li]!, j], val: [...lineTerms[li]!.map(() => 1), 1], sense: EQ, rhs: l.qty });
+    const terms = lineTerms[li]!;
+    let most = 0;
+    for (const j of terms) most += ub[j]!;
+    if (most > l.qty) rows.push({ idx: terms, val: terms.map(() => 1), sense: LE, rhs: l.qty });
   });
-  // Total backorder, an integer: branching on it first settles the (dominant) backorder term.
+  // Total backorder s = Q - Σ x, an integer: branching on it first settles the (dominant)
+  // backorder term. Its row Σ x + s = Q starts with s basic (a column of that row alone).
   {
+    const xs = intCols.filter((j) => cols[j]!.kind === 'x');
     const j = cols.length;
     cols.push({ kind: 's', arc: -1, option: -1 });
     cost.push(0);
     lb.push(0);
-    ub.push(p.lines.reduce((t, l) => t + l.qty, 0));
-    const bs = cols.flatMap((c, i) => (c.kind === 'b' ? [i] : []));
-    rows.push({ idx: [...bs, j], val: [...bs.map(() => 1), -1], sense: EQ, rhs: 0 });
+    ub.push(Q);
+    rows.push({ idx: [...xs, j], val: [...xs.map(() => 1), 1], sense: EQ, rhs: Q });
     intCols.unshift(j);
   }
   for (const [pool, terms] of poolTerms) {
@@ -199,9 +215,11 @@ export function solveLeaf(p: Problem, arcsAt: number[][], open: number[], st: Se
   const model: LpModel = { cost, lb, ub, rows };
   // Branch and bound on bound changes, best-first on the parents' LP values with dives: the
   // nearer child of each node is solved next, the farther one waits in a heap; once the best
-  // waiting bound reaches the incumbent, the leaf is done.
+  // waiting bound reaches the incumbent, the leaf is done. The root LP is solved from scratch; a
+  // child re-optimises its parent's tableau with the new bound by the dual simplex (the dive
+  // child takes the parent's tableau itself, the waiting one a copy).
   const heap: LeafNode[] = [];
-  let next: LeafNode | null = { lb, ub, bound: -Infinity };
+  let next: LeafNode | null = { tab: null, warm: false, bound: -Infinity };
   let lps = 0;
   while (next !== null || heap.length > 0) {
     let node: LeafNode;
@@ -216,21 +234,30 @@ export function solveLeaf(p: Problem, arcsAt: number[][], open: number[], st: Se
     if (lps++ >= maxLps) return false;
     if (performance.now() > st.deadline) throw new ExactDeadline();
     st.checkWork();
-    model.lb = node.lb;
-    model.ub = node.ub;
     st.lps++;
-    const res = solveLp(model, 20_000, st.deadline);
-    if (res.status === 'infeasible') continue;
-    if (res.status === 'deadline') throw new ExactDeadline();
-    if (res.status !== 'optimal') throw new ExactGiveUp(`leaf LP ${res.status}`);
-    const value = res.objective + constant;
+    let tab = node.tab;
+    let status: LpStatus = tab !== null && node.warm ? tab.dual(DUAL_PIVOTS, st.deadline) : 'limit';
+    if (tab === null || status === 'limit') {
+      // The root, or a re-optimisation that did not finish: from scratch with the node's bounds.
+      if (tab !== null) {
+        const from = tab;
+        model.lb = lb.map((_, j) => from.lower(j));
+        model.ub = ub.map((_, j) => from.upper(j));
+      }
+      ({ status, tab } = LpTableau.solve(model, 20_000, st.deadline));
+    }
+    if (status === 'infeasible') continue;
+    if (status === 'deadline') throw new ExactDeadline();
+    if (status !== 'optimal') throw new ExactGiveUp(`leaf LP ${status}`);
+    const value = tab.objective() + constant;
     if (value >= st.best - st.eps(st.best)) continue;
+    const x = tab.values();
     // Branch on the total backorder first, then the most fractional parcel count, then units.
     let pick = -1;
     let pickFrac = 0;
     let pickRank = 3;
     for (const j of intCols) {
-      const v = res.x[j]!;
+      const v = x[j]!;
       const f = Math.abs(v - Math.round(v));
       if (f <= INT_TOL) continue;
       const kind = cols[j]!.kind;
@@ -247,7 +274,7 @@ export function solveLeaf(p: Problem, arcsAt: number[][], open: number[], st: Se
       for (const j of intCols) {
         const c = cols[j]!;
         if (c.kind !== 'x') continue;
-        const q = Math.round(res.x[j]!);
+        const q = Math.round(x[j]!);
         if (q <= 0) continue;
         const list = byOption.get(c.option) ?? [];
         list.push({ arc: c.arc, qty: q });
@@ -258,19 +285,18 @@ export function solveLeaf(p: Problem, arcsAt: number[][], open: number[], st: Se
       if (plan.objective < st.best) st.accept(plan);
       continue;
     }
-    const v = res.x[pick]!;
-    const down: LeafNode = { lb: node.lb, ub: node.ub.slice(), bound: value };
-    down.ub[pick] = Math.floor(v);
-    const up: LeafNode = { lb: node.lb.slice(), ub: node.ub, bound: value };
-    up.lb[pick] = Math.ceil(v);
+    const v = x[pick]!;
+    const lo = tab.lower(pick);
+    const hi = tab.upper(pick);
+    const far = tab.clone();
     // Dive into the nearer side; the other waits.
-    if (v - Math.floor(v) < 0.5) {
-      next = down;
-      heapPush(heap, up);
-    } else {
-      next = up;
-      heapPush(heap, down);
-    }
+    const downNear = v - Math.floor(v) < 0.5;
+    const downTab = downNear ? tab : far;
+    const upTab = downNear ? far : tab;
+    const down: LeafNode = { tab: downTab, warm: downTab.setBounds(pick, lo, Math.floor(v)), bound: value };
+    const up: LeafNode = { tab: upTab, warm: upTab.setBounds(pick, Math.ceil(v), hi), bound: value };
+    next = downNear ? down : up;
+    heapPush(heap, downNear ? up : down);
   }
   return true;
 }

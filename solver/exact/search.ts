@@ -17,6 +17,9 @@
  *      (solver/exact/leaf.ts): at first within LEAF_FIRST_LPS LPs, and a leaf not finished then
  *      is finished after the search, best bound first, against the final incumbent (most are cut
  *      by then).
+ * Before any leaf is solved (in the search or as a heuristic), the relaxation at the loaded
+ * multipliers with exactly the leaf's options open bounds it (Lagrangian.leafBound); a leaf that
+ * cannot beat the incumbent that way needs no LP.
  * At the root, the ascent also tries the relaxation's choices every few steps, a local search
  * over sets of open options improves the incumbent, and column generation (optional) improves
  * the multipliers.
@@ -68,6 +71,12 @@ export function searchLagrange(q: Problem, arcsAt: number[][], usable: boolean[]
     if (solved.has(key)) return true;
     if (!exact && tried.has(key)) return false;
     tried.add(key);
+    // The relaxation at the loaded multipliers, with exactly these options open, often shows at
+    // once that the leaf cannot beat the incumbent (which only gets better): no LP needed.
+    if (cut(lag.leafBound(sorted))) {
+      solved.add(key);
+      return true;
+    }
     const done = solveLeaf(q, arcsAt, sorted, st, exact ? Infinity : maxLps);
     if (done) solved.add(key);
     return done;
