@@ -4,7 +4,9 @@
  *
  * A node fixes, per site, CLOSED, OPEN_ANY (opens with one of its allowed options), one option,
  * or leaves it FREE; options can also be excluded per node. At each node:
- *   1. subgradient steps on the multipliers (warm-started from the parent's best);
+ *   1. subgradient steps on the multipliers (warm-started from the parent's best), evaluated
+ *      lazily (Lagrangian.evaluate: only the options that can be their site's best are valued)
+ *      except the last one and those the heuristic reads;
  *   2. the node is cut when its bound reaches the incumbent;
  *   3. the relaxation's own choice of open options is solved as a leaf (once per set), which
  *      feeds the incumbent;
@@ -86,18 +88,24 @@ export function searchLagrange(q: Problem, arcsAt: number[][], usable: boolean[]
 
   /** How often each site was open in the last ascent's relaxed solutions (a fractional-opening estimate). */
   const freq = new Float64Array(nS);
+  /** Scratch: the ascent's best multipliers (ascents do not nest), a node's other-side bounds (read before its children run). */
+  const ascentBest = lag.save();
+  const otherSide = new Float64Array(nS);
   /** Subgradient ascent from the loaded multipliers; leaves the best ones loaded and evaluated. Returns the bound. */
   const ascend = (state: Int32Array, allowed: Uint8Array, iters: number, heuristicEvery = 0): number => {
     let bestL = -Infinity;
-    const bestM = lag.save();
+    const bestM = ascentBest;
     let lastIsBest = false;
     let theta = 1;
     let noImp = 0;
     freq.fill(0);
     let evals = 0;
+    let lazy = false;
     for (let it = 0; it < iters; it++) {
       if ((it & 3) === 3 && performance.now() > st.deadline) throw new ExactDeadline();
-      const L = lag.evaluate(state, allowed);
+      // Lazy evaluations (solver/exact/lagrange.ts), except before the heuristic, which reads optVal.
+      lazy = !(heuristicEvery > 0 && it % heuristicEvery === heuristicEvery - 1);
+      const L = lag.evaluate(state, allowed, lazy);
       evals++;
       for (let s = 0; s < nS; s++) if (lag.chosen[s]) freq[s]!++;
       if (L > bestL) {
@@ -126,6 +134,10 @@ export function searchLagrange(q: Problem, arcsAt: number[][], usable: boolean[]
     if (!lastIsBest) {
       lag.load(bestM);
       lag.evaluate(state, allowed);
+    } else if (lazy) {
+      // The same evaluation in full (not counted as work: the lazy ones cost about half).
+      lag.evaluate(state, allowed);
+      lag.evals--;
     }
     for (let s = 0; s < nS; s++) freq[s] = freq[s]! / evals;
     return bestL;
@@ -407,7 +419,7 @@ export function searchLagrange(q: Problem, arcsAt: number[][], usable: boolean[]
     const myMult = lag.save();
     // Reduced-cost fixing (values of the evaluation loaded by ascend).
     let changed = false;
-    const otherSide = new Float64Array(nS).fill(-Infinity);
+    otherSide.fill(-Infinity);
     for (let s = 0; s < nS; s++) {
       const stt = state[s]!;
       if (stt === CLOSED || stt >= 0) continue;
@@ -452,7 +464,7 @@ export function searchLagrange(q: Problem, arcsAt: number[][], usable: boolean[]
     // Branch.
     let pick = -1;
     let pickScore = -Infinity;
-    const nodeFreq = freq.slice();
+    const nodeFreq = freq; // read before the children's ascents overwrite it
     let pickAmb = -1;
     for (let s = 0; s < nS; s++) {
       if (state[s] !== FREE) continue;

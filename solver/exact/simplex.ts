@@ -82,7 +82,7 @@ export class LpTableau {
     private readonly x: Float64Array,
     private readonly d: Float64Array,
     private readonly basis: Int32Array,
-    private readonly isBasic: Int8Array,
+    private readonly isBasic: Int32Array,
     /** Phase-2 costs of every column (0 off the structurals). */
     private readonly c: Float64Array,
     private readonly slackOf: Int32Array,
@@ -144,12 +144,17 @@ export class LpTableau {
         artCoef[i] = r[i]! >= 0 ? 1 : -1;
       }
     }
-    const T = new Float64Array(m * N);
-    const lo = new Float64Array(N);
-    const hi = new Float64Array(N);
-    const x = new Float64Array(N);
-    const basis = new Int32Array(m);
-    const isBasic = new Int8Array(N);
+    // T, lo, hi, x, d side by side in one buffer, basis and isBasic in another: a clone copies
+    // two buffers (typed arrays past 64 bytes each cost an off-heap allocation).
+    const F = new Float64Array(m * N + 4 * N);
+    const T = F.subarray(0, m * N);
+    const lo = F.subarray(m * N, m * N + N);
+    const hi = F.subarray(m * N + N, m * N + 2 * N);
+    const x = F.subarray(m * N + 2 * N, m * N + 3 * N);
+    const d = F.subarray(m * N + 3 * N, m * N + 4 * N);
+    const I = new Int32Array(m + N);
+    const basis = I.subarray(0, m);
+    const isBasic = I.subarray(m, m + N);
     const c = new Float64Array(N);
     for (let j = 0; j < n; j++) {
       lo[j] = model.lb[j]!;
@@ -185,7 +190,7 @@ export class LpTableau {
       x[b] = (b < n ? lo[b]! : 0) + r[i]! / coef;
       if (coef !== 1) for (let j = 0; j < N; j++) T[base + j] = T[base + j]! / coef;
     }
-    const tab = new LpTableau(n, m, N, T, lo, hi, x, new Float64Array(N), basis, isBasic, c, slackOf, artOf, artCoef, senses, ownOf, ownCoef);
+    const tab = new LpTableau(n, m, N, T, lo, hi, x, d, basis, isBasic, c, slackOf, artOf, artCoef, senses, ownOf, ownCoef);
     let status: LpStatus = 'optimal';
     if (N > nNoArt) {
       const c1 = new Float64Array(N);
@@ -205,17 +210,21 @@ export class LpTableau {
 
   /** An independent copy (to re-optimise later, e.g. for a child waiting in a heap). */
   clone(): LpTableau {
+    const { m, N } = this;
+    // The buffers laid out by `solve` (every tableau comes from it or from a clone).
+    const F = new Float64Array(this.T.buffer, this.T.byteOffset, m * N + 4 * N).slice();
+    const I = new Int32Array(this.basis.buffer, this.basis.byteOffset, m + N).slice();
     const t = new LpTableau(
       this.n,
-      this.m,
-      this.N,
-      this.T.slice(),
-      this.lo.slice(),
-      this.hi.slice(),
-      this.x.slice(),
-      this.d.slice(),
-      this.basis.slice(),
-      this.isBasic.slice(),
+      m,
+      N,
+      F.subarray(0, m * N),
+      F.subarray(m * N, m * N + N),
+      F.subarray(m * N + N, m * N + 2 * N),
+      F.subarray(m * N + 2 * N, m * N + 3 * N),
+      F.subarray(m * N + 3 * N, m * N + 4 * N),
+      I.subarray(0, m),
+      I.subarray(m, m + N),
       this.c,
       this.slackOf,
       this.artOf,
