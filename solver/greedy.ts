@@ -22,6 +22,11 @@ export function solveGreedy(p: Problem): Plan {
   const kgLeft = p.couriers.map((c) => c.kgCap ?? Infinity);
   const usedSites = new Set<number>();
   const shipments: Pick<PlanShipment, 'option' | 'arcs'>[] = [];
+  // Each site's direct arcs, in problem order (a site ships only from its own stock here).
+  const directArcs: number[][] = p.sites.map(() => []);
+  p.arcs.forEach((a, ai) => {
+    if (!a.transfer) directArcs[a.site]!.push(ai);
+  });
   for (;;) {
     if (!p.allowSplit && shipments.length === 1) break;
     let pick: { shipment: Pick<PlanShipment, 'option' | 'arcs'>; units: number; cost: number } | null = null;
@@ -38,19 +43,19 @@ export function solveGreedy(p: Problem): Plan {
       const taking = new Map<number, number>();
       // ... and a line with direct arcs from two pools must not be over-filled either.
       const takingLine = new Map<number, number>();
-      p.arcs.forEach((a, ai) => {
-        if (a.site !== o.site || a.transfer) return;
+      for (const ai of directArcs[o.site]!) {
+        const a = p.arcs[ai]!;
         const w = p.lines[a.line]!.unitWeightKg;
         const byWeight = w > 0 ? Math.floor(room / w + 1e-9) : Infinity;
         const taken = taking.get(a.pool) ?? 0;
         const qty = Math.min(remaining[a.line]! - (takingLine.get(a.line) ?? 0), poolLeft[a.pool]! - taken, byWeight);
-        if (qty <= 0) return;
+        if (qty <= 0) continue;
         arcs.push({ arc: ai, qty });
         taking.set(a.pool, taken + qty);
         takingLine.set(a.line, (takingLine.get(a.line) ?? 0) + qty);
         units += qty;
         room -= qty * w;
-      });
+      }
       if (units === 0) continue;
       const shipment = { option: oi, arcs };
       const cost = shipmentObjective(p, shipment);

@@ -46,10 +46,19 @@ export function reduceProblem(p: Problem): Reduced {
   const sites = p.sites.map((s) => ({ ...s, parcelCap: s.parcelCap !== null && s.parcelCap >= maxParcels ? null : s.parcelCap }));
   const unbounded = (courier: number) => couriers[courier]!.parcelCap === null && couriers[courier]!.kgCap === null;
 
+  // Only options of the same site and kind can dominate each other: compare within those groups.
+  const groups = new Map<number, number[]>();
+  p.options.forEach((o, oi) => {
+    const key = 2 * o.site + (o.transfer ? 1 : 0);
+    const g = groups.get(key);
+    if (g) g.push(oi);
+    else groups.set(key, [oi]);
+  });
   const keep: number[] = [];
   p.options.forEach((b, bi) => {
-    const dominated = p.options.some((a, ai) => {
-      if (ai === bi || a.site !== b.site || a.transfer !== b.transfer || !unbounded(a.courier)) return false;
+    const dominated = groups.get(2 * b.site + (b.transfer ? 1 : 0))!.some((ai) => {
+      const a = p.options[ai]!;
+      if (ai === bi || !unbounded(a.courier)) return false;
       const fewerParcels = b.parcelMaxKg === null ? a.parcelMaxKg === null : a.parcelMaxKg === null || a.parcelMaxKg >= b.parcelMaxKg;
       const noDearer = a.fixedCost <= b.fixedCost && a.perParcel <= b.perParcel && a.perKg <= b.perKg && fewerParcels;
       if (!noDearer) return false;
