@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Allocator } from '../allocate/allocator.js';
 import { reroutesKey } from '../allocate/reroute.js';
 import { parseIsoWithOffset, toIsoWithOffset } from '../allocate/time.js';
@@ -110,6 +111,9 @@ export class Tracker {
   /**
    * KPIs over every stored order, at the store's present (a scan of the orders: fine for the
    * demo's thousands a day; a production deployment would keep these as running counters).
+   * The scan gives the event loop a turn every SCAN_CHUNK orders: on the embedded store every
+   * read resolves at once, and 30,000 orders read in one go held up every request for about
+   * 0.3 s (the live map asks for the on-time rate every 15 s).
    */
   async kpi() {
     const now = this.clock();
@@ -121,7 +125,8 @@ export class Tracker {
     let stale = 0;
     const etaErrors: number[] = [];
     let reroutes = 0;
-    for (const id of ids) {
+    for (const [i, id] of ids.entries()) {
+      if (i > 0 && i % SCAN_CHUNK === 0) await nextTurn();
       reroutes += (await this.store.listAll(reroutesKey(id))).length;
       const d = await this.store.getDecision<Decision>(id);
       if (!d || d.cancelled || d.decision.shipments.length === 0) continue;
@@ -158,6 +163,9 @@ export class Tracker {
     };
   }
 }
+
+/** Orders the KPI scan reads between two turns of the event loop. */
+const SCAN_CHUNK = 100;
 
 /** The order's ETA: its last shipment's (every shipment must arrive), epoch ms. */
 function etaOf(d: StoredDecision<Decision>['decision']): number | null {
