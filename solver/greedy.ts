@@ -1,5 +1,5 @@
 import { makePlan, parcelsFor, shipmentObjective, shipmentWeightKg } from './cost.js';
-import { bestSingleSitePlans } from './single.js';
+import { bestSingleSitePlans, directBySite } from './single.js';
 import type { Plan, PlanShipment, Problem } from './types.js';
 
 /**
@@ -10,8 +10,10 @@ import type { Plan, PlanShipment, Problem } from './types.js';
  *    not allowed; the rest is backordered. Transfers are not used.
  */
 export function solveGreedy(p: Problem): Plan {
+  // Each site's direct arcs and options, in problem order (a site ships only from its own stock here).
+  const direct = directBySite(p);
   let best: Plan | null = null;
-  for (const plan of bestSingleSitePlans(p)) {
+  for (const plan of bestSingleSitePlans(p, direct)) {
     if (plan && (!best || plan.objective < best.objective)) best = plan;
   }
   if (best) return best;
@@ -22,11 +24,6 @@ export function solveGreedy(p: Problem): Plan {
   const kgLeft = p.couriers.map((c) => c.kgCap ?? Infinity);
   const usedSites = new Set<number>();
   const shipments: Pick<PlanShipment, 'option' | 'arcs'>[] = [];
-  // Each site's direct arcs, in problem order (a site ships only from its own stock here).
-  const directArcs: number[][] = p.sites.map(() => []);
-  p.arcs.forEach((a, ai) => {
-    if (!a.transfer) directArcs[a.site]!.push(ai);
-  });
   for (;;) {
     if (!p.allowSplit && shipments.length === 1) break;
     let pick: { shipment: Pick<PlanShipment, 'option' | 'arcs'>; units: number; cost: number } | null = null;
@@ -43,7 +40,7 @@ export function solveGreedy(p: Problem): Plan {
       const taking = new Map<number, number>();
       // ... and a line with direct arcs from two pools must not be over-filled either.
       const takingLine = new Map<number, number>();
-      for (const ai of directArcs[o.site]!) {
+      for (const ai of direct.arcs[o.site]!) {
         const a = p.arcs[ai]!;
         const w = p.lines[a.line]!.unitWeightKg;
         const byWeight = w > 0 ? Math.floor(room / w + 1e-9) : Infinity;

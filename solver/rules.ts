@@ -50,12 +50,12 @@ export function radiusLock(p: Problem, facts: RadiusFacts[], factor: number, sin
 /**
  * The old logic, for what-if comparisons (issue 6): the nearest warehouse (road km) that can ship
  * every line alone, by its cheapest courier; when none can, the greedy split (solver/greedy.ts).
- * No cost comparison between warehouses: distance decides.
+ * No cost comparison between warehouses: distance decides. `singles` as for radiusLock.
  */
-export function nearestPlan(p: Problem, roadKm: readonly number[]): Plan {
+export function nearestPlan(p: Problem, roadKm: readonly number[], singles?: readonly (Plan | null)[]): Plan {
   const order = p.sites.map((_, s) => s).sort((a, b) => roadKm[a]! - roadKm[b]! || a - b);
   for (const site of order) {
-    const plan = bestSingleSitePlan(p, site);
+    const plan = singles ? singles[site]! : bestSingleSitePlan(p, site);
     if (plan) return plan;
   }
   return solveGreedy(p);

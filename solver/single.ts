@@ -15,16 +15,26 @@ export function bestSingleSitePlan(p: Problem, site: number): Plan | null {
   return singleSitePlan(p, site, arcs, options);
 }
 
-/**
- * `bestSingleSitePlan` of every site, in one pass over the arcs and options instead of one per
- * site (explanations price every site; the radius lock and the greedy plan try them all).
- */
-export function bestSingleSitePlans(p: Problem): (Plan | null)[] {
+/** Each site's direct (non-transfer) arcs and options, as indices in problem order. */
+export interface DirectBySite {
+  arcs: number[][];
+  options: number[][];
+}
+
+export function directBySite(p: Problem): DirectBySite {
   const arcs: number[][] = p.sites.map(() => []);
   for (let ai = 0; ai < p.arcs.length; ai++) if (!p.arcs[ai]!.transfer) arcs[p.arcs[ai]!.site]!.push(ai);
   const options: number[][] = p.sites.map(() => []);
   for (let oi = 0; oi < p.options.length; oi++) if (!p.options[oi]!.transfer) options[p.options[oi]!.site]!.push(oi);
-  return p.sites.map((_, s) => singleSitePlan(p, s, arcs[s]!, options[s]!));
+  return { arcs, options };
+}
+
+/**
+ * `bestSingleSitePlan` of every site, in one pass over the arcs and options instead of one per
+ * site (explanations price every site; the radius lock and the greedy plan try them all).
+ */
+export function bestSingleSitePlans(p: Problem, direct: DirectBySite = directBySite(p)): (Plan | null)[] {
+  return p.sites.map((_, s) => singleSitePlan(p, s, direct.arcs[s]!, direct.options[s]!));
 }
 
 /** The single-site plan of `site` from its direct arcs and options (indices in problem order). */

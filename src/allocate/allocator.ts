@@ -278,7 +278,7 @@ export class Allocator {
     const lock = radiusLock(cands.problem, cands.facts, this.cfg.radiusLockFactor, singles);
     if (this.cfg.policy === 'nearest' || (this.cfg.policy === 'radius-rule' && !lock.locked)) {
       // The what-if baselines: distance decides (solver/rules.ts nearestPlan).
-      const plan = nearestPlan(cands.problem, cands.facts.map((f) => f.roadKm));
+      const plan = nearestPlan(cands.problem, cands.facts.map((f) => f.roadKm), singles);
       const stats: SolveStats = { solver: 'nearest', micros: (performance.now() - t0) * 1_000, nodes: 0 };
       const noLock = { locked: false as const, misses: [] };
       return { plan, mode: 'rule' as Decision['mode'], lock: this.cfg.policy === 'nearest' ? noLock : lock, stats, fallbackReason: undefined as string | undefined, singles };

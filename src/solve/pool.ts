@@ -58,8 +58,8 @@ interface Job {
 
 /**
  * The solver worker pool (piscina): one thread per core by default, tasks are the problem (moved
- * over as one typed array, src/solve/wire.ts), not a rendered LP. Small problems stay in the request thread, where a round trip to a worker
- * would cost more than the solve.
+ * over as one typed array, src/solve/wire.ts), not a rendered LP. Small problems stay in the
+ * request thread, where a round trip to a worker would cost more than the solve.
  *
  * The pool keeps its own queue and hands piscina at most one task per thread, so that a task in
  * piscina is a running task and a task in the queue is a waiting one. The queue is bounded
