@@ -40,6 +40,12 @@ export interface LiveHubOptions {
   onTime?: () => Promise<number | null>;
   /** How often onTime is asked, ms. Default 15000. */
   onTimeEveryMs?: number;
+  /**
+   * True when other instances may have listeners (the socket.io Redis adapter): every frame is
+   * then encoded and broadcast. False (default, one instance): a frame is encoded only while a
+   * map of this instance is in the room, so an unwatched service spends nothing on the stream.
+   */
+  clustered?: boolean;
 }
 
 /** The live Decision message as a plain object (camelCase fields of dispatchd.proto's Decision). */
@@ -165,6 +171,7 @@ export class LiveHub {
   private readonly stockIntervalMs: number;
   private readonly stockIdleMs: number;
   private readonly lowThreshold: number;
+  private readonly clustered: boolean;
 
   private readonly recent: LiveDecision[] = [];
   private readonly pending: { decisions: LiveDecision[]; reroutes: object[]; statuses: object[] } = { decisions: [], reroutes: [], statuses: [] };
@@ -199,6 +206,7 @@ export class LiveHub {
     this.stockIntervalMs = opts.stockIntervalMs ?? 1000;
     this.stockIdleMs = opts.stockIdleMs ?? 5000;
     this.lowThreshold = opts.lowThreshold ?? 5;
+    this.clustered = opts.clustered ?? false;
     this.startedAt = Date.now();
     nsp.on('connection', (socket) => void this.join(socket));
     this.timers.push(setInterval(() => void this.tick(), this.stockIntervalMs).unref());
@@ -328,6 +336,14 @@ export class LiveHub {
     this.frameTimer = undefined;
     const room = this.nsp.to('live');
     const { decisions, reroutes, statuses } = this.pending;
+    if (!this.watched()) {
+      // Nobody can receive this frame: drop it unencoded. Decisions stay in `recent` and the KPI
+      // window, so a map that joins later still gets them in its snapshot.
+      this.pending.decisions = [];
+      this.pending.reroutes = [];
+      this.pending.statuses = [];
+      return;
+    }
     if (decisions.length > 0) {
       let oldest = Infinity;
       for (const d of decisions) if (d.publishedAtMs < oldest) oldest = d.publishedAtMs;
@@ -346,6 +362,11 @@ export class LiveHub {
     this.stats.frames++;
   }
 
+  /** Whether a frame can reach anyone: a map of this instance in the room, or (clustered) maybe one elsewhere. */
+  private watched(): boolean {
+    return this.clustered || (this.nsp.adapter.rooms.get('live')?.size ?? 0) > 0;
+  }
+
   private emitTo(target: { emit: (ev: string, ...args: unknown[]) => boolean }, event: LiveEvent, value: object): void {
     const bytes = this.codec.encode(event, value);
     target.emit(event, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -354,7 +375,7 @@ export class LiveHub {
   /** A joining client: snapshot first, then it joins the room the deltas go to. */
   private async join(socket: Socket): Promise<void> {
     try {
-      if (this.stock.size === 0) await this.refresh();
+      if (this.stock.size === 0 || this.stockDirty) await this.refresh();
       const snap = this.snapshot();
       if (!socket.connected) return;
       this.emitTo(socket, 'snapshot', snap);
@@ -427,6 +448,12 @@ export class LiveHub {
     if (this.closed) return;
     // Once a second while orders flow; also when the window empties out or on-time changes.
     if (!this.kpiChanged && this.window.size === 0) return;
+    if (!this.watched()) {
+      // Unwatched: nothing is sent (a joining map computes the KPIs for its snapshot), but the
+      // window still lets go of what has left it.
+      this.window.expire(Date.now() - this.kpiWindowMs);
+      return;
+    }
     this.kpiChanged = false;
     this.emitTo(this.nsp.to('live'), 'kpi', this.kpi());
   }
@@ -435,6 +462,8 @@ export class LiveHub {
     if (this.closed) return;
     const now = Date.now();
     if (!this.stockDirty && now - this.lastStockRead < this.stockIdleMs) return;
+    // Unwatched: stock stays dirty and a joining map reads it fresh (join below).
+    if (!this.watched()) return;
     await this.refresh().catch(() => {
       this.stats.refreshErrors++;
     });

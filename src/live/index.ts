@@ -90,7 +90,7 @@ export async function attachLive(app: FastifyInstance, svc: LiveServices, opts: 
     io.adapter(createAdapter(pub, sub, { key: 'dispatchd-live' }));
   }
   const nsp = io.of('/live');
-  const hub = new LiveHub(nsp, codec, svc, opts);
+  const hub = new LiveHub(nsp, codec, svc, { ...opts, clustered: opts.clustered ?? pub !== undefined });
 
   const onDecision = (d: Parameters<LiveHub['publishDecision']>[0]) => {
     try {

@@ -1,0 +1,53 @@
+import { io, type Socket } from 'socket.io-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LiveCodec } from '../src/live/codec.js';
+import type { LiveDecision } from '../src/live/hub.js';
+import { startLiveService, type LiveService } from '../src/live/standalone.js';
+import { network, order } from './support/app.js';
+
+/**
+ * A single instance whose live map nobody has open encodes no frames (each one cost the request
+ * thread a protobuf encoding of every decision for nobody), and a map that opens later still
+ * gets every recent decision in its snapshot, then the new ones as frames.
+ */
+let svc: LiveService;
+const codec = LiveCodec.loadSync();
+let socket: Socket | undefined;
+
+beforeAll(async () => {
+  svc = await startLiveService({ net: network(), feedRate: 0 });
+}, 60_000);
+afterAll(async () => {
+  socket?.close();
+  await svc?.close();
+});
+
+const promised = () => new Date(Date.now() + 2 * 86_400_000).toISOString();
+const frameGap = () => new Promise((r) => setTimeout(r, 5 * svc.hub.frameMs));
+
+describe('live stream with nobody watching', () => {
+  it('encodes nothing until a map joins, whose snapshot then has the decisions made meanwhile', async () => {
+    const early = [`UNWATCHED-A-${process.pid}`, `UNWATCHED-B-${process.pid}`];
+    for (const id of early) await svc.svc.allocator.allocate(order({ orderId: id, placedAt: undefined, promisedBy: promised() }));
+    await frameGap();
+    expect(svc.hub.stats.frames).toBe(0);
+    expect(svc.hub.stats.decisionsPublished).toBe(0);
+    expect(svc.hub.recentDecisions().map((d) => d.orderId)).toEqual(early);
+
+    socket = io(`${svc.url}/live`, { transports: ['websocket'], forceNew: true });
+    const snapshot = new Promise<{ recent: LiveDecision[] }>((resolve) => socket!.once('snapshot', (b: Buffer) => resolve(codec.decode('snapshot', new Uint8Array(b)) as { recent: LiveDecision[] })));
+    const decisions: LiveDecision[] = [];
+    socket.on('decision', (b: Buffer) => decisions.push(...(codec.decode('decision', new Uint8Array(b)).items as LiveDecision[])));
+    expect((await snapshot).recent.map((d) => d.orderId)).toEqual(early);
+
+    // The room join follows the snapshot at once: new decisions go out as frames again.
+    const late = `UNWATCHED-C-${process.pid}`;
+    await svc.svc.allocator.allocate(order({ orderId: late, placedAt: undefined, promisedBy: promised() }));
+    await new Promise<void>((resolve) => {
+      const check = () => (decisions.some((d) => d.orderId === late) ? resolve() : setTimeout(check, 20));
+      check();
+    });
+    expect(svc.hub.stats.frames).toBeGreaterThan(0);
+    expect(decisions.map((d) => d.orderId)).toEqual([late]);
+  }, 30_000);
+});
