@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { greatCircleKm, RoadDistance, withinRadius } from '../src/geo/distance.js';
+import { RegionIndex } from '../src/geo/regions.js';
 import { network } from './support/app.js';
 
 describe('road distance', () => {
@@ -47,6 +48,22 @@ describe('region lookup', () => {
   it('has no region at sea or abroad', () => {
     expect(regions.lookup(125.5, 29.0)).toBeNull();
     expect(regions.lookup(139.69, 35.69)).toBeNull(); // Tokyo
+  });
+
+  it('answers a point it has seen as it did the first time, at sea included, also past its memo bound', () => {
+    const fresh = new RegionIndex(network().regionsGeoJson);
+    const points: [number, number][] = [
+      [121.4737, 31.2304],
+      [120.5853, 31.2989],
+      [125.5, 29.0],
+      [121.95, 31.1],
+    ];
+    const first = points.map(([lon, lat]) => fresh.lookup(lon, lat)?.code ?? null);
+    expect(first).toEqual(['310000', '320500', null, '310000']);
+    expect(points.map(([lon, lat]) => fresh.lookup(lon, lat)?.code ?? null)).toEqual(first);
+    // 10,001 more distinct points (at sea, cheap) overflow the memo; answers stay the same.
+    for (let i = 0; i <= 10_000; i++) expect(fresh.lookup(125 + i * 1e-5, 29)).toBeNull();
+    expect(points.map(([lon, lat]) => fresh.lookup(lon, lat)?.code ?? null)).toEqual(first);
   });
 
   it('puts every warehouse in its own region', () => {
