@@ -18,24 +18,27 @@ export function greatCircleKm(a: LonLat, b: LonLat): number {
  * engine can replace it later without touching callers.
  */
 export class RoadDistance {
-  private readonly overrides = new Map<string, number>();
+  /** Per region code, the corridor factors to other regions (both directions stored). */
+  private readonly overrides = new Map<string, Map<string, number>>();
 
   constructor(
     private readonly defaultDetour: number,
     corridors: Corridor[],
   ) {
+    const put = (a: string, b: string, f: number) => {
+      let to = this.overrides.get(a);
+      if (to === undefined) this.overrides.set(a, (to = new Map()));
+      to.set(b, f);
+    };
     for (const c of corridors) {
-      this.overrides.set(RoadDistance.key(c.a, c.b), c.detourFactor);
+      put(c.a, c.b, c.detourFactor);
+      put(c.b, c.a, c.detourFactor);
     }
-  }
-
-  private static key(a: string, b: string): string {
-    return a < b ? `${a}|${b}` : `${b}|${a}`;
   }
 
   /** Detour factor between two regions (by region code). */
   detour(regionA: string, regionB: string): number {
-    return this.overrides.get(RoadDistance.key(regionA, regionB)) ?? this.defaultDetour;
+    return this.overrides.get(regionA)?.get(regionB) ?? this.defaultDetour;
   }
 
   /** Road km between two points lying in the given regions. */

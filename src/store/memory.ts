@@ -155,16 +155,18 @@ export class MemoryStore implements Store {
   async freeStock(skus: readonly string[], customerId?: string): Promise<Map<string, Map<string, number>>> {
     this.expireDue();
     const out = new Map<string, Map<string, number>>();
+    // Most customers hold no locks: then no per-cell lock lookup at all.
+    const anyLocks = customerId !== undefined && this.locksByCustomer.has(customerId);
     for (const [warehouseId, cells] of this.cells) {
-      const m = new Map<string, number>();
+      let m: Map<string, number> | undefined;
       for (const sku of skus) {
         const c = cells.get(sku);
         if (!c) continue;
-        const own = this.ownLocks(customerId, warehouseId, sku).reduce((n, l) => n + l.remaining, 0);
-        const units = c.onHand - c.reserved - c.locked + own;
-        if (units > 0) m.set(sku, units);
+        let units = c.onHand - c.reserved - c.locked;
+        if (anyLocks) for (const l of this.ownLocks(customerId, warehouseId, sku)) units += l.remaining;
+        if (units > 0) (m ??= new Map()).set(sku, units);
       }
-      if (m.size > 0) out.set(warehouseId, m);
+      if (m !== undefined) out.set(warehouseId, m);
     }
     return out;
   }
@@ -198,7 +200,9 @@ export class MemoryStore implements Store {
 
   async counters(keys: readonly string[]): Promise<Map<string, number>> {
     this.expireDue();
-    return new Map(keys.map((k) => [k, this.counterValues.get(k) ?? 0]));
+    const out = new Map<string, number>();
+    for (const k of keys) out.set(k, this.counterValues.get(k) ?? 0);
+    return out;
   }
 
   async reserve(req: ReservationRequest): Promise<ReserveResult> {
