@@ -7,15 +7,28 @@ import { network, order } from './support/app.js';
 
 /**
  * A single instance whose live map nobody has open encodes no frames (each one cost the request
- * thread a protobuf encoding of every decision for nobody), and a map that opens later still
- * gets every recent decision in its snapshot, then the new ones as frames.
+ * thread a protobuf encoding of every decision for nobody) and does not ask for the on-time rate
+ * (a scan of every tracked order); a map that opens later still gets every recent decision in its
+ * snapshot, then the new ones as frames, and the on-time rate with the KPIs.
  */
 let svc: LiveService;
 const codec = LiveCodec.loadSync();
 let socket: Socket | undefined;
+/** Times the on-time rate (a scan of every tracked order in the service) was asked for. */
+let onTimeAsked = 0;
 
 beforeAll(async () => {
-  svc = await startLiveService({ net: network(), feedRate: 0 });
+  svc = await startLiveService({
+    net: network(),
+    feedRate: 0,
+    live: {
+      onTime: async () => {
+        onTimeAsked++;
+        return 0.9;
+      },
+      onTimeEveryMs: 20,
+    },
+  });
 }, 60_000);
 afterAll(async () => {
   socket?.close();
@@ -32,11 +45,14 @@ describe('live stream with nobody watching', () => {
     await frameGap();
     expect(svc.hub.stats.frames).toBe(0);
     expect(svc.hub.stats.decisionsPublished).toBe(0);
+    expect(onTimeAsked).toBe(0);
     expect(svc.hub.recentDecisions().map((d) => d.orderId)).toEqual(early);
 
     socket = io(`${svc.url}/live`, { transports: ['websocket'], forceNew: true });
     const snapshot = new Promise<{ recent: LiveDecision[] }>((resolve) => socket!.once('snapshot', (b: Buffer) => resolve(codec.decode('snapshot', new Uint8Array(b)) as { recent: LiveDecision[] })));
     const decisions: LiveDecision[] = [];
+    const kpis: { onTimePct?: number }[] = [];
+    socket.on('kpi', (b: Buffer) => kpis.push(codec.decode('kpi', new Uint8Array(b)) as { onTimePct?: number }));
     socket.on('decision', (b: Buffer) => decisions.push(...(codec.decode('decision', new Uint8Array(b)).items as LiveDecision[])));
     expect((await snapshot).recent.map((d) => d.orderId)).toEqual(early);
 
@@ -49,5 +65,11 @@ describe('live stream with nobody watching', () => {
     });
     expect(svc.hub.stats.frames).toBeGreaterThan(0);
     expect(decisions.map((d) => d.orderId)).toEqual([late]);
+    // Watched now: the on-time rate is asked for again and reaches the map with the KPIs.
+    await new Promise<void>((resolve) => {
+      const check = () => (kpis.some((k) => k.onTimePct === 90) ? resolve() : setTimeout(check, 20));
+      check();
+    });
+    expect(onTimeAsked).toBeGreaterThan(0);
   }, 30_000);
 });

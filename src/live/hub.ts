@@ -190,6 +190,9 @@ export class LiveHub {
   private kpiChanged = true;
   private onTimePct: number | undefined;
   private onTimeBusy = false;
+  /** True when a poll of the on-time rate was skipped because nobody watched: a joining map asks again. */
+  private onTimeStale = false;
+  private pollOnTime: (() => Promise<void>) | undefined;
   /** Counters for tests and the bench. */
   readonly stats = { frames: 0, decisionsPublished: 0, snapshots: 0, refreshErrors: 0 };
 
@@ -215,6 +218,12 @@ export class LiveHub {
       const ask = opts.onTime;
       const poll = async () => {
         if (this.onTimeBusy || this.closed) return;
+        // The on-time rate reads every tracked order: only worth it while a map can show it.
+        if (!this.watched()) {
+          this.onTimeStale = true;
+          return;
+        }
+        this.onTimeStale = false;
         this.onTimeBusy = true;
         try {
           const rate = await ask();
@@ -227,6 +236,7 @@ export class LiveHub {
           this.onTimeBusy = false;
         }
       };
+      this.pollOnTime = poll;
       void poll();
       this.timers.push(setInterval(() => void poll(), opts.onTimeEveryMs ?? 15_000).unref());
     }
@@ -381,6 +391,8 @@ export class LiveHub {
       this.emitTo(socket, 'snapshot', snap);
       // Deltas queued before the join are in `recent` already; the next frame carries only newer ones.
       await socket.join('live');
+      // An on-time rate not read while nobody watched comes with the next KPI message.
+      if (this.onTimeStale) void this.pollOnTime?.();
       this.stats.snapshots++;
     } catch {
       socket.disconnect(true);
