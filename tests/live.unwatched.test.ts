@@ -1,5 +1,6 @@
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AllocateRequest } from '../src/domain/schemas.js';
 import { LiveCodec } from '../src/live/codec.js';
 import type { LiveDecision } from '../src/live/hub.js';
 import { startLiveService, type LiveService } from '../src/live/standalone.js';
@@ -36,12 +37,14 @@ afterAll(async () => {
 });
 
 const promised = () => new Date(Date.now() + 2 * 86_400_000).toISOString();
+/** An allocate request for now (the order's promise two days ahead), straight to the allocator. */
+const request = (orderId: string) => order({ orderId, placedAt: undefined, promisedBy: promised() }) as unknown as AllocateRequest;
 const frameGap = () => new Promise((r) => setTimeout(r, 5 * svc.hub.frameMs));
 
 describe('live stream with nobody watching', () => {
   it('encodes nothing until a map joins, whose snapshot then has the decisions made meanwhile', async () => {
     const early = [`UNWATCHED-A-${process.pid}`, `UNWATCHED-B-${process.pid}`];
-    for (const id of early) await svc.svc.allocator.allocate(order({ orderId: id, placedAt: undefined, promisedBy: promised() }));
+    for (const id of early) await svc.svc.allocator.allocate(request(id));
     await frameGap();
     expect(svc.hub.stats.frames).toBe(0);
     expect(svc.hub.stats.decisionsPublished).toBe(0);
@@ -58,7 +61,7 @@ describe('live stream with nobody watching', () => {
 
     // The room join follows the snapshot at once: new decisions go out as frames again.
     const late = `UNWATCHED-C-${process.pid}`;
-    await svc.svc.allocator.allocate(order({ orderId: late, placedAt: undefined, promisedBy: promised() }));
+    await svc.svc.allocator.allocate(request(late));
     await new Promise<void>((resolve) => {
       const check = () => (decisions.some((d) => d.orderId === late) ? resolve() : setTimeout(check, 20));
       check();
