@@ -557,12 +557,17 @@ export function solveExact(p: Problem, opts: ExactOptions): SolveResult {
   // generation at the root (cheaper), with a small budget; then with it.
   const lagrangeSearch = (): void => {
     lag = new Lagrangian(q, usable);
-    workLimit = Math.min(maxWork, workUsed() + QUICK_LAGRANGE_WORK);
+    // The quick run's budget is soft: the search reads it at each node and decides (see
+    // solver/exact/search.ts, PROBE_GAIN) whether to restart or to go on; maxWork stays the hard limit.
+    const quickLimit = workUsed() + QUICK_LAGRANGE_WORK;
+    let quick = quickLimit < maxWork;
+    workLimit = maxWork;
+    const overBudget = (): boolean => quick && workUsed() > quickLimit;
     try {
-      searchLagrange(q, arcsAt, usable, st, { rootIters: ROOT_ITERS, nodeIters: NODE_ITERS, cgRounds: 0 }, lag);
+      searchLagrange(q, arcsAt, usable, st, { rootIters: ROOT_ITERS, nodeIters: NODE_ITERS, cgRounds: 0, overBudget, extend: () => (quick = false) }, lag);
     } catch (err) {
-      if (!(err instanceof ExactGiveUp) || workLimit >= maxWork) throw err;
-      workLimit = maxWork;
+      if (!(err instanceof ExactGiveUp) || !quick || workUsed() > maxWork) throw err;
+      quick = false;
       searchLagrange(q, arcsAt, usable, st, { rootIters: ROOT_ITERS, nodeIters: NODE_ITERS, cgRounds: CG_ROUNDS }, lag);
     }
   };

@@ -136,6 +136,8 @@ export class Lagrangian {
   private readonly sU: Float64Array;
   private readonly sUW: Float64Array;
   private readonly sTr: Uint8Array;
+  /** Per site: whether its `ord` and the items in that order (sW, sU, sUW, sTr) are set (by a first `prepare`). */
+  private readonly ready: Uint8Array;
   /** Per site: its weightless items (first in `ord`), and their value (negative keys) for all / direct options. */
   private readonly nLight: Int32Array;
   /** Scratch: units per item of a greedy fill (zero between uses). */
@@ -149,6 +151,14 @@ export class Lagrangian {
   /** Which multipliers can ever be positive (a constraint that can be violated). */
   private readonly lineLive: Uint8Array;
   private readonly poolLive: Uint8Array;
+  /**
+   * The pools whose multiplier can ever be positive, by index: those that can bind, and those a
+   * short line's start prices (until the ascent lowers them to 0). Every other pool's multiplier,
+   * subgradient and direction stay 0 throughout, so the per-step loops over pools (most of them:
+   * 64 pools, 0.6 that can bind, on the demo day's problems that branch) skip them.
+   */
+  private readonly poolAct: Int32Array;
+  private nPoolAct = 0;
   private readonly gL: Float64Array;
   private readonly gP: Float64Array;
   private readonly gN: Float64Array;
@@ -175,7 +185,7 @@ export class Lagrangian {
     let nI = 0;
     for (const a of p.arcs) if (Math.min(p.lines[a.line]!.qty, p.pools[a.pool]!.qty) > 0) nI++;
     // Every typed array of the instance carved out of three buffers (see Carve).
-    const c = new Carve(9 * nI + 4 * nS + 5 * nL + 5 * nP + 10 * nC + 2 * nO + 5, 3 * nI + 3 * nS + 1 + nO, 2 * nI + nS + nL + nP);
+    const c = new Carve(9 * nI + 4 * nS + 5 * nL + 5 * nP + 10 * nC + 2 * nO + 5, 3 * nI + 3 * nS + 1 + nO + nP, 2 * nI + 2 * nS + nL + nP);
     this.siteOf = c.i32(nO);
     for (let oi = 0; oi < nO; oi++) this.siteOf[oi] = p.options[oi]!.site;
     const lineUse = c.f64(nL);
@@ -192,6 +202,7 @@ export class Lagrangian {
     for (let li = 0; li < nL; li++) this.lineLive[li] = lineUse[li]! > p.lines[li]!.qty ? 1 : 0;
     this.poolLive = c.u8(nP);
     for (let pi = 0; pi < nP; pi++) this.poolLive[pi] = poolUse[pi]! > p.pools[pi]!.qty ? 1 : 0;
+    this.poolAct = c.i32(nP);
     p.options.forEach((o, oi) => {
       if (!usable[oi]) return;
       const cr = p.couriers[o.courier]!;
@@ -227,6 +238,7 @@ export class Lagrangian {
     this.sUW = c.f64(nI);
     this.sTr = c.u8(nI);
     this.nLight = c.i32(nS);
+    this.ready = c.u8(nS);
     this.takes = c.f64(nI);
     this.lightAll = c.f64(nS);
     this.lightDirect = c.f64(nS);
@@ -318,6 +330,7 @@ export class Lagrangian {
     this.cutLive = maxUnits < totalAvail;
     this.initMultipliers();
     this.shiftToCut();
+    for (let pi = 0; pi < nP; pi++) if (this.poolLive[pi] || this.mu[pi]! > 0) this.poolAct[this.nPoolAct++] = pi;
   }
 
   /** A starting point: a line that can be supplied in full is priced at B less its cheapest unit cost; a short line's pools are. */
@@ -602,6 +615,7 @@ export class Lagrangian {
     }
     // Insertion sort from the last order (nearly sorted already: the multipliers moved a
     // little): weightless first, then by key, ties by index (the same order from any start).
+    let moved = this.ready[s] === 0;
     for (let i = a + 1; i < end; i++) {
       const v = ord[i]!;
       const wv = iW[v]! > 0;
@@ -614,7 +628,10 @@ export class Lagrangian {
         ord[j + 1] = u;
         j--;
       }
-      ord[j + 1] = v;
+      if (j + 1 !== i) {
+        ord[j + 1] = v;
+        moved = true;
+      }
     }
     const iU = this.iU;
     const iTr = this.iTr;
@@ -623,6 +640,27 @@ export class Lagrangian {
     const sU = this.sU;
     const sUW = this.sUW;
     const sTr = this.sTr;
+    if (!moved) {
+      // The same order as this site's last prepare: the items in it are in place, only the keys
+      // (and the weightless items' values, first in the order, summed in the same order) change.
+      // Most evaluations (the multipliers move a little).
+      for (let k = a; k < end; k++) sKey[k] = key[ord[k]!]!;
+      let lightAll = 0;
+      let lightDirect = 0;
+      const lightEnd = a + this.nLight[s]!;
+      for (let k = a; k < lightEnd; k++) {
+        const kv = sKey[k]!;
+        if (kv < 0) {
+          const u = sU[k]!;
+          lightAll += kv * u;
+          if (!sTr[k]) lightDirect += kv * u;
+        }
+      }
+      this.lightAll[s] = lightAll;
+      this.lightDirect[s] = lightDirect;
+      return;
+    }
+    this.ready[s] = 1;
     let nLight = 0;
     let lightAll = 0;
     let lightDirect = 0;
@@ -849,7 +887,10 @@ export class Lagrangian {
     let constant = this.B * this.Q;
     for (let l = 0; l < this.lam.length; l++) constant -= this.lam[l]! * this.lineQty[l]!;
     constant -= this.rho[0]! * this.maxUnits;
-    for (let q = 0; q < this.mu.length; q++) if (this.mu[q]! !== 0) constant -= this.mu[q]! * this.poolQty[q]!;
+    for (let k = 0; k < this.nPoolAct; k++) {
+      const q = this.poolAct[k]!;
+      if (this.mu[q]! !== 0) constant -= this.mu[q]! * this.poolQty[q]!;
+    }
     for (let c = 0; c < this.nu.length; c++) {
       if (this.nu[c]! !== 0) constant -= this.nu[c]! * this.courierN[c]!;
       if (this.kap[c]! !== 0) constant -= this.kap[c]! * this.courierKg[c]!;
@@ -993,7 +1034,24 @@ export class Lagrangian {
       norm += g * g;
     }
     norm += projectRows(gL, this.lineQty, this.lineLive, this.lam);
-    norm += projectRows(gP, this.poolQty, this.poolLive, this.mu);
+    // Pools: the active ones only (the others' entries of gP are never read).
+    {
+      const act = this.poolAct;
+      const qty = this.poolQty;
+      const live = this.poolLive;
+      const mu = this.mu;
+      for (let k = 0; k < this.nPoolAct; k++) {
+        const r = act[k]!;
+        if (!live[r] && mu[r] === 0) {
+          gP[r] = 0;
+          continue;
+        }
+        let d = gP[r]! - qty[r]!;
+        if (d < 0 && mu[r] === 0) d = 0;
+        gP[r] = d;
+        norm += d * d;
+      }
+    }
     for (let c = 0; c < gN.length; c++) {
       let g = Number.isFinite(this.courierN[c]!) ? gN[c]! - this.courierN[c]! : 0;
       if (g < 0 && this.nu[c] === 0) g = 0;
@@ -1021,6 +1079,18 @@ export class Lagrangian {
       const g = gs[k]!;
       const d = this.dirs[k]!;
       const m = ms[k]!;
+      if (k === 1) {
+        // Pools: the active ones (the others' direction stays 0).
+        const act = this.poolAct;
+        for (let j = 0; j < this.nPoolAct; j++) {
+          const i = act[j]!;
+          let v = g[i]! + deflect * d[i]!;
+          if (v < 0 && m[i] === 0) v = 0;
+          d[i] = v;
+          norm += v * v;
+        }
+        continue;
+      }
       for (let i = 0; i < g.length; i++) {
         let v = g[i]! + deflect * d[i]!;
         if (v < 0 && m[i] === 0) v = 0;
@@ -1037,6 +1107,15 @@ export class Lagrangian {
     for (let k = 0; k < 5; k++) {
       const m = ms[k]!;
       const d = this.dirs[k]!;
+      if (k === 1) {
+        const act = this.poolAct;
+        for (let j = 0; j < this.nPoolAct; j++) {
+          const i = act[j]!;
+          const v = m[i]! + t * d[i]!;
+          m[i] = v > 0 ? v : 0;
+        }
+        continue;
+      }
       for (let i = 0; i < m.length; i++) {
         const v = m[i]! + t * d[i]!;
         m[i] = v > 0 ? v : 0;
