@@ -71,11 +71,12 @@ export interface ExactOptions {
 
 /**
  * Default work budget: on the generated instances (tests/solver.exact.test.ts, 2,000 seeds) it
- * leaves 79 of them to HiGHS, and solveExact takes 1.4 ms at the median, 245 ms at p99 and 1.0 s
- * at most (declines included). A larger budget does not pay (measured on the 120 10 x 17
- * instances of the bench class, no deadline): 13 declines at 10,000 (max 0.24 s), 11 at 20,000
- * (max 0.48 s), 9 at 40,000 (max 0.93 s); the service's 20 ms deadline is long over by then, and
- * the problems the service poses (bench/stream-solver.ts) never reach the budget.
+ * leaves 67 of them to HiGHS, and solveExact takes 1.65 ms at the median, 291 ms at p99 and 0.76 s
+ * at most (declines included; 2026-12-04, with the line caps of lagrange.ts). A larger budget did
+ * not pay (measured before the line caps on the 120 10 x 17 instances of the bench class, no
+ * deadline): 13 declines at 10,000 (max 0.24 s), 11 at 20,000 (max 0.48 s), 9 at 40,000 (max
+ * 0.93 s); the service's 20 ms deadline is long over by then, and the problems the service poses
+ * (bench/stream-solver.ts) never reach the budget.
  */
 export const DEFAULT_MAX_WORK = 10_000;
 
