@@ -106,25 +106,38 @@ describe('solveExact deadline', () => {
   it('stops at a tiny deadline with a valid, non-optimal plan', () => {
     // Warm the code up first (as in a running service), so that compilation does not count against the deadline.
     const p = hard();
-    for (let i = 0; i < 20; i++) solveExact(p, { timeoutMs: 2 });
-    const t0 = performance.now();
-    const r = solveExact(p, { timeoutMs: 0.5 });
-    const wall = performance.now() - t0;
-    expect(r.optimal).toBe(false);
-    expect(r.fallbackReason).toMatch(/^exact search stopped at the 0\.5 ms deadline after \d+ nodes$/);
-    expect(wall).toBeLessThan(0.5 + 5);
-    expect(checkPlan(p, r.plan).errors).toEqual([]);
+    for (let i = 0; i < 200; i++) solveExact(p, { timeoutMs: 2 });
+    // Five solves: each must stop with a valid plan; the median wall time must be within the
+    // deadline + 5 ms. A search that overran its deadline would do so every time; one solve held up
+    // by the machine (a descheduled thread, a collector pause on a busy CI host) does not fail it.
+    const walls: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const r = solveExact(p, { timeoutMs: 0.5 });
+      walls.push(performance.now() - t0);
+      expect(r.optimal).toBe(false);
+      expect(r.fallbackReason).toMatch(/^exact search stopped at the 0\.5 ms deadline after \d+ nodes$/);
+      expect(checkPlan(p, r.plan).errors).toEqual([]);
+    }
+    walls.sort((a, b) => a - b);
+    expect(walls[2], `wall times ${walls.map((w) => w.toFixed(2)).join(', ')} ms`).toBeLessThan(0.5 + 5);
   });
 
   it('returns at once when deadlineAt has already passed', () => {
     const p = hard();
-    for (let i = 0; i < 20; i++) solveExact(p, { timeoutMs: 2 });
-    const t0 = performance.now();
-    const r = solveExact(p, { timeoutMs: 20, deadlineAt: t0 - 1 });
-    expect(performance.now() - t0).toBeLessThan(5);
-    expect(r.optimal).toBe(false);
-    expect(r.fallbackReason).toMatch(/deadline/);
-    expect(checkPlan(p, r.plan).errors).toEqual([]);
+    for (let i = 0; i < 200; i++) solveExact(p, { timeoutMs: 2 });
+    // As above: the median of five, so that one solve held up by the machine does not fail it.
+    const walls: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const r = solveExact(p, { timeoutMs: 20, deadlineAt: t0 - 1 });
+      walls.push(performance.now() - t0);
+      expect(r.optimal).toBe(false);
+      expect(r.fallbackReason).toMatch(/deadline/);
+      expect(checkPlan(p, r.plan).errors).toEqual([]);
+    }
+    walls.sort((a, b) => a - b);
+    expect(walls[2], `wall times ${walls.map((w) => w.toFixed(2)).join(', ')} ms`).toBeLessThan(5);
   });
 });
 
