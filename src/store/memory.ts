@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import TinyQueue from 'tinyqueue';
 import type {
   CommitResult,
   LockRequest,
@@ -61,8 +62,12 @@ export class MemoryStore implements Store {
   private readonly kv = new Map<string, string>();
   private readonly lists = new Map<string, string[]>();
   private readonly clock: () => number;
-  /** Earliest expiry among active locks and held reservations (Infinity when none). */
-  private nextExpiry = Infinity;
+  /**
+   * Every lock and reservation by expiry, soonest first (a binary heap): expiring one is a pop,
+   * not a pass over every lock and reservation ever made. An entry whose lock or reservation has
+   * ended meanwhile (released, committed, cancelled) is dropped when it comes up.
+   */
+  private readonly expiries = new TinyQueue<{ at: number; lockId?: string; reservationId?: string }>([], (a, b) => a.at - b.at);
 
   constructor(initial: { warehouseId: string; sku: string; onHand: number }[] = [], opts: StoreOptions = {}) {
     this.clock = opts.clock ?? Date.now;
@@ -80,24 +85,17 @@ export class MemoryStore implements Store {
   /** Ends every lock and reservation whose time has come; returns the clock reading used. */
   private expireDue(): number {
     const now = this.clock();
-    if (now < this.nextExpiry) return now;
-    let next = Infinity;
-    for (const l of this.locks.values()) {
-      if (l.state !== 'active') continue;
-      if (l.expiresAt <= now) this.endLock(l, 'expired');
-      else next = Math.min(next, l.expiresAt);
+    for (let e = this.expiries.peek(); e !== undefined && e.at <= now; e = this.expiries.peek()) {
+      this.expiries.pop();
+      if (e.lockId !== undefined) {
+        const l = this.locks.get(e.lockId);
+        if (l?.state === 'active') this.endLock(l, 'expired');
+      } else {
+        const r = this.reservations.get(e.reservationId!);
+        if (r?.state === 'held') this.endReservation(r, 'expired', now);
+      }
     }
-    for (const r of this.reservations.values()) {
-      if (r.state !== 'held') continue;
-      if (r.expiresAt <= now) this.endReservation(r, 'expired', now);
-      else next = Math.min(next, r.expiresAt);
-    }
-    this.nextExpiry = next;
     return now;
-  }
-
-  private noteExpiry(at: number): void {
-    this.nextExpiry = Math.min(this.nextExpiry, at);
   }
 
   private endLock(l: StockLock, state: 'expired' | 'released'): void {
@@ -251,7 +249,7 @@ export class MemoryStore implements Store {
     const attempt = randomUUID();
     const expiresAt = now + req.ttlMs;
     this.reservations.set(req.id, { items, counters: req.counters.map((u) => ({ key: u.key, amount: u.amount })), state: 'held', attempt, expiresAt });
-    this.noteExpiry(expiresAt);
+    this.expiries.push({ at: expiresAt, reservationId: req.id });
     return { ok: true, attempt };
   }
 
@@ -322,7 +320,7 @@ export class MemoryStore implements Store {
     const mine = this.locksByCustomer.get(lock.customerId);
     if (mine) mine.push(lock);
     else this.locksByCustomer.set(lock.customerId, [lock]);
-    this.noteExpiry(req.expiresAt);
+    this.expiries.push({ at: req.expiresAt, lockId: req.id });
     return { ok: true as const, lock: { ...lock } };
   }
 

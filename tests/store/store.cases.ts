@@ -213,6 +213,32 @@ export function storeCases(name: string, make: MakeStore) {
       await expectInvariant(s);
     });
 
+    it('many reservations made in any order each expire exactly when due; released and committed ones do not', async () => {
+      const { s, clock } = await fresh();
+      // Ten one-unit reservations of SH01/BRK-0001 with expiries 1..10 h, made in a shuffled order;
+      // two of them end early (one released, one shipped).
+      const ttlHours = [7, 2, 9, 4, 1, 10, 6, 3, 8, 5];
+      for (const h of ttlHours) {
+        const r = await s.reserve({ ...res(`m${h}`, [{ warehouseId: 'SH01', sku: 'BRK-0001', qty: 1 }]), ttlMs: h * HOUR });
+        if (!r.ok) throw new Error('reserve failed');
+        await s.putDecisionIfAbsent({ orderId: `m${h}`, requestHash: 'h', decision: {}, reservation: 'held', expiresAt: null, cancelled: false }, r.attempt);
+      }
+      expect(await s.release('m6')).toBe(true);
+      expect(await s.commit('m3')).toBe('committed');
+      for (let t = 1; t <= 11; t++) {
+        clock.advance(HOUR);
+        const states = await Promise.all(ttlHours.map(async (h) => [h, (await s.getDecision(`m${h}`))?.reservation] as const));
+        for (const [h, state] of states) {
+          const want = h === 6 ? 'released' : h === 3 ? 'committed' : h <= t ? 'expired' : 'held';
+          expect(state, `m${h} at +${t} h`).toBe(want);
+        }
+        // Held: those not yet due, less the released one; the shipped unit has left on hand.
+        const held = ttlHours.filter((h) => h > t && h !== 6 && h !== 3).length;
+        expect(await cell(s, 'SH01', 'BRK-0001')).toMatchObject({ onHand: 9, reserved: held, free: 9 - held });
+      }
+      await expectInvariant(s);
+    });
+
     it('a customer lock is invisible to others, consumed first by its owner, and returned at expiry', async () => {
       const { s, clock } = await fresh();
       const made = await s.createLock({ id: 'L1', customerId: 'KEY-1', warehouseId: 'SH01', sku: 'BRK-0001', qty: 8, expiresAt: clock.now() + 3 * 24 * HOUR });
