@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { Allocator } from './allocate/allocator.js';
 import { loadExactSolver } from './solve/exact.js';
-import { InThreadSolver, SolverPool, type Solver } from './solve/pool.js';
+import { InThreadSolver, SolverPool, solverThreadsFor, type Solver } from './solve/pool.js';
 import { healthRoutes } from './api/health.js';
 import { lockRoutes } from './api/locks.js';
 import { metricsRoutes } from './api/metrics.js';
@@ -107,9 +107,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const store = opts.store ?? (await openStore(config, net, opts.clock));
   const exact = await loadExactSolver(config.solver);
   let solver: Solver;
-  if (config.solverThreads === 0) solver = new InThreadSolver(exact);
+  const threads = solverThreadsFor(config.solverThreads);
+  if (threads === 0) solver = new InThreadSolver(exact);
   else {
-    const pool = new SolverPool(config, exact);
+    const pool = new SolverPool({ ...config, solverThreads: threads }, exact);
     // Before the first order: otherwise the first solves on each thread wait for its start-up.
     await pool.warmUp();
     solver = pool;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { DspError } from '../src/errors.js';
 import { loadExactSolver } from '../src/solve/exact.js';
-import { InThreadSolver, problemWork, SolverPool } from '../src/solve/pool.js';
+import { InThreadSolver, problemWork, SolverPool, solverThreadsFor } from '../src/solve/pool.js';
 import { generateProblem, problemForSeed } from './support/instances.js';
 import { checkPlan } from './support/check-plan.js';
 
@@ -123,6 +123,26 @@ describe('solver pool', () => {
     const next = await pool.solve(generateProblem(7_200, { lines: 3, sites: 8, couriers: 4 }), 5_000);
     expect(next.optimal).toBe(true);
     expect(pool.threads).toBe(1);
+  }, 60_000);
+});
+
+describe('SOLVER_THREADS', () => {
+  it('-1 (auto) solves in the request thread on two cores or fewer, else one thread per core; a set number is kept', () => {
+    expect([1, 2, 3, 4, 16].map((cores) => solverThreadsFor(-1, cores))).toEqual([0, 0, 3, 4, 16]);
+    expect([0, 1, 2, 8].map((n) => solverThreadsFor(n, 2))).toEqual([0, 1, 2, 8]);
+  });
+
+  it('the service built with the auto setting solves as that says on this machine', async () => {
+    const { testApp } = await import('./support/app.js');
+    const { availableParallelism } = await import('node:os');
+    const { app } = await testApp({ solverThreads: -1 });
+    try {
+      const threads = solverThreadsFor(-1, availableParallelism());
+      expect(app.dspServices.solver instanceof SolverPool).toBe(threads > 0);
+      if (app.dspServices.solver instanceof SolverPool) expect(app.dspServices.solver.threads).toBe(threads);
+    } finally {
+      await app.close();
+    }
   }, 60_000);
 });
 

@@ -19,6 +19,26 @@ export function problemWork(p: Problem): number {
   return p.arcs.length + p.options.length;
 }
 
+/**
+ * The solver threads a SOLVER_THREADS setting gives on a machine of `cores` cores: N >= 0 as set;
+ * -1 (auto) none when the machine has AUTO_IN_THREAD_MAX_CORES cores or fewer (solves run in the
+ * request thread), else one per core.
+ *
+ * Why none on two cores (measured on this project's 2-vCPU machine kind, docs/architecture.md):
+ * waking a parked solver thread cost the request thread 30-300 us, the woken thread often ran on
+ * the request thread's core and pre-empted it, and at saturation three pooled solves in four
+ * waited past their deadline and answered the greedy plan. Solved in the request thread, the HTTP
+ * bench's p99 was about a fifth lower at 1,000 req/s and 30 % lower at saturation, throughput at
+ * saturation about 5 % lower, and nearly every solve optimal.
+ */
+export function solverThreadsFor(setting: number, cores: number = availableParallelism()): number {
+  if (setting !== -1) return setting;
+  return cores <= AUTO_IN_THREAD_MAX_CORES ? 0 : cores;
+}
+
+/** With SOLVER_THREADS=-1, machines of this many cores or fewer solve in the request thread. */
+export const AUTO_IN_THREAD_MAX_CORES = 2;
+
 /** Solves in the request's own thread: the embedded default for tests and tiny deployments. */
 export class InThreadSolver implements Solver {
   constructor(private readonly exact: ExactSolver) {}
