@@ -71,8 +71,10 @@ export interface ExactOptions {
 
 /**
  * Default work budget: on the generated instances (tests/solver.exact.test.ts, 2,000 seeds) it
- * leaves 67 of them to HiGHS, and solveExact takes 1.65 ms at the median, 291 ms at p99 and 0.76 s
- * at most (declines included; 2026-12-04, with the line caps of lagrange.ts). A larger budget did
+ * leaves 55 of them to HiGHS, and solveExact takes 1.67 ms at the median, 376 ms at p99 and 1.01 s
+ * at most (declines included; 2026-12-04, best-first search of solver/exact/search.ts; before it
+ * 67 declines, 1.65 / 291 / 756 ms: a node now takes more bound evaluations on average, so a unit
+ * of work takes longer, and the slowest instances are those that reach the budget). A larger budget did
  * not pay (measured before the line caps on the 120 10 x 17 instances of the bench class, no
  * deadline): 13 declines at 10,000 (max 0.24 s), 11 at 20,000 (max 0.48 s), 9 at 40,000 (max
  * 0.93 s); the service's 20 ms deadline is long over by then, and the problems the service poses
@@ -558,6 +560,13 @@ export function solveExact(p: Problem, opts: ExactOptions): SolveResult {
   // generation at the root (cheaper), with a small budget; then with it.
   const lagrangeSearch = (): void => {
     lag = new Lagrangian(q, usable);
+    // The fallback plan's open options in the reduced problem (those the reduction kept), for the
+    // root's local search to start from until a leaf gives an incumbent.
+    const seed: number[] = [];
+    for (const sh of fallback.shipments) {
+      const oi = optionMap.indexOf(sh.option);
+      if (oi >= 0 && usable[oi]) seed.push(oi);
+    }
     // The quick run's budget is soft: the search reads it at each node and decides (see
     // solver/exact/search.ts, PROBE_GAIN) whether to restart or to go on; maxWork stays the hard limit.
     const quickLimit = workUsed() + QUICK_LAGRANGE_WORK;
@@ -565,11 +574,11 @@ export function solveExact(p: Problem, opts: ExactOptions): SolveResult {
     workLimit = maxWork;
     const overBudget = (): boolean => quick && workUsed() > quickLimit;
     try {
-      searchLagrange(q, arcsAt, usable, st, { rootIters: ROOT_ITERS, nodeIters: NODE_ITERS, cgRounds: 0, overBudget, extend: () => (quick = false) }, lag);
+      searchLagrange(q, arcsAt, usable, st, { rootIters: ROOT_ITERS, nodeIters: NODE_ITERS, cgRounds: 0, overBudget, extend: () => (quick = false), seed }, lag);
     } catch (err) {
       if (!(err instanceof ExactGiveUp) || !quick || workUsed() > maxWork) throw err;
       quick = false;
-      searchLagrange(q, arcsAt, usable, st, { rootIters: ROOT_ITERS, nodeIters: NODE_ITERS, cgRounds: CG_ROUNDS }, lag);
+      searchLagrange(q, arcsAt, usable, st, { rootIters: ROOT_ITERS, nodeIters: NODE_ITERS, cgRounds: CG_ROUNDS, seed }, lag);
     }
   };
   try {

@@ -9,6 +9,7 @@
  * parent's tableau by the dual simplex. Every integral candidate is rebuilt with makePlan
  * (solver/cost.ts), so its objective is the model's, not the LP's.
  */
+import TinyQueue from 'tinyqueue';
 import { makePlan } from '../cost.js';
 import type { Plan, PlanShipment, Problem } from '../types.js';
 import { EQ, LE, LpTableau, type LpModel, type LpRow, type LpStatus } from './simplex.js';
@@ -54,36 +55,6 @@ interface LeafNode {
   tab: LpTableau | null;
   warm: boolean;
   bound: number;
-}
-
-function heapPush(h: LeafNode[], x: LeafNode): void {
-  let i = h.length;
-  h.push(x);
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if (h[p]!.bound <= x.bound) break;
-    h[i] = h[p]!;
-    i = p;
-  }
-  h[i] = x;
-}
-
-function heapPop(h: LeafNode[]): LeafNode {
-  const top = h[0]!;
-  const last = h.pop()!;
-  if (h.length > 0) {
-    let i = 0;
-    for (;;) {
-      let c = 2 * i + 1;
-      if (c >= h.length) break;
-      if (c + 1 < h.length && h[c + 1]!.bound < h[c]!.bound) c++;
-      if (h[c]!.bound >= last.bound) break;
-      h[i] = h[c]!;
-      i = c;
-    }
-    h[i] = last;
-  }
-  return top;
 }
 
 interface Column {
@@ -218,7 +189,7 @@ export function solveLeaf(p: Problem, arcsAt: number[][], open: number[], st: Se
   // waiting bound reaches the incumbent, the leaf is done. The root LP is solved from scratch; a
   // child re-optimises its parent's tableau with the new bound by the dual simplex (the dive
   // child takes the parent's tableau itself, the waiting one a copy).
-  const heap: LeafNode[] = [];
+  const heap = new TinyQueue<LeafNode>([], (a, b) => a.bound - b.bound);
   let next: LeafNode | null = { tab: null, warm: false, bound: -Infinity };
   let lps = 0;
   while (next !== null || heap.length > 0) {
@@ -227,7 +198,7 @@ export function solveLeaf(p: Problem, arcsAt: number[][], open: number[], st: Se
       node = next;
       next = null;
     } else {
-      node = heapPop(heap);
+      node = heap.pop()!;
       if (node.bound >= st.best - st.eps(st.best)) return true;
     }
     if (node.bound >= st.best - st.eps(st.best)) continue;
@@ -296,7 +267,7 @@ export function solveLeaf(p: Problem, arcsAt: number[][], open: number[], st: Se
     const down: LeafNode = { tab: downTab, warm: downTab.setBounds(pick, lo, Math.floor(v)), bound: value };
     const up: LeafNode = { tab: upTab, warm: upTab.setBounds(pick, Math.ceil(v), hi), bound: value };
     next = downNear ? down : up;
-    heapPush(heap, downNear ? up : down);
+    heap.push(downNear ? up : down);
   }
   return true;
 }
