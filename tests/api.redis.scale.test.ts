@@ -109,12 +109,22 @@ describe.each(topologies)('two instances on $name', (topo) => {
     expect(put.statusCode).toBe(200);
 
     // Watch free stock while the orders run: it must never go below zero, and every row must balance.
+    // A read that times out while Redis works through thousands of pipelined commands on a busy
+    // machine is skipped (and counted): the watcher observes, it is not what is tested.
     let minFree = Infinity;
     let samples = 0;
+    let slowReads = 0;
     let watching = true;
     const watcher = (async () => {
       while (watching) {
-        for (const row of await watchStore.stock({ sku })) {
+        let rows;
+        try {
+          rows = await watchStore.stock({ sku });
+        } catch {
+          slowReads++;
+          continue;
+        }
+        for (const row of rows) {
           minFree = Math.min(minFree, row.free);
           expect(row.onHand, `${row.warehouseId}/${sku}`).toBe(row.free + row.reserved + row.locked);
         }
@@ -143,9 +153,11 @@ describe.each(topologies)('two instances on $name', (topo) => {
     expect(samples).toBeGreaterThan(0);
     await expectInvariant(store!);
     // Every allocated order holds exactly its reservation; the others hold none.
-    const states = await Promise.all(orders.map((o) => store!.getDecision(o.orderId as string)));
+    // Read back in slices, not 5,000 reads at once (each slice within the client's command timeout).
+    const states = [];
+    for (let i = 0; i < orders.length; i += 250) states.push(...(await Promise.all(orders.slice(i, i + 250).map((o) => store!.getDecision(o.orderId as string)))));
     expect(states.filter((d) => d?.reservation === 'held')).toHaveLength(1_000);
-    console.log(`[${topo.name}] 5,000 orders: ${replies.reduce((n, r) => n + r.retries, 0)} retried 503s, ${samples} stock samples, min free ${minFree}`);
+    console.log(`[${topo.name}] 5,000 orders: ${replies.reduce((n, r) => n + r.retries, 0)} retried 503s, ${samples} stock samples (${slowReads} timed out), min free ${minFree}`);
   }, 300_000);
 
   it('1,000 orders each sent 3 times concurrently across both instances: 1,000 reservations, identical decisions', async () => {
