@@ -23,10 +23,13 @@ export function parcelsFor(o: ProblemOption, weightKg: number): number {
 
 /** Cost of one shipment in the model, CNY: fixed + per parcel + per kg + its arcs' unit costs. */
 export function shipmentObjective(p: Problem, s: Pick<PlanShipment, 'option' | 'arcs'>): number {
-  const o = p.options[s.option]!;
-  const kg = shipmentWeightKg(p, s);
+  return shipmentCost(p, p.options[s.option]!, shipmentWeightKg(p, s), s.arcs);
+}
+
+/** `shipmentObjective` of the arcs `arcs` on option `o`, their weight `kg` (shipmentWeightKg) already known. */
+export function shipmentCost(p: Problem, o: ProblemOption, kg: number, arcs: PlanShipment['arcs']): number {
   let total = o.fixedCost + o.perParcel * parcelsFor(o, kg) + o.perKg * kg;
-  for (const { arc, qty } of s.arcs) total += p.arcs[arc]!.unitCost * qty;
+  for (const { arc, qty } of arcs) total += p.arcs[arc]!.unitCost * qty;
   return total;
 }
 

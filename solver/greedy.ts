@@ -1,5 +1,5 @@
 import { makePlan, parcelsFor, shipmentObjective, shipmentWeightKg } from './cost.js';
-import { bestSingleSitePlans, directBySite } from './single.js';
+import { cheapestSingleSitePlan, directBySite } from './single.js';
 import type { Plan, PlanShipment, Problem } from './types.js';
 
 /**
@@ -12,11 +12,8 @@ import type { Plan, PlanShipment, Problem } from './types.js';
 export function solveGreedy(p: Problem): Plan {
   // Each site's direct arcs and options, in problem order (a site ships only from its own stock here).
   const direct = directBySite(p);
-  let best: Plan | null = null;
-  for (const plan of bestSingleSitePlans(p, direct)) {
-    if (plan && (!best || plan.objective < best.objective)) best = plan;
-  }
-  if (best) return best;
+  const single = cheapestSingleSitePlan(p, direct);
+  if (single) return single;
 
   const remaining = p.lines.map((l) => l.qty);
   const poolLeft = p.pools.map((pool) => pool.qty);

@@ -25,16 +25,19 @@ export function reduceProblem(p: Problem): Reduced {
   // own parcel (a parcel holds at least one unit whenever a unit fits a parcel at all).
   let maxUnits = 0;
   let maxKg = 0;
-  const byLine = p.lines.map(() => 0);
-  for (const a of p.arcs) byLine[a.line] = Math.max(byLine[a.line]!, 1);
-  p.lines.forEach((l, i) => {
-    if (byLine[i]! > 0) {
+  const hasArc = new Uint8Array(p.lines.length);
+  for (const a of p.arcs) hasArc[a.line] = 1;
+  let heaviestUnit = 0;
+  for (let i = 0; i < p.lines.length; i++) {
+    const l = p.lines[i]!;
+    if (hasArc[i]) {
       maxUnits += l.qty;
       maxKg += l.qty * l.unitWeightKg;
     }
-  });
-  const heaviestUnit = Math.max(0, ...p.lines.map((l) => l.unitWeightKg));
-  const minParcelKg = Math.min(Infinity, ...p.options.map((o) => o.parcelMaxKg ?? Infinity));
+    heaviestUnit = Math.max(heaviestUnit, l.unitWeightKg);
+  }
+  let minParcelKg = Infinity;
+  for (const o of p.options) minParcelKg = Math.min(minParcelKg, o.parcelMaxKg ?? Infinity);
   // If a single unit is heavier than some parcel limit, parcels could exceed units; be safe.
   const maxParcels = heaviestUnit > minParcelKg ? Infinity : maxUnits + p.sites.length;
 
@@ -44,30 +47,37 @@ export function reduceProblem(p: Problem): Reduced {
     kgCap: c.kgCap !== null && c.kgCap >= maxKg ? null : c.kgCap,
   }));
   const sites = p.sites.map((s) => ({ ...s, parcelCap: s.parcelCap !== null && s.parcelCap >= maxParcels ? null : s.parcelCap }));
-  const unbounded = (courier: number) => couriers[courier]!.parcelCap === null && couriers[courier]!.kgCap === null;
+  const unbounded = couriers.map((c) => c.parcelCap === null && c.kgCap === null);
 
-  // Only options of the same site and kind can dominate each other: compare within those groups.
-  const groups = new Map<number, number[]>();
-  p.options.forEach((o, oi) => {
-    const key = 2 * o.site + (o.transfer ? 1 : 0);
-    const g = groups.get(key);
-    if (g) g.push(oi);
-    else groups.set(key, [oi]);
-  });
+  // Only options of the same site and kind can dominate each other: compare within those groups
+  // (group 2 * site + kind; the options of each in problem order). Plain loops and arrays: this
+  // runs before every exact solve, and closures and a Map per call cost more than the comparisons
+  // on the demo day's problems (about 100 options in 20 groups).
+  const groups: number[][] = [];
+  for (let k = 0; k < 2 * p.sites.length; k++) groups.push([]);
+  for (let oi = 0; oi < p.options.length; oi++) {
+    const o = p.options[oi]!;
+    groups[2 * o.site + (o.transfer ? 1 : 0)]!.push(oi);
+  }
   const keep: number[] = [];
-  p.options.forEach((b, bi) => {
-    const dominated = groups.get(2 * b.site + (b.transfer ? 1 : 0))!.some((ai) => {
+  for (let bi = 0; bi < p.options.length; bi++) {
+    const b = p.options[bi]!;
+    let dominated = false;
+    for (const ai of groups[2 * b.site + (b.transfer ? 1 : 0)]!) {
       const a = p.options[ai]!;
-      if (ai === bi || !unbounded(a.courier)) return false;
+      if (ai === bi || !unbounded[a.courier]) continue;
       const fewerParcels = b.parcelMaxKg === null ? a.parcelMaxKg === null : a.parcelMaxKg === null || a.parcelMaxKg >= b.parcelMaxKg;
       const noDearer = a.fixedCost <= b.fixedCost && a.perParcel <= b.perParcel && a.perKg <= b.perKg && fewerParcels;
-      if (!noDearer) return false;
+      if (!noDearer) continue;
       // Identical options: keep the first of them only.
       const identical = a.fixedCost === b.fixedCost && a.perParcel === b.perParcel && a.perKg === b.perKg && a.parcelMaxKg === b.parcelMaxKg;
-      return !identical || ai < bi;
-    });
+      if (!identical || ai < bi) {
+        dominated = true;
+        break;
+      }
+    }
     if (!dominated) keep.push(bi);
-  });
+  }
   return {
     problem: { ...p, couriers, sites, options: keep.map((i) => p.options[i]!) },
     optionMap: keep,

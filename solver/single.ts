@@ -1,4 +1,4 @@
-import { makePlan, parcelsFor, shipmentObjective } from './cost.js';
+import { makePlan, parcelsFor, shipmentCost } from './cost.js';
 import type { Plan, PlanShipment, Problem } from './types.js';
 
 /**
@@ -31,33 +31,72 @@ export function directBySite(p: Problem): DirectBySite {
 
 /**
  * `bestSingleSitePlan` of every site, in one pass over the arcs and options instead of one per
- * site (explanations price every site; the radius lock and the greedy plan try them all).
+ * site (explanations price every site; the radius lock tries them all).
  */
 export function bestSingleSitePlans(p: Problem, direct: DirectBySite = directBySite(p)): (Plan | null)[] {
-  return p.sites.map((_, s) => singleSitePlan(p, s, direct.arcs[s]!, direct.options[s]!));
+  const taken = p.pools.map(() => 0);
+  return p.sites.map((_, s) => {
+    const sh = singleSiteShipment(p, s, direct.arcs[s]!, direct.options[s]!, taken);
+    return sh && makePlan(p, [{ option: sh.option, arcs: sh.arcs }]);
+  });
+}
+
+/**
+ * The cheapest of the sites' single-site plans (the first such site on ties), or null when no
+ * site can ship everything: the greedy plan's first try (solver/greedy.ts). Only the winner is
+ * built into a plan (each site's is priced by its shipment's cost, which is its plan's objective:
+ * nothing is backordered, and there is one shipment).
+ */
+export function cheapestSingleSitePlan(p: Problem, direct: DirectBySite = directBySite(p)): Plan | null {
+  const taken = p.pools.map(() => 0);
+  let best: SiteShipment | null = null;
+  for (let s = 0; s < p.sites.length; s++) {
+    const sh = singleSiteShipment(p, s, direct.arcs[s]!, direct.options[s]!, taken);
+    if (sh && (!best || sh.cost < best.cost)) best = sh;
+  }
+  return best && makePlan(p, [{ option: best.option, arcs: best.arcs }]);
 }
 
 /** The single-site plan of `site` from its direct arcs and options (indices in problem order). */
 function singleSitePlan(p: Problem, site: number, directArcs: readonly number[], directOptions: readonly number[]): Plan | null {
+  const sh = singleSiteShipment(p, site, directArcs, directOptions, p.pools.map(() => 0));
+  return sh && makePlan(p, [{ option: sh.option, arcs: sh.arcs }]);
+}
+
+interface SiteShipment {
+  option: number;
+  arcs: PlanShipment['arcs'];
+  /** Its cost in the model (shipmentObjective). */
+  cost: number;
+}
+
+/**
+ * The cheapest shipment in which `site` ships every line in full from its own stock, or null.
+ * `taken`: per pool, zeros; units taken by earlier lines while it runs (two lines of one SKU draw
+ * on one pool), back to zeros on return.
+ */
+function singleSiteShipment(p: Problem, site: number, directArcs: readonly number[], directOptions: readonly number[], taken: number[]): SiteShipment | null {
   const arcs: PlanShipment['arcs'] = [];
   let weight = 0;
-  // Two lines of one SKU draw on one pool: what earlier lines took is no longer free.
-  let taken: Map<number, number> | undefined;
+  let ok = true;
   for (let li = 0; li < p.lines.length; li++) {
     const line = p.lines[li]!;
     let best = -1;
     for (const ai of directArcs) {
       const a = p.arcs[ai]!;
-      if (a.line !== li || p.pools[a.pool]!.qty - (taken?.get(a.pool) ?? 0) < line.qty) continue;
+      if (a.line !== li || p.pools[a.pool]!.qty - taken[a.pool]! < line.qty) continue;
       if (best < 0 || a.unitCost < p.arcs[best]!.unitCost) best = ai;
     }
-    if (best < 0) return null;
-    const pool = p.arcs[best]!.pool;
-    taken ??= new Map();
-    taken.set(pool, (taken.get(pool) ?? 0) + line.qty);
+    if (best < 0) {
+      ok = false;
+      break;
+    }
+    taken[p.arcs[best]!.pool] = taken[p.arcs[best]!.pool]! + line.qty;
     arcs.push({ arc: best, qty: line.qty });
     weight += line.qty * line.unitWeightKg;
   }
+  for (const { arc } of arcs) taken[p.arcs[arc]!.pool] = 0;
+  if (!ok) return null;
   // Every line ships in full in one shipment: the plan's objective is that shipment's cost, so
   // options are compared on it and only the winner is built into a plan.
   let bestOption = -1;
@@ -69,11 +108,12 @@ function singleSitePlan(p: Problem, site: number, directArcs: readonly number[],
     const c = p.couriers[o.courier]!;
     if ((c.parcelCap !== null && c.parcelCap < parcels) || (siteCap !== null && siteCap < parcels)) continue;
     if (c.kgCap !== null && c.kgCap < weight) continue;
-    const cost = shipmentObjective(p, { option: oi, arcs });
+    // `weight` is the arcs' shipmentWeightKg (the same terms in the same order).
+    const cost = shipmentCost(p, o, weight, arcs);
     if (bestOption < 0 || cost < bestCost) {
       bestOption = oi;
       bestCost = cost;
     }
   }
-  return bestOption < 0 ? null : makePlan(p, [{ option: bestOption, arcs }]);
+  return bestOption < 0 ? null : { option: bestOption, arcs, cost: bestCost };
 }

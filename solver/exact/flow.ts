@@ -3,6 +3,7 @@
  * early exit at the sink), used for the lower bounds of the exact search. Small graphs (hundreds of edges); the topology is built once per
  * solve and capacities are reset per call.
  */
+import { Carve } from './carve.js';
 
 export class FlowGraph {
   /** Per edge (forward at even index, reverse at odd): head, capacity, cost. */
@@ -60,17 +61,25 @@ export class MinCostFlow {
   private readonly next: Int32Array;
 
   constructor(private readonly g: FlowGraph) {
-    this.cap = new Float64Array(g.cap.length);
-    this.dist = new Float64Array(g.nodes);
-    this.done = new Uint8Array(g.nodes);
-    this.pot = new Float64Array(g.nodes);
-    this.heapNode = new Int32Array(g.head.length + 1);
-    this.heapKey = new Float64Array(g.head.length + 1);
-    this.prevEdge = new Int32Array(g.nodes);
-    this.head = Int32Array.from(g.head);
-    this.cost = Float64Array.from(g.cost);
-    this.first = Int32Array.from(g.first);
-    this.next = Int32Array.from(g.next);
+    const nE = g.head.length;
+    const nN = g.nodes;
+    // One buffer for all (solver/exact/carve.ts).
+    const c = new Carve(3 * nE + 2 * nN + 1, 3 * nE + 2 * nN + 1, nN);
+    this.cap = c.f64(nE);
+    this.dist = c.f64(nN);
+    this.done = c.u8(nN);
+    this.pot = c.f64(nN);
+    this.heapNode = c.i32(nE + 1);
+    this.heapKey = c.f64(nE + 1);
+    this.prevEdge = c.i32(nN);
+    this.head = c.i32(nE);
+    this.head.set(g.head);
+    this.cost = c.f64(nE);
+    this.cost.set(g.cost);
+    this.first = c.i32(nN);
+    this.first.set(g.first);
+    this.next = c.i32(nE);
+    this.next.set(g.next);
   }
 
   /** Capacities are set by the caller through `setCap` after `reset`. */

@@ -45,6 +45,7 @@ import { solveGreedy } from '../greedy.js';
 import { reduceProblem } from '../reduce.js';
 import type { Plan, Problem, SolveResult, SolveStats } from '../types.js';
 import { verifyPlan } from '../verify.js';
+import { Carve } from './carve.js';
 import { FlowDeadline, FlowFailure, FlowGraph, MinCostFlow } from './flow.js';
 import { Lagrangian } from './lagrange.js';
 import { ExactDeadline, ExactGiveUp, solveLeaf, type SearchState } from './leaf.js';
@@ -103,6 +104,10 @@ const FREE = -1;
 /** Open with one of its options, which one not yet decided. */
 const OPEN_ANY = -3;
 
+/** Bits of a site's arcs from a pool with stock (see `usable` in solveExact): direct, transfer. */
+const CARRIES_DIRECT = 1;
+const CARRIES_TRANSFER = 2;
+
 /** How FREE sites are priced in a bound (see Relaxation.bound). */
 type Mode = 0 | 1;
 const OPENED: Mode = 0;
@@ -114,14 +119,19 @@ export class Relaxation {
   private readonly src: number;
   private readonly snk: number;
   private readonly supply: number;
-  /** Per option: the edges into its node (their capacity switches the option on or off). */
-  private readonly optionIn: number[][];
+  /**
+   * Per option: the first of the edges into its node (their capacity switches the option on or
+   * off): from its site's direct node, then (a transfer option) from its transfer node; edges are
+   * numbered by twos, so a transfer option's second is optionIn + 2. -1 when not usable.
+   */
+  private readonly optionIn: Int32Array;
   /** Per site: whether the last bound's flow went through it (weighted lines only). */
   readonly used: Uint8Array;
-  /** Per option: its opened-cost edges to its courier (first parcel, beyond). */
-  private readonly optionOut: number[][];
+  /** Per option: the first of its opened-cost edges to its courier (first parcel, beyond: optionOut + 2 when there are two), and how many. */
+  private readonly optionOut: Int32Array;
+  private readonly nOut: Uint8Array;
   /** Per option: its amortised-cost edge (-1 when it can carry no weight). */
-  private readonly optionAmortised: number[];
+  private readonly optionAmortised: Int32Array;
   /** Weightless lines: their arcs (cost, pool, site, transfer) for a separate greedy bound. */
   private readonly light: ({ qty: number; arcs: { cost: number; pool: number; site: number; transfer: boolean }[] } | null)[];
 
@@ -158,9 +168,23 @@ export class Relaxation {
     });
     const siteD = p.sites.map(() => g.addNode());
     const siteT = p.sites.map(() => g.addNode());
-    const linePool = new Set<string>();
-    // (pool, site, kind) -> cheapest cost per kg over the lines with such an arc.
-    const group = new Map<string, { pool: number; site: number; transfer: boolean; cost: number }>();
+    const nS = p.sites.length;
+    const nP = p.pools.length;
+    // Line -> pool edges added so far (line * nP + pool): `linePool` below.
+    // (pool, site, kind) -> cheapest cost per kg over the lines with such an arc; the key is
+    // (pool * nS + site) * 2 + kind, the value the group's index (first-seen order, the edges' order).
+    const group = new Map<number, number>();
+    const gPool: number[] = [];
+    const gSite: number[] = [];
+    const gTransfer: boolean[] = [];
+    const gCost: number[] = [];
+    const nO = p.options.length;
+    // The typed arrays below, scratch included, carved out of one buffer (solver/exact/carve.ts).
+    const c = new Carve(2 * nS + nO, 3 * nO, nO + p.lines.length * nP);
+    const linePool = c.u8(p.lines.length * nP);
+    // Per site: the most kg its arcs can bring, direct ones only and all (for the options' Wmax below).
+    const wDirect = c.f64(nS);
+    const wAll = c.f64(nS);
     this.light = p.lines.map((l) => (l.unitWeightKg > 0 ? null : { qty: l.qty, arcs: [] }));
     p.arcs.forEach((a) => {
       const l = p.lines[a.line]!;
@@ -169,18 +193,29 @@ export class Relaxation {
         return;
       }
       if (poolIn[a.pool]! < 0) return;
-      const lp = `${a.line}|${a.pool}`;
-      if (!linePool.has(lp)) {
-        linePool.add(lp);
+      const lp = a.line * nP + a.pool;
+      if (!linePool[lp]) {
+        linePool[lp] = 1;
         g.addEdge(lineNode[a.line]!, poolIn[a.pool]!, Infinity, 0);
       }
-      const key = `${a.pool}|${a.site}|${a.transfer ? 1 : 0}`;
+      const key = (a.pool * nS + a.site) * 2 + (a.transfer ? 1 : 0);
       const c = a.unitCost / l.unitWeightKg;
-      const gr = group.get(key);
-      if (!gr) group.set(key, { pool: a.pool, site: a.site, transfer: a.transfer, cost: c });
-      else gr.cost = Math.min(gr.cost, c);
+      const gi = group.get(key);
+      if (gi === undefined) {
+        group.set(key, gPool.length);
+        gPool.push(a.pool);
+        gSite.push(a.site);
+        gTransfer.push(a.transfer);
+        gCost.push(c);
+      } else gCost[gi] = Math.min(gCost[gi]!, c);
     });
-    for (const gr of group.values()) g.addEdge(poolOut[gr.pool]!, gr.transfer ? siteT[gr.site]! : siteD[gr.site]!, Infinity, gr.cost);
+    for (let gi = 0; gi < gPool.length; gi++) g.addEdge(poolOut[gPool[gi]!]!, gTransfer[gi] ? siteT[gSite[gi]!]! : siteD[gSite[gi]!]!, Infinity, gCost[gi]!);
+    for (const a of p.arcs) {
+      const l = p.lines[a.line]!;
+      const w = Math.min(l.qty, p.pools[a.pool]!.qty) * l.unitWeightKg;
+      wAll[a.site] = wAll[a.site]! + w;
+      if (!a.transfer) wDirect[a.site] = wDirect[a.site]! + w;
+    }
     // Couriers: kg capacity, and what their parcel cap admits when every option has a parcel limit.
     const courierNode = p.couriers.map(() => g.addNode());
     this.courierEdge = [];
@@ -197,35 +232,35 @@ export class Relaxation {
       }
       this.courierEdge.push(g.addEdge(courierNode[ci]!, this.snk, cap, 0));
     });
-    this.optionIn = p.options.map(() => []);
-    this.optionOut = p.options.map(() => []);
-    this.optionAmortised = p.options.map(() => -1);
-    this.wMaxOf = p.options.map(() => 0);
+    this.optionIn = c.i32(nO).fill(-1);
+    this.optionOut = c.i32(nO).fill(-1);
+    this.nOut = c.u8(nO);
+    this.optionAmortised = c.i32(nO).fill(-1);
+    this.wMaxOf = c.f64(nO);
     p.options.forEach((o, oi) => {
       if (!usable[oi]) return;
       const node = g.addNode();
-      this.optionIn[oi]!.push(g.addEdge(siteD[o.site]!, node, 0, 0));
-      if (o.transfer) this.optionIn[oi]!.push(g.addEdge(siteT[o.site]!, node, 0, 0));
+      this.optionIn[oi] = g.addEdge(siteD[o.site]!, node, 0, 0);
+      if (o.transfer) g.addEdge(siteT[o.site]!, node, 0, 0);
       const courier = p.couriers[o.courier]!;
       const capO = Math.min(p.sites[o.site]!.parcelCap ?? Infinity, courier.parcelCap ?? Infinity);
       const cn = courierNode[o.courier]!;
       // Opened (or about to be): the first parcel is paid with the opening cost; every kg beyond
       // it costs perParcel / parcelMaxKg more (perParcel * max(1, W / K) is convex in W).
-      if (o.parcelMaxKg === null) this.optionOut[oi]!.push(g.addEdge(node, cn, Infinity, o.perKg));
+      this.nOut[oi] = 1;
+      if (o.parcelMaxKg === null) this.optionOut[oi] = g.addEdge(node, cn, Infinity, o.perKg);
       else {
-        this.optionOut[oi]!.push(g.addEdge(node, cn, o.parcelMaxKg, o.perKg));
-        if (capO > 1) this.optionOut[oi]!.push(g.addEdge(node, cn, (capO - 1) * o.parcelMaxKg, o.perKg + o.perParcel / o.parcelMaxKg));
+        this.optionOut[oi] = g.addEdge(node, cn, o.parcelMaxKg, o.perKg);
+        if (capO > 1) {
+          g.addEdge(node, cn, (capO - 1) * o.parcelMaxKg, o.perKg + o.perParcel / o.parcelMaxKg);
+          this.nOut[oi] = 2;
+        }
       }
       // Not opened yet, amortised: for 0 < W <= Wmax its whole cost (fixed + parcels + per kg) is at
       // least W * (perKg + perParcel * max(1 / Wmax, 1 / K) + fixed / Wmax), or
       // W * (perKg + (fixed + perParcel) / Wmax) without a parcel limit, where Wmax is the most
       // weight the option can carry.
-      let wMax = 0;
-      for (const a of p.arcs) {
-        if (a.site !== o.site || (a.transfer && !o.transfer)) continue;
-        const l = p.lines[a.line]!;
-        wMax += Math.min(l.qty, p.pools[a.pool]!.qty) * l.unitWeightKg;
-      }
+      let wMax = o.transfer ? wAll[o.site]! : wDirect[o.site]!;
       if (courier.kgCap !== null) wMax = Math.min(wMax, courier.kgCap);
       if (o.parcelMaxKg !== null) wMax = Math.min(wMax, capO * o.parcelMaxKg);
       this.wMaxOf[oi] = wMax;
@@ -248,16 +283,22 @@ export class Relaxation {
   /** Per courier: its edge to the sink (kg it can take). */
   private readonly courierEdge: number[];
   /** Per option: the most kg it can carry (0 when unusable). */
-  private readonly wMaxOf: number[];
+  private readonly wMaxOf: Float64Array;
   /** Flows computed so far. */
   flows = 0;
+
+  /** Kilograms the last flow sent into usable option oi's node. */
+  private flowIn(oi: number): number {
+    const kg = this.flow.flowOn(this.optionIn[oi]!);
+    return this.p.options[oi]!.transfer ? kg + this.flow.flowOn(this.optionIn[oi]! + 2) : kg;
+  }
 
   /** Kilograms the last bound's flow sent through each option (weighted lines only). */
   optionKg(): Float64Array {
     const kg = new Float64Array(this.p.options.length);
     for (let oi = 0; oi < kg.length; oi++) {
       if (!this.usable[oi]) continue;
-      for (const e of this.optionIn[oi]!) kg[oi] = kg[oi]! + this.flow.flowOn(e);
+      kg[oi] = this.flowIn(oi);
     }
     return kg;
   }
@@ -270,9 +311,10 @@ export class Relaxation {
       if (!this.usable[oi]) continue;
       const c = choice[p.options[oi]!.site]!;
       if (c !== FREE && c !== OPEN_ANY && c !== oi) continue;
-      for (const e of this.optionIn[oi]!) this.flow.setCap(e, Infinity);
+      this.flow.setCap(this.optionIn[oi]!, Infinity);
+      if (p.options[oi]!.transfer) this.flow.setCap(this.optionIn[oi]! + 2, Infinity);
       if (c === FREE && mode !== OPENED) {
-        for (const e of this.optionOut[oi]!) this.flow.setCap(e, 0);
+        for (let k = 0; k < this.nOut[oi]!; k++) this.flow.setCap(this.optionOut[oi]! + 2 * k, 0);
       } else {
         const e = this.optionAmortised[oi]!;
         if (e >= 0) this.flow.setCap(e, 0);
@@ -302,7 +344,7 @@ export class Relaxation {
     if (this.supply > 0) {
       for (let oi = 0; oi < p.options.length; oi++) {
         if (!this.usable[oi]) continue;
-        for (const e of this.optionIn[oi]!) if (this.flow.flowOn(e) > 1e-9) this.used[p.options[oi]!.site] = 1;
+        if (this.flow.flowOn(this.optionIn[oi]!) > 1e-9 || (p.options[oi]!.transfer && this.flow.flowOn(this.optionIn[oi]! + 2) > 1e-9)) this.used[p.options[oi]!.site] = 1;
       }
     }
     // Weightless lines: each on its own, cheapest allowed arcs first, pools not shared.
@@ -355,32 +397,14 @@ export function solveExact(p: Problem, opts: ExactOptions): SolveResult {
 
   const arcsAt = q.sites.map(() => [] as number[]);
   q.arcs.forEach((a, ai) => arcsAt[a.site]!.push(ai));
-  // Options that can open: at least one parcel of room at the site and with the courier, and an arc to carry.
+  // Options that can open: at least one parcel of room at the site and with the courier, and an
+  // arc to carry (per site: any arc from a pool with stock, and any direct one).
+  const carries = new Uint8Array(q.sites.length);
+  for (const a of q.arcs) if (q.pools[a.pool]!.qty > 0) carries[a.site] = carries[a.site]! | (a.transfer ? CARRIES_TRANSFER : CARRIES_DIRECT);
   const usable = q.options.map((o) => {
     const capO = Math.min(q.sites[o.site]!.parcelCap ?? Infinity, q.couriers[o.courier]!.parcelCap ?? Infinity);
-    if (capO < 1) return false;
-    return arcsAt[o.site]!.some((ai) => (o.transfer || !q.arcs[ai]!.transfer) && q.pools[q.arcs[ai]!.pool]!.qty > 0);
+    return capO >= 1 && (carries[o.site]! & (o.transfer ? CARRIES_TRANSFER | CARRIES_DIRECT : CARRIES_DIRECT)) !== 0;
   });
-  const openCost = q.options.map((o) => o.fixedCost + o.perParcel);
-  const optsAt = q.sites.map(() => [] as number[]);
-  q.options.forEach((_, oi) => {
-    if (usable[oi]) optsAt[q.options[oi]!.site]!.push(oi);
-  });
-  for (const list of optsAt) list.sort((a, b) => openCost[a]! - openCost[b]!);
-
-  // Sites that may open, most units available directly first.
-  const supplyOf = q.sites.map((_, s) => {
-    let units = 0;
-    for (const ai of arcsAt[s]!) {
-      const a = q.arcs[ai]!;
-      if (!a.transfer) units += Math.min(q.pools[a.pool]!.qty, q.lines[a.line]!.qty);
-    }
-    return units;
-  });
-  const order = q.sites.map((_, s) => s).filter((s) => optsAt[s]!.length > 0);
-  order.sort((a, b) => supplyOf[b]! - supplyOf[a]! || openCost[optsAt[a]![0]!]! - openCost[optsAt[b]![0]!]!);
-  const minOpenSuffix = new Array<number>(order.length + 1).fill(Infinity);
-  for (let j = order.length - 1; j >= 0; j--) minOpenSuffix[j] = Math.min(minOpenSuffix[j + 1]!, openCost[optsAt[order[j]!]![0]!]!);
 
   const useFlow = opts.search === 'flow';
   // The flow-bounded enumeration settles single-line orders fastest; with more lines it hardly
@@ -415,139 +439,176 @@ export function solveExact(p: Problem, opts: ExactOptions): SolveResult {
     },
   };
 
-  const choice = new Int32Array(q.sites.length).fill(CLOSED);
-  for (const s of order) choice[s] = FREE;
-  /** Sites opened on the current path of the site enumeration, and their options once assigned. */
-  const openSites: number[] = [];
-  const openOptions: number[] = [];
-  const minOpenCost = q.sites.map((_, site) => (optsAt[site]!.length > 0 ? openCost[optsAt[site]![0]!]! : Infinity));
+  /**
+   * The flow-bounded site enumeration (1. in the header), with its structures: built only for
+   * the problems that run it (single-line orders; the demo day's other problems, 971 of 1,183,
+   * go straight to the Lagrangian search, which needs none of them).
+   */
+  const flowSearch = (relax: Relaxation): void => {
+    const openCost = q.options.map((o) => o.fixedCost + o.perParcel);
+    const optsAt = q.sites.map(() => [] as number[]);
+    q.options.forEach((_, oi) => {
+      if (usable[oi]) optsAt[q.options[oi]!.site]!.push(oi);
+    });
+    for (const list of optsAt) list.sort((a, b) => openCost[a]! - openCost[b]!);
 
-  // Bounds are memoised by the state of `choice` (iterative deepening revisits states).
-  const memo = new Map<string, { value: number; used: Uint8Array }>();
-  const bound = (mode: Mode): { value: number; used: Uint8Array } => {
-    const key = mode + choice.join(',');
-    let m = memo.get(key);
-    if (!m) {
-      const value = relax!.bound(choice, mode);
-      m = { value, used: relax!.used.slice() };
-      memo.set(key, m);
-    }
-    return m;
-  };
-  const cut = (lb: number): boolean => lb >= st.best - st.eps(st.best);
-  const tick = (): void => {
-    st.nodes++;
-    if (performance.now() > deadline) throw new ExactDeadline();
-    st.checkWork();
-  };
-
-  // Lower bound of every plan that opens the sites opened so far and at least one more among
-  // order[j..] (those in between closed): the better of the amortised bound and the opened-style
-  // bound plus the cheapest opening left. `prev` carries the previous step's flows: closing a site
-  // that flow did not use leaves it optimal.
-  interface Prev {
-    a?: { value: number; used: Uint8Array };
-    b?: { value: number; used: Uint8Array };
-  }
-  const moreBound = (fixedSum: number, k: number, j: number, prev: Prev): number => {
-    const base = fixedSum + q.splitPenalty * k;
-    const closed = j > 0 ? order[j - 1]! : -1;
-    if (!prev.a || closed < 0 || prev.a.used[closed]) prev.a = bound(AMORTISED);
-    const amortised = base + prev.a.value;
-    if (cut(amortised)) return amortised;
-    if (!prev.b || closed < 0 || prev.b.used[closed]) prev.b = bound(OPENED);
-    return Math.max(amortised, base + minOpenSuffix[j]! + prev.b.value);
-  };
-
-  // Phase 2: with the set of open sites fixed, choose each one's option (depth first, bounded).
-  const assign = (i: number, fixedSum: number, minRest: number): void => {
-    tick();
-    const k = openSites.length;
-    if (i === k) {
-      solveLeaf(q, arcsAt, openOptions, st);
-      return;
-    }
-    const site = openSites[i]!;
-    const rest = minRest - minOpenCost[site]!;
-    for (const oi of optsAt[site]!) {
-      choice[site] = oi;
-      const f = fixedSum + openCost[oi]!;
-      // The bound with every other open site still free to use any option; exact leaf bound at the end.
-      if (!cut(f + rest + q.splitPenalty * (k - 1) + bound(OPENED).value)) {
-        openOptions.push(oi);
-        assign(i + 1, f, rest);
-        openOptions.pop();
+    // Sites that may open, most units available directly first.
+    const supplyOf = q.sites.map((_, s) => {
+      let units = 0;
+      for (const ai of arcsAt[s]!) {
+        const a = q.arcs[ai]!;
+        if (!a.transfer) units += Math.min(q.pools[a.pool]!.qty, q.lines[a.line]!.qty);
       }
-    }
-    choice[site] = OPEN_ANY;
-  };
+      return units;
+    });
+    const order = q.sites.map((_, s) => s).filter((s) => optsAt[s]!.length > 0);
+    order.sort((a, b) => supplyOf[b]! - supplyOf[a]! || openCost[optsAt[a]![0]!]! - openCost[optsAt[b]![0]!]!);
+    const minOpenSuffix = new Array<number>(order.length + 1).fill(Infinity);
+    for (let j = order.length - 1; j >= 0; j--) minOpenSuffix[j] = Math.min(minOpenSuffix[j + 1]!, openCost[optsAt[order[j]!]![0]!]!);
 
-  // A better incumbent before the search: open, at every site the root relaxation routes weight
-  // through, the option carrying most of it, solve that leaf, then try dropping each site in turn.
-  const heuristic = (): void => {
-    const tried = new Set<string>();
-    const tryOptions = (opts: number[]): void => {
-      const sorted = [...opts].sort((x, y) => x - y);
-      const key = sorted.join(',');
-      if (sorted.length === 0 || tried.has(key) || (!q.allowSplit && sorted.length > 1)) return;
-      tried.add(key);
-      solveLeaf(q, arcsAt, sorted, st);
+    const choice = new Int32Array(q.sites.length).fill(CLOSED);
+    for (const s of order) choice[s] = FREE;
+    /** Sites opened on the current path of the site enumeration, and their options once assigned. */
+    const openSites: number[] = [];
+    const openOptions: number[] = [];
+    const minOpenCost = q.sites.map((_, site) => (optsAt[site]!.length > 0 ? openCost[optsAt[site]![0]!]! : Infinity));
+
+    // Bounds are memoised by the state of `choice` (iterative deepening revisits states).
+    const memo = new Map<string, { value: number; used: Uint8Array }>();
+    const bound = (mode: Mode): { value: number; used: Uint8Array } => {
+      const key = mode + choice.join(',');
+      let m = memo.get(key);
+      if (!m) {
+        const value = relax.bound(choice, mode);
+        m = { value, used: relax.used.slice() };
+        memo.set(key, m);
+      }
+      return m;
     };
-    for (const mode of [OPENED, AMORTISED]) {
-      relax!.bound(choice, mode);
-      const kg = relax!.optionKg();
-      const pickAt = new Map<number, number>();
-      kg.forEach((w, oi) => {
-        if (w <= 1e-9) return;
-        const site = q.options[oi]!.site;
-        const cur = pickAt.get(site);
-        if (cur === undefined || w > kg[cur]!) pickAt.set(site, oi);
-      });
-      const opts = [...pickAt.values()];
-      if (opts.length > 8) continue;
-      tryOptions(opts);
-      for (let i = 0; i < opts.length && opts.length > 1; i++) tryOptions(opts.filter((_, k) => k !== i));
-    }
-  };
+    const cut = (lb: number): boolean => lb >= st.best - st.eps(st.best);
+    const tick = (): void => {
+      st.nodes++;
+      if (performance.now() > deadline) throw new ExactDeadline();
+      st.checkWork();
+    };
 
-  const done = new Set<string>();
-  let hitLimit = false;
-  let maxOpen = 1;
+    // Lower bound of every plan that opens the sites opened so far and at least one more among
+    // order[j..] (those in between closed): the better of the amortised bound and the opened-style
+    // bound plus the cheapest opening left. `prev` carries the previous step's flows: closing a site
+    // that flow did not use leaves it optimal.
+    interface Prev {
+      a?: { value: number; used: Uint8Array };
+      b?: { value: number; used: Uint8Array };
+    }
+    const moreBound = (fixedSum: number, k: number, j: number, prev: Prev): number => {
+      const base = fixedSum + q.splitPenalty * k;
+      const closed = j > 0 ? order[j - 1]! : -1;
+      if (!prev.a || closed < 0 || prev.a.used[closed]) prev.a = bound(AMORTISED);
+      const amortised = base + prev.a.value;
+      if (cut(amortised)) return amortised;
+      if (!prev.b || closed < 0 || prev.b.used[closed]) prev.b = bound(OPENED);
+      return Math.max(amortised, base + minOpenSuffix[j]! + prev.b.value);
+    };
 
-  // Phase 1: which sites open (each one with some option), sites in `order`, iterative deepening
-  // on how many.
-  const enumerate = (j0: number, fixedSum: number): void => {
-    tick();
-    const k = openSites.length;
-    if (k > 0) {
-      const key = openSites.join(',');
-      if (!done.has(key)) {
-        done.add(key);
-        for (let j = j0; j < order.length; j++) choice[order[j]!] = CLOSED;
-        if (!cut(fixedSum + q.splitPenalty * (k - 1) + bound(OPENED).value)) assign(0, 0, fixedSum);
-        for (let j = j0; j < order.length; j++) choice[order[j]!] = FREE;
+    // Phase 2: with the set of open sites fixed, choose each one's option (depth first, bounded).
+    const assign = (i: number, fixedSum: number, minRest: number): void => {
+      tick();
+      const k = openSites.length;
+      if (i === k) {
+        solveLeaf(q, arcsAt, openOptions, st);
+        return;
       }
-    }
-    if (!q.allowSplit && k >= 1) return;
-    if (j0 >= order.length) return;
-    const prev: Prev = {};
-    if (k >= maxOpen) {
-      if (!cut(moreBound(fixedSum, k, j0, prev))) hitLimit = true;
-      return;
-    }
-    for (let j = j0; j < order.length; j++) {
-      if (cut(moreBound(fixedSum, k, j, prev))) {
-        for (let i = j; i < order.length; i++) choice[order[i]!] = CLOSED;
-        break;
+      const site = openSites[i]!;
+      const rest = minRest - minOpenCost[site]!;
+      for (const oi of optsAt[site]!) {
+        choice[site] = oi;
+        const f = fixedSum + openCost[oi]!;
+        // The bound with every other open site still free to use any option; exact leaf bound at the end.
+        if (!cut(f + rest + q.splitPenalty * (k - 1) + bound(OPENED).value)) {
+          openOptions.push(oi);
+          assign(i + 1, f, rest);
+          openOptions.pop();
+        }
       }
-      const site = order[j]!;
       choice[site] = OPEN_ANY;
-      openSites.push(site);
-      enumerate(j + 1, fixedSum + minOpenCost[site]!);
-      openSites.pop();
-      choice[site] = CLOSED;
+    };
+
+    // A better incumbent before the search: open, at every site the root relaxation routes weight
+    // through, the option carrying most of it, solve that leaf, then try dropping each site in turn.
+    const heuristic = (): void => {
+      const tried = new Set<string>();
+      const tryOptions = (opts: number[]): void => {
+        const sorted = [...opts].sort((x, y) => x - y);
+        const key = sorted.join(',');
+        if (sorted.length === 0 || tried.has(key) || (!q.allowSplit && sorted.length > 1)) return;
+        tried.add(key);
+        solveLeaf(q, arcsAt, sorted, st);
+      };
+      for (const mode of [OPENED, AMORTISED]) {
+        relax.bound(choice, mode);
+        const kg = relax.optionKg();
+        const pickAt = new Map<number, number>();
+        kg.forEach((w, oi) => {
+          if (w <= 1e-9) return;
+          const site = q.options[oi]!.site;
+          const cur = pickAt.get(site);
+          if (cur === undefined || w > kg[cur]!) pickAt.set(site, oi);
+        });
+        const opts = [...pickAt.values()];
+        if (opts.length > 8) continue;
+        tryOptions(opts);
+        for (let i = 0; i < opts.length && opts.length > 1; i++) tryOptions(opts.filter((_, k) => k !== i));
+      }
+    };
+
+    const done = new Set<string>();
+    let hitLimit = false;
+    let maxOpen = 1;
+
+    // Phase 1: which sites open (each one with some option), sites in `order`, iterative deepening
+    // on how many.
+    const enumerate = (j0: number, fixedSum: number): void => {
+      tick();
+      const k = openSites.length;
+      if (k > 0) {
+        const key = openSites.join(',');
+        if (!done.has(key)) {
+          done.add(key);
+          for (let j = j0; j < order.length; j++) choice[order[j]!] = CLOSED;
+          if (!cut(fixedSum + q.splitPenalty * (k - 1) + bound(OPENED).value)) assign(0, 0, fixedSum);
+          for (let j = j0; j < order.length; j++) choice[order[j]!] = FREE;
+        }
+      }
+      if (!q.allowSplit && k >= 1) return;
+      if (j0 >= order.length) return;
+      const prev: Prev = {};
+      if (k >= maxOpen) {
+        if (!cut(moreBound(fixedSum, k, j0, prev))) hitLimit = true;
+        return;
+      }
+      for (let j = j0; j < order.length; j++) {
+        if (cut(moreBound(fixedSum, k, j, prev))) {
+          for (let i = j; i < order.length; i++) choice[order[i]!] = CLOSED;
+          break;
+        }
+        const site = order[j]!;
+        choice[site] = OPEN_ANY;
+        openSites.push(site);
+        enumerate(j + 1, fixedSum + minOpenCost[site]!);
+        openSites.pop();
+        choice[site] = CLOSED;
+      }
+      for (let j = j0; j < order.length; j++) choice[order[j]!] = FREE;
+    };
+
+    if (q.allowSplit) heuristic();
+    // Iterative deepening on the number of opened sites: good small plans first.
+    for (;;) {
+      hitLimit = false;
+      enumerate(0, 0);
+      if (!hitLimit) break;
+      maxOpen++;
     }
-    for (let j = j0; j < order.length; j++) choice[order[j]!] = FREE;
   };
 
   let reason: string | undefined;
@@ -586,14 +647,7 @@ export function solveExact(p: Problem, opts: ExactOptions): SolveResult {
     if (!quickFlow) lagrangeSearch();
     else {
       try {
-        if (q.allowSplit) heuristic();
-        // Iterative deepening on the number of opened sites: good small plans first.
-        for (;;) {
-          hitLimit = false;
-          enumerate(0, 0);
-          if (!hitLimit) break;
-          maxOpen++;
-        }
+        flowSearch(relax!);
       } catch (err) {
         // Out of the quick budget: the Lagrangian search takes over.
         if (useFlow || !(err instanceof ExactGiveUp || err instanceof FlowFailure)) throw err;

@@ -46,13 +46,14 @@
  * Speed (an evaluation is most of the search's time): the items of all sites live in flat typed
  * arrays, and each evaluation copies a site's items into its cost order (kept from the last
  * evaluation, so the insertion sort starts nearly sorted; ties by index, the same order from any
- * start) so the fills run over contiguous arrays; the instance's typed arrays are carved out of
- * three buffers (Carve). An ascent step may evaluate lazily: an option whose one-pass bound
+ * start) so the fills run over contiguous arrays; the instance's typed arrays, scratch included,
+ * are carved out of one buffer (solver/exact/carve.ts). An ascent step may evaluate lazily: an option whose one-pass bound
  * (optionBound, the continuous minimum over real parcel counts) already reaches its site's best
  * value is not valued (most are not; the bound is tight for about 96 % of options), which leaves
  * the bound, the chosen sites and the subgradient exactly as a full evaluation would.
  */
 import type { Problem } from '../types.js';
+import { Carve } from './carve.js';
 
 /** Site states (an option index >= 0 means the site is fixed to that option). */
 export const CLOSED = -2;
@@ -67,17 +68,11 @@ const CAP_ALL = 1;
 const CAP_DIRECT = 2;
 /** How far the whole-unit evaluation of parcel counts may grow beyond the continuous optimum. */
 const MAX_WINDOW = 4;
-
-interface Item {
-  line: number;
-  pool: number;
-  /** Unit weight, kg. */
-  w: number;
-  /** Units at most. */
-  u: number;
-  cost: number;
-  transfer: boolean;
-}
+/** Copies of the multipliers the first chunk of `save` holds (a search node makes two or three). */
+const SAVE_CHUNK = 8;
+const SAVE_CHUNK_MAX = 64;
+/** An empty array (shared: even an empty typed array costs an allocation). */
+const NO_VALUES = new Float64Array(0);
 
 interface Opt {
   index: number;
@@ -97,7 +92,6 @@ interface Opt {
 export class Lagrangian {
   readonly nSites: number;
   readonly nOpts: number;
-  private readonly items: Item[][];
   private readonly opts: Opt[][];
   /** Per option index: its Opt (undefined when not usable). */
   private readonly optOf: (Opt | undefined)[];
@@ -112,6 +106,12 @@ export class Lagrangian {
   kap: Float64Array;
   /** Multiplier of the cut "total units shipped <= maxUnits" (one element). */
   rho: Float64Array;
+  /** lam, mu, nu, kap and rho as one array (they are adjacent). */
+  private readonly multipliers: Float64Array;
+  /** Where `save` carves its copies, and how much of it is used. */
+  private saveBuf = NO_VALUES;
+  private saveAt = 0;
+  private saveCopies = SAVE_CHUNK / 2;
   /** Most units any plan can ship: lightest units first into the couriers' total room. */
   readonly maxUnits: number;
   private readonly cutLive: boolean;
@@ -130,11 +130,12 @@ export class Lagrangian {
   evals = 0;
   /**
    * The items of all sites in flat arrays, site s's at [start[s], start[s + 1]) (the order of
-   * `items[s]`): line, pool, cost - B, unit weight, units, transfer.
+   * arcs): line, pool, cost, cost - B, unit weight, units, transfer.
    */
   private readonly start: Int32Array;
   private readonly iLine: Int32Array;
   private readonly iPool: Int32Array;
+  private readonly iCost: Float64Array;
   private readonly iCostB: Float64Array;
   private readonly iW: Float64Array;
   private readonly iU: Float64Array;
@@ -205,40 +206,73 @@ export class Lagrangian {
     this.nSites = nS;
     this.nOpts = p.options.length;
     this.B = p.backorderPenalty;
-    this.Q = p.lines.reduce((t, l) => t + l.qty, 0);
-    this.items = p.sites.map(() => []);
-    this.opts = p.sites.map(() => []);
-    this.optsAt = p.sites.map(() => []);
+    let Q = 0;
+    for (const l of p.lines) Q += l.qty;
+    this.Q = Q;
+    this.opts = [];
+    this.optsAt = [];
+    for (let s = 0; s < nS; s++) {
+      this.opts.push([]);
+      this.optsAt.push([]);
+    }
     const nL = p.lines.length;
     const nP = p.pools.length;
     const nC = p.couriers.length;
     const nO = p.options.length;
+    // The items: the arcs that can carry a unit (min(line qty, pool qty) > 0), by site, each
+    // site's in arc order (a counting sort into the flat arrays; per-item objects used to cost
+    // more than the arrays themselves).
     let nI = 0;
     for (const a of p.arcs) if (Math.min(p.lines[a.line]!.qty, p.pools[a.pool]!.qty) > 0) nI++;
-    // Every typed array of the instance carved out of three buffers (see Carve).
-    const c = new Carve(9 * nI + 4 * nS + 6 * nL + 5 * nP + 10 * nC + 2 * nO + 5, 4 * nI + 3 * nS + 1 + nO + nP + nL, 4 * nI + 3 * nS + nL + nP);
+    // Every typed array of the instance, scratch included, carved out of one buffer (see Carve).
+    const c = new Carve(10 * nI + 4 * nS + 11 * nL + 6 * nP + 9 * nC + 2 * nO + 5, 4 * nI + 4 * nS + 2 + nO + nP + nL, 4 * nI + 3 * nS + nL + nP + nC + 2 * nL * nP);
     this.siteOf = c.i32(nO);
     for (let oi = 0; oi < nO; oi++) this.siteOf[oi] = p.options[oi]!.site;
+    this.start = c.i32(nS + 1);
+    this.iLine = c.i32(nI);
+    this.iPool = c.i32(nI);
+    this.iCost = c.f64(nI);
+    this.iCostB = c.f64(nI);
+    this.iW = c.f64(nI);
+    this.iU = c.f64(nI);
+    this.iTr = c.u8(nI);
+    this.ord = c.i32(nI);
     const lineUse = c.f64(nL);
     const poolUse = c.f64(nP);
-    for (const a of p.arcs) {
-      const l = p.lines[a.line]!;
-      const u = Math.min(l.qty, p.pools[a.pool]!.qty);
-      if (u <= 0) continue;
-      this.items[a.site]!.push({ line: a.line, pool: a.pool, w: l.unitWeightKg, u, cost: a.unitCost, transfer: a.transfer });
-      lineUse[a.line] = lineUse[a.line]! + u;
-      poolUse[a.pool] = poolUse[a.pool]! + u;
+    {
+      const at = c.i32(nS + 1);
+      for (const a of p.arcs) if (Math.min(p.lines[a.line]!.qty, p.pools[a.pool]!.qty) > 0) at[a.site + 1]!++;
+      for (let s = 0; s < nS; s++) at[s + 1] = at[s + 1]! + at[s]!;
+      this.start.set(at);
+      for (const a of p.arcs) {
+        const l = p.lines[a.line]!;
+        const u = Math.min(l.qty, p.pools[a.pool]!.qty);
+        if (u <= 0) continue;
+        const i = at[a.site]!++;
+        this.iLine[i] = a.line;
+        this.iPool[i] = a.pool;
+        this.iCost[i] = a.unitCost;
+        this.iCostB[i] = a.unitCost - this.B;
+        this.iW[i] = l.unitWeightKg;
+        this.iU[i] = u;
+        this.iTr[i] = a.transfer ? 1 : 0;
+        this.ord[i] = i;
+        lineUse[a.line] = lineUse[a.line]! + u;
+        poolUse[a.pool] = poolUse[a.pool]! + u;
+      }
     }
     this.lineLive = c.u8(nL);
     for (let li = 0; li < nL; li++) this.lineLive[li] = lineUse[li]! > p.lines[li]!.qty ? 1 : 0;
     this.poolLive = c.u8(nP);
     for (let pi = 0; pi < nP; pi++) this.poolLive[pi] = poolUse[pi]! > p.pools[pi]!.qty ? 1 : 0;
     this.poolAct = c.i32(nP);
-    p.options.forEach((o, oi) => {
-      if (!usable[oi]) return;
+    this.optOf = new Array<Opt | undefined>(nO).fill(undefined);
+    for (let oi = 0; oi < nO; oi++) {
+      if (!usable[oi]) continue;
+      const o = p.options[oi]!;
       const cr = p.couriers[o.courier]!;
       const capN = Math.min(p.sites[o.site]!.parcelCap ?? Infinity, cr.parcelCap ?? Infinity);
-      this.opts[o.site]!.push({
+      const opt: Opt = {
         index: oi,
         courier: o.courier,
         fixed: o.fixedCost,
@@ -248,21 +282,12 @@ export class Lagrangian {
         capN: o.parcelMaxKg === null ? 1 : capN,
         kgCap: cr.kgCap ?? Infinity,
         transfer: o.transfer,
-      });
+      };
+      this.opts[o.site]!.push(opt);
       this.optsAt[o.site]!.push(oi);
-    });
-    this.optOf = p.options.map(() => undefined);
-    for (const list of this.opts) for (const o of list) this.optOf[o.index] = o;
-    this.start = c.i32(nS + 1);
-    for (let s = 0; s < nS; s++) this.start[s + 1] = this.start[s]! + this.items[s]!.length;
-    this.iLine = c.i32(nI);
-    this.iPool = c.i32(nI);
-    this.iCostB = c.f64(nI);
-    this.iW = c.f64(nI);
-    this.iU = c.f64(nI);
-    this.iTr = c.u8(nI);
+      this.optOf[oi] = opt;
+    }
     this.key = c.f64(nI);
-    this.ord = c.i32(nI);
     this.sKey = c.f64(nI);
     this.sW = c.f64(nI);
     this.sU = c.f64(nI);
@@ -280,42 +305,34 @@ export class Lagrangian {
     {
       // A line's items at one site can carry more than the line's quantity when it reaches the
       // site from several pools (its own stock and transfers): cap them together.
-      const all = new Float64Array(nL);
-      const dir = new Float64Array(nL);
-      this.items.forEach((list, s) => {
-        for (const it of list) {
-          all[it.line] = all[it.line]! + it.u;
-          if (!it.transfer) dir[it.line] = dir[it.line]! + it.u;
+      const all = c.f64(nL);
+      const dir = c.f64(nL);
+      for (let s = 0; s < nS; s++) {
+        const a = this.start[s]!;
+        const end = this.start[s + 1]!;
+        for (let i = a; i < end; i++) {
+          const l = this.iLine[i]!;
+          all[l] = all[l]! + this.iU[i]!;
+          if (!this.iTr[i]) dir[l] = dir[l]! + this.iU[i]!;
         }
-        list.forEach((it, k) => {
-          const qty = p.lines[it.line]!.qty;
-          const bits = (all[it.line]! > qty ? CAP_ALL : 0) | (dir[it.line]! > qty ? CAP_DIRECT : 0);
-          this.iGrp[this.start[s]! + k] = bits;
+        for (let i = a; i < end; i++) {
+          const qty = p.lines[this.iLine[i]!]!.qty;
+          const bits = (all[this.iLine[i]!]! > qty ? CAP_ALL : 0) | (dir[this.iLine[i]!]! > qty ? CAP_DIRECT : 0);
+          this.iGrp[i] = bits;
           this.hasGrp[s] = this.hasGrp[s]! | bits;
-        });
-        for (const it of list) all[it.line] = dir[it.line] = 0;
-      });
+        }
+        for (let i = a; i < end; i++) all[this.iLine[i]!] = dir[this.iLine[i]!] = 0;
+      }
     }
     this.lightAll = c.f64(nS);
     this.lightDirect = c.f64(nS);
-    this.items.forEach((list, s) => {
-      list.forEach((it, k) => {
-        const i = this.start[s]! + k;
-        this.iLine[i] = it.line;
-        this.iPool[i] = it.pool;
-        this.iCostB[i] = it.cost - this.B;
-        this.iW[i] = it.w;
-        this.iU[i] = it.u;
-        this.iTr[i] = it.transfer ? 1 : 0;
-        this.ord[i] = i;
-      });
-    });
     // The multipliers side by side (save() copies them at once), then the directions likewise.
     this.lam = c.f64(nL);
     this.mu = c.f64(nP);
     this.nu = c.f64(nC);
     this.kap = c.f64(nC);
     this.rho = c.f64(1);
+    this.multipliers = new Float64Array(this.lam.buffer, this.lam.byteOffset, nL + nP + 2 * nC + 1);
     this.dirs = [c.f64(nL), c.f64(nP), c.f64(nC), c.f64(nC), c.f64(1)];
     this.optVal = c.f64(nO).fill(Infinity);
     this.optN = c.f64(nO);
@@ -341,35 +358,37 @@ export class Lagrangian {
     this.gs = [this.gL, this.gP, this.gN, this.gK, this.gR];
     this.ms = [this.lam, this.mu, this.nu, this.kap, this.rho];
     // Total room over the couriers (kg cap, and parcel cap times the largest parcel of a usable option).
+    const maxK = c.f64(nC);
+    const anyOpt = c.u8(nC);
+    for (let oi = 0; oi < nO; oi++) {
+      if (!usable[oi]) continue;
+      const o = p.options[oi]!;
+      anyOpt[o.courier] = 1;
+      maxK[o.courier] = Math.max(maxK[o.courier]!, o.parcelMaxKg ?? Infinity);
+    }
     let room = 0;
-    p.couriers.forEach((c, ci) => {
-      let maxK = 0;
-      let any = false;
-      p.options.forEach((o, oi) => {
-        if (!usable[oi] || o.courier !== ci) return;
-        any = true;
-        maxK = Math.max(maxK, o.parcelMaxKg ?? Infinity);
-      });
-      if (!any) return;
-      room += Math.min(c.kgCap ?? Infinity, c.parcelCap === null ? Infinity : c.parcelCap * maxK);
-    });
+    for (let ci = 0; ci < nC; ci++) {
+      if (!anyOpt[ci]) continue;
+      const cr = p.couriers[ci]!;
+      room += Math.min(cr.kgCap ?? Infinity, cr.parcelCap === null ? Infinity : cr.parcelCap * maxK[ci]!);
+    }
     // Units each line could get (its pools reachable from a site with a usable option).
-    const avail = p.lines.map(() => 0);
-    const seenPool = new Uint8Array(p.lines.length * nP);
-    this.items.forEach((list, s) => {
-      if (this.opts[s]!.length === 0) return;
-      for (const it of list) {
-        const k = it.line * nP + it.pool;
+    const avail = c.f64(nL);
+    const seenPool = c.u8(nL * nP);
+    for (let s = 0; s < nS; s++) {
+      if (this.opts[s]!.length === 0) continue;
+      for (let i = this.start[s]!; i < this.start[s + 1]!; i++) {
+        const k = this.iLine[i]! * nP + this.iPool[i]!;
         if (seenPool[k]) continue;
         seenPool[k] = 1;
-        avail[it.line] = avail[it.line]! + p.pools[it.pool]!.qty;
+        avail[this.iLine[i]!] = avail[this.iLine[i]!]! + p.pools[this.iPool[i]!]!.qty;
       }
-    });
+    }
     let totalAvail = 0;
-    p.lines.forEach((l, li) => {
-      avail[li] = Math.min(avail[li]!, l.qty);
+    for (let li = 0; li < nL; li++) {
+      avail[li] = Math.min(avail[li]!, p.lines[li]!.qty);
       totalAvail += avail[li]!;
-    });
+    }
     let maxUnits = totalAvail;
     if (Number.isFinite(room)) {
       maxUnits = 0;
@@ -384,46 +403,49 @@ export class Lagrangian {
     }
     this.maxUnits = maxUnits;
     this.cutLive = maxUnits < totalAvail;
-    this.initMultipliers();
+    this.initMultipliers(c.f64(nS), c.f64(nL), c.u8(nL * nP), c.f64(nL), c.f64(nP));
     this.shiftToCut();
     for (let pi = 0; pi < nP; pi++) if (this.poolLive[pi] || this.mu[pi]! > 0) this.poolAct[this.nPoolAct++] = pi;
   }
 
-  /** A starting point: a line that can be supplied in full is priced at B less its cheapest unit cost; a short line's pools are. */
-  private initMultipliers(): void {
+  /**
+   * A starting point: a line that can be supplied in full is priced at B less its cheapest unit
+   * cost; a short line's pools are. The arguments are zeroed scratch arrays (sites, lines,
+   * line x pool, lines, pools).
+   */
+  private initMultipliers(minRate: Float64Array, supply: Float64Array, seen: Uint8Array, cheapest: Float64Array, cheapestPool: Float64Array): void {
     const p = this.p;
     const B = this.B;
-    const minRate = new Float64Array(this.nSites).fill(Infinity);
+    const nP = p.pools.length;
+    minRate.fill(Infinity);
     this.opts.forEach((list, s) => {
       for (const o of list) minRate[s] = Math.min(minRate[s]!, o.perKg + (Number.isFinite(o.K) ? o.perParcel / o.K : 0));
     });
-    const supply = new Float64Array(p.lines.length);
-    const nP = p.pools.length;
-    const seen = new Uint8Array(p.lines.length * nP);
-    const cheapest = new Float64Array(p.lines.length).fill(Infinity);
-    const cheapestPool = new Float64Array(p.pools.length).fill(Infinity);
-    this.items.forEach((list, s) => {
-      if (!Number.isFinite(minRate[s]!)) return;
-      for (const it of list) {
-        const key = it.line * nP + it.pool;
+    cheapest.fill(Infinity);
+    cheapestPool.fill(Infinity);
+    for (let s = 0; s < this.nSites; s++) {
+      if (!Number.isFinite(minRate[s]!)) continue;
+      for (let i = this.start[s]!; i < this.start[s + 1]!; i++) {
+        const line = this.iLine[i]!;
+        const pool = this.iPool[i]!;
+        const key = line * nP + pool;
         if (!seen[key]) {
           seen[key] = 1;
-          supply[it.line] = supply[it.line]! + it.u;
+          supply[line] = supply[line]! + this.iU[i]!;
         }
-        const c = it.cost + it.w * minRate[s]!;
-        cheapest[it.line] = Math.min(cheapest[it.line]!, c);
-        cheapestPool[it.pool] = Math.min(cheapestPool[it.pool]!, c);
+        const c = this.iCost[i]! + this.iW[i]! * minRate[s]!;
+        cheapest[line] = Math.min(cheapest[line]!, c);
+        cheapestPool[pool] = Math.min(cheapestPool[pool]!, c);
       }
-    });
+    }
     p.lines.forEach((l, li) => {
       if (!Number.isFinite(cheapest[li]!)) return;
       if (supply[li]! >= l.qty) this.lam[li] = Math.max(0, B - cheapest[li]!);
     });
-    this.items.forEach((list) => {
-      for (const it of list) {
-        if (supply[it.line]! < this.lineQty[it.line]! && Number.isFinite(cheapestPool[it.pool]!)) this.mu[it.pool] = Math.max(0, B - cheapestPool[it.pool]!);
-      }
-    });
+    for (let i = 0; i < this.iLine.length; i++) {
+      const pool = this.iPool[i]!;
+      if (supply[this.iLine[i]!]! < this.lineQty[this.iLine[i]!]! && Number.isFinite(cheapestPool[pool]!)) this.mu[pool] = Math.max(0, B - cheapestPool[pool]!);
+    }
   }
 
   /**
@@ -440,11 +462,21 @@ export class Lagrangian {
     this.rho[0] = this.rho[0]! + shared;
   }
 
-  /** Copies of the multipliers (to warm-start children). */
+  /**
+   * Copies of the multipliers (to warm-start children). lam, mu, nu, kap, rho are adjacent in one
+   * buffer: one copy, five views. The copies are carved out of chunks (room for SAVE_CHUNK copies
+   * at first, then twice the last chunk's, up to SAVE_CHUNK_MAX), not one buffer each (see
+   * solver/exact/carve.ts); a chunk lives as long as any copy in it.
+   */
   save(): Float64Array[] {
     const n = this.lam.length + this.mu.length + 2 * this.nu.length + 1;
-    // lam, mu, nu, kap, rho are adjacent in one buffer: one copy, five views.
-    const all = new Float64Array(this.lam.buffer, this.lam.byteOffset, n).slice();
+    if (this.saveAt + n > this.saveBuf.length) {
+      this.saveCopies = Math.min(SAVE_CHUNK_MAX, 2 * this.saveCopies);
+      this.saveBuf = new Float64Array(this.saveCopies * n);
+      this.saveAt = 0;
+    }
+    const all = this.saveBuf.subarray(this.saveAt, (this.saveAt += n));
+    all.set(this.multipliers);
     const out: Float64Array[] = [];
     let at = 0;
     for (const m of this.ms) {
@@ -701,7 +733,7 @@ export class Lagrangian {
       pools.set(pool, (pools.get(pool) ?? 0) + t);
       kg += t * w;
       units += t;
-      cost += (this.items[s]![i - this.start[s]!]!.cost + o.perKg * w) * t;
+      cost += (this.iCost[i]! + o.perKg * w) * t;
     }
     return { site: s, courier: o.courier, n, kg, units, cost, lines, pools };
   }
@@ -1303,37 +1335,6 @@ export class Lagrangian {
   /** Forgets the deflection direction. */
   resetDirection(): void {
     for (const d of this.dirs) d.fill(0);
-  }
-}
-
-/**
- * Typed arrays carved out of one buffer per element type. A typed array of more than 64 bytes
- * gets its own off-heap buffer (measured about 0.5 µs to allocate, more to collect); the
- * relaxation needs some fifty of them per instance, a view of a shared buffer costs far less.
- */
-class Carve {
-  private readonly F: Float64Array;
-  private readonly I: Int32Array;
-  private readonly U: Uint8Array;
-  private f = 0;
-  private i = 0;
-  private u = 0;
-  constructor(nF: number, nI: number, nU: number) {
-    this.F = new Float64Array(nF);
-    this.I = new Int32Array(nI);
-    this.U = new Uint8Array(nU);
-  }
-  f64(n: number): Float64Array {
-    if (this.f + n > this.F.length) throw new Error('Carve: Float64 space exhausted');
-    return this.F.subarray(this.f, (this.f += n));
-  }
-  i32(n: number): Int32Array {
-    if (this.i + n > this.I.length) throw new Error('Carve: Int32 space exhausted');
-    return this.I.subarray(this.i, (this.i += n));
-  }
-  u8(n: number): Uint8Array {
-    if (this.u + n > this.U.length) throw new Error('Carve: Uint8 space exhausted');
-    return this.U.subarray(this.u, (this.u += n));
   }
 }
 

@@ -145,11 +145,13 @@ export function searchLagrange(q: Problem, arcsAt: number[][], usable: boolean[]
   /** Leaves of the search not finished within LEAF_FIRST_LPS, solved at the end (best bound first) against the final incumbent. */
   const pending: { open: number[]; bound: number }[] = [];
 
+  // Per site, in one buffer (see solver/exact/carve.ts): `freq`, `otherSide`.
+  const perSite = new Float64Array(2 * nS);
   /** How often each site was open in the last ascent's relaxed solutions (a fractional-opening estimate). */
-  const freq = new Float64Array(nS);
+  const freq = perSite.subarray(0, nS);
   /** Scratch: the ascent's best multipliers (ascents do not nest), a node's other-side bounds (read before its children run). */
   const ascentBest = lag.save();
-  const otherSide = new Float64Array(nS);
+  const otherSide = perSite.subarray(nS);
   /** Subgradient ascent from the loaded multipliers; leaves the best ones loaded and evaluated. Returns the bound. */
   const ascend = (state: Int32Array, allowed: Uint8Array, iters: number, heuristicEvery = 0): number => {
     let bestL = -Infinity;
@@ -598,7 +600,8 @@ export function searchLagrange(q: Problem, arcsAt: number[][], usable: boolean[]
 
   const state = new Int32Array(nS);
   for (let s = 0; s < nS; s++) state[s] = lag.optsAt[s]!.length > 0 ? FREE : CLOSED;
-  const allowed = Uint8Array.from(usable.map((u) => (u ? 1 : 0)));
+  const allowed = new Uint8Array(usable.length);
+  for (let oi = 0; oi < usable.length; oi++) allowed[oi] = usable[oi] ? 1 : 0;
   // Best first with dives (see the header): a node's child with the lower bound is searched next,
   // the others wait in a heap by their bound; when a dive ends, the waiting node with the lowest
   // bound is next, and once that bound reaches the incumbent the tree is done.
