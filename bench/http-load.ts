@@ -1,6 +1,6 @@
 /**
  * HTTP load: autocannon POSTs a mixed demo stream to `POST /v1/allocate` of the built service
- * (`node dist/src/main.js serve`, a child process, embedded store, the default solver pool), then
+ * (`node dist/src/main.js serve`, a child process, embedded store, the default solver threads: none on 2 cores), then
  * the same bodies to a bare fastify endpoint that parses them and answers a real decision of the
  * same stream (the HTTP ceiling of this machine for those payload sizes), in the same run. Every request carries a unique orderId; the
  * order times are moved to now so the promises are live. The service runs on a copy of the bundled
