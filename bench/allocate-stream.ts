@@ -26,7 +26,10 @@ export async function runAllocateStream(opts: { profile: 'normal' | 'double11'; 
   });
   const store = new MemoryStore(net.network.stock);
   let now = 0;
-  const allocator = new Allocator(net, config, store, new InThreadSolver(await loadExactSolver(config.solver)), () => now);
+  const solver = new InThreadSolver(await loadExactSolver(config.solver));
+  // As the service does before it listens (SOLVER_WARM_UP_ROUNDS).
+  solver.warmUp(config.solverWarmUpRounds);
+  const allocator = new Allocator(net, config, store, solver, () => now);
   const byMode = new Map<string, number[]>();
   const solverMicros: number[] = [];
   const all: number[] = [];

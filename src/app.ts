@@ -108,8 +108,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const exact = await loadExactSolver(config.solver);
   let solver: Solver;
   const threads = solverThreadsFor(config.solverThreads);
-  if (threads === 0) solver = new InThreadSolver(exact);
-  else {
+  if (threads === 0) {
+    const inThread = new InThreadSolver(exact);
+    // Before the first order: otherwise the first solves run cold code and miss their deadline.
+    inThread.warmUp(config.solverWarmUpRounds);
+    solver = inThread;
+  } else {
     const pool = new SolverPool({ ...config, solverThreads: threads }, exact);
     // Before the first order: otherwise the first solves on each thread wait for its start-up.
     await pool.warmUp();

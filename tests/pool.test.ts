@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { DspError } from '../src/errors.js';
 import { loadExactSolver } from '../src/solve/exact.js';
-import { InThreadSolver, problemWork, SolverPool, solverThreadsFor } from '../src/solve/pool.js';
+import { InThreadSolver, problemWork, SolverPool, solverThreadsFor, warmUpProblems } from '../src/solve/pool.js';
 import { generateProblem, problemForSeed } from './support/instances.js';
 import { checkPlan } from './support/check-plan.js';
 
@@ -48,6 +48,25 @@ describe('solver pool', () => {
     const results = await Promise.all(ps.map((p) => pool.solve(p, 50)));
     for (const r of results) expect(r.optimal).toBe(true);
     expect(pool.threads).toBe(2);
+  }, 60_000);
+
+  it('the in-thread warm-up runs the exact search on a one-line and a three-line order, each a proven optimal split', async () => {
+    const exact = await loadExactSolver('exact');
+    const solver = new InThreadSolver(exact);
+    const results = solver.warmUp(2);
+    const problems = warmUpProblems();
+    expect(problems.map((p) => p.lines.length)).toEqual([1, 3]);
+    expect(results).toHaveLength(2 * problems.length);
+    expect(solver.warmUpSolves).toBe(2 * problems.length);
+    results.forEach((r, i) => {
+      const p = problems[i % problems.length]!;
+      expect(r.optimal).toBe(true);
+      expect(r.stats.solver).toBe('exact');
+      expect(r.stats.nodes).toBeGreaterThan(0);
+      // No warehouse holds the whole order, so the plan ships from two or more: the search must branch.
+      expect(new Set(r.plan.shipments.map((sh) => p.options[sh.option]!.site)).size).toBeGreaterThan(1);
+      expect(checkPlan(p, r.plan).errors).toEqual([]);
+    });
   }, 60_000);
 
   it('answers DSP_OVERLOADED at once when the queue is full', async () => {
@@ -132,14 +151,15 @@ describe('SOLVER_THREADS', () => {
     expect([0, 1, 2, 8].map((n) => solverThreadsFor(n, 2))).toEqual([0, 1, 2, 8]);
   });
 
-  it('the service built with the auto setting solves as that says on this machine', async () => {
+  it('the service built with the auto setting solves as that says on this machine, warmed up before its first order', async () => {
     const { testApp } = await import('./support/app.js');
     const { availableParallelism } = await import('node:os');
-    const { app } = await testApp({ solverThreads: -1 });
+    const { app } = await testApp({ solverThreads: -1, solverWarmUpRounds: 3 });
     try {
       const threads = solverThreadsFor(-1, availableParallelism());
       expect(app.dspServices.solver instanceof SolverPool).toBe(threads > 0);
       if (app.dspServices.solver instanceof SolverPool) expect(app.dspServices.solver.threads).toBe(threads);
+      if (app.dspServices.solver instanceof InThreadSolver) expect(app.dspServices.solver.warmUpSolves).toBe(3 * warmUpProblems().length);
     } finally {
       await app.close();
     }

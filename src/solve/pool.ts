@@ -39,12 +39,38 @@ export function solverThreadsFor(setting: number, cores: number = availableParal
 /** With SOLVER_THREADS=-1, machines of this many cores or fewer solve in the request thread. */
 export const AUTO_IN_THREAD_MAX_CORES = 2;
 
-/** Solves in the request's own thread: the embedded default for tests and tiny deployments. */
+/**
+ * Solves in the request's own thread: the default on machines of two cores or fewer (see
+ * solverThreadsFor), in tests, and for the pool's small problems.
+ */
 export class InThreadSolver implements Solver {
+  /** Warm-up solves run so far (warmUp). */
+  warmUpSolves = 0;
   constructor(private readonly exact: ExactSolver) {}
   async solve(p: Problem, timeoutMs: number): Promise<SolveResult> {
     return solve(p, { timeoutMs, exact: this.exact });
   }
+
+  /**
+   * Runs the exact search on the warm-up orders (warmUpProblems) `rounds` times each, so that
+   * the first real orders run compiled code rather than the interpreter's: measured on the
+   * 2-core machine kind, a service that solved in the request thread without it answered three
+   * of its first twelve optimized Double-11 orders with the fallback at the 20 ms deadline
+   * (solves of 25-27 ms that take about 1-3 ms warm). Synchronous: it runs before the service
+   * listens. `rounds`: SOLVER_WARM_UP_ROUNDS. Returns the results, in order.
+   */
+  warmUp(rounds: number): SolveResult[] {
+    const out: SolveResult[] = [];
+    const problems = warmUpProblems();
+    for (let r = 0; r < rounds; r++) {
+      for (const p of problems) {
+        out.push(solve(p, { timeoutMs: 60_000, exact: this.exact }));
+        this.warmUpSolves++;
+      }
+    }
+    return out;
+  }
+
   async close(): Promise<void> {}
 }
 
@@ -103,7 +129,7 @@ export class SolverPool implements Solver {
   readonly counters: PoolCounters = { inThread: 0, pooled: 0, overloaded: 0, workerFailures: 0, late: 0, stuckAborts: 0 };
 
   constructor(
-    private readonly cfg: Pick<Config, 'solver' | 'solverThreads' | 'solveQueueMax' | 'poolMinWork' | 'solveGraceMs'>,
+    private readonly cfg: Pick<Config, 'solver' | 'solverThreads' | 'solveQueueMax' | 'poolMinWork' | 'solveGraceMs' | 'solverWarmUpRounds'>,
     exact: ExactSolver,
     /** For tests: how long past its deadline a running task is aborted (default STUCK_AFTER_MS). */
     private readonly stuckAfterMs: number = STUCK_AFTER_MS,
@@ -132,6 +158,8 @@ export class SolverPool implements Solver {
    * solves are neither spent waiting for the module nor on cold code.
    */
   async warmUp(rounds = 3): Promise<void> {
+    // Small problems are solved in this thread (POOL_MIN_WORK): ready that path too.
+    this.inThread.warmUp(this.cfg.solverWarmUpRounds);
     const problem = warmUpProblem();
     const timeoutMs = 60_000;
     for (let r = 0; r < rounds; r++) {
@@ -217,13 +245,21 @@ export class SolverPool implements Solver {
 }
 
 /**
- * A small order no single warehouse can ship (3 lines, 6 warehouses holding parts of them, 2
- * couriers with parcel limits): it makes the search branch, split and solve leaves.
+ * The warm-up orders of the in-thread solver: one line (the search for single-line orders is a
+ * flow-bounded enumeration of its own) and three (the Lagrangian search, its leaves and splits).
  */
-function warmUpProblem(): Problem {
-  const L = 3;
+export function warmUpProblems(): Problem[] {
+  return [warmUpProblem(1), warmUpProblem(3)];
+}
+
+/**
+ * A small order no single warehouse can ship (L lines, 6 warehouses holding parts of them, 2
+ * couriers with parcel limits): it makes the search branch, split and solve leaves. A single
+ * line asks for 6 units, more than any one warehouse holds (at most 5).
+ */
+function warmUpProblem(L = 3): Problem {
   const S = 6;
-  const lines = Array.from({ length: L }, (_, l) => ({ sku: `WARM-${l}`, qty: 4, unitWeightKg: 1.5 + l }));
+  const lines = Array.from({ length: L }, (_, l) => ({ sku: `WARM-${l}`, qty: L === 1 ? 6 : 4, unitWeightKg: 1.5 + l }));
   const pools: Problem['pools'] = [];
   const arcs: Problem['arcs'] = [];
   const options: Problem['options'] = [];

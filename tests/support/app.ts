@@ -25,7 +25,7 @@ export async function testApp<S extends Store = MemoryStore>(
   // with a generous budget: the tests check decisions, and the 20 ms production deadline would
   // make a decision depend on how busy the CI machine is (tests/pool.test.ts and
   // tests/solver.exact.test.ts test the deadline itself).
-  const config = loadConfig({}, { solverThreads: 0, solveTimeoutMs: 10_000, ...overrides });
+  const config = loadConfig({}, { solverThreads: 0, solveTimeoutMs: 10_000, solverWarmUpRounds: 0, ...overrides });
   const net = network();
   const store = storeOf ? await storeOf(net) : (new MemoryStore(net.network.stock, { clock }) as unknown as S);
   const app = await buildApp({ config, net, store, clock, logger: false });
