@@ -164,12 +164,27 @@ export async function attachLive(app: FastifyInstance, svc: LiveServices, opts: 
     io.disconnectSockets(true);
     // io.close() would also close app.server, which fastify closes itself.
     io.engine.close();
-    await new Promise<void>((resolve) => {
-      void io.of('/live').adapter.close?.();
-      resolve();
-    });
-    pub?.disconnect();
-    sub?.disconnect();
+    // The adapter's close sends (P)UNSUBSCRIBE without waiting for the replies (nor catching
+    // them), and a broadcast's PUBLISH may still be in flight. QUIT queues behind them, so they
+    // get their replies before the connection closes; disconnect() at once failed them with
+    // "Connection is closed", unhandled rejections inside the adapter (seen in CI under load).
+    void io.of('/live').adapter.close?.();
+    await Promise.all([pub, sub].map((c) => (c ? closeRedis(c) : undefined)));
   });
   return hub;
+}
+
+/** How long a closing live map waits for Redis to answer QUIT before it drops the connection, ms. */
+const REDIS_QUIT_WAIT_MS = 1_000;
+
+/** Closes a connection after its pending commands are answered (QUIT), or at once when Redis does not answer in time. */
+async function closeRedis(c: Redis): Promise<void> {
+  if (c.status !== 'ready') {
+    c.disconnect();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([c.quit().catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, REDIS_QUIT_WAIT_MS)))]);
+  clearTimeout(timer);
+  c.disconnect();
 }
