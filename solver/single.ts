@@ -12,7 +12,7 @@ export function bestSingleSitePlan(p: Problem, site: number): Plan | null {
   for (let ai = 0; ai < p.arcs.length; ai++) if (p.arcs[ai]!.site === site && !p.arcs[ai]!.transfer) arcs.push(ai);
   const options: number[] = [];
   for (let oi = 0; oi < p.options.length; oi++) if (p.options[oi]!.site === site && !p.options[oi]!.transfer) options.push(oi);
-  return singleSitePlan(p, site, arcs, options);
+  return planOf(p, singleSiteShipment(p, site, arcs, options, p.pools.map(() => 0)));
 }
 
 /** Each site's direct (non-transfer) arcs and options, as indices in problem order. */
@@ -35,10 +35,7 @@ export function directBySite(p: Problem): DirectBySite {
  */
 export function bestSingleSitePlans(p: Problem, direct: DirectBySite = directBySite(p)): (Plan | null)[] {
   const taken = p.pools.map(() => 0);
-  return p.sites.map((_, s) => {
-    const sh = singleSiteShipment(p, s, direct.arcs[s]!, direct.options[s]!, taken);
-    return sh && makePlan(p, [{ option: sh.option, arcs: sh.arcs }]);
-  });
+  return p.sites.map((_, s) => planOf(p, singleSiteShipment(p, s, direct.arcs[s]!, direct.options[s]!, taken)));
 }
 
 /**
@@ -54,12 +51,11 @@ export function cheapestSingleSitePlan(p: Problem, direct: DirectBySite = direct
     const sh = singleSiteShipment(p, s, direct.arcs[s]!, direct.options[s]!, taken);
     if (sh && (!best || sh.cost < best.cost)) best = sh;
   }
-  return best && makePlan(p, [{ option: best.option, arcs: best.arcs }]);
+  return planOf(p, best);
 }
 
-/** The single-site plan of `site` from its direct arcs and options (indices in problem order). */
-function singleSitePlan(p: Problem, site: number, directArcs: readonly number[], directOptions: readonly number[]): Plan | null {
-  const sh = singleSiteShipment(p, site, directArcs, directOptions, p.pools.map(() => 0));
+/** The plan of one single-site shipment (null stays null). */
+function planOf(p: Problem, sh: SiteShipment | null): Plan | null {
   return sh && makePlan(p, [{ option: sh.option, arcs: sh.arcs }]);
 }
 

@@ -6,6 +6,7 @@ import * as turf from '@turf/turf';
 import { Server } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import type { AllocateRequest } from '../domain/schemas.js';
+import { closeRedis } from '../util/redis-close.js';
 import { LiveCodec } from './codec.js';
 import { LiveHub, type LiveHubOptions, type LiveServices } from './hub.js';
 import { livePaths } from './paths.js';
@@ -169,22 +170,10 @@ export async function attachLive(app: FastifyInstance, svc: LiveServices, opts: 
     // get their replies before the connection closes; disconnect() at once failed them with
     // "Connection is closed", unhandled rejections inside the adapter (seen in CI under load).
     void io.of('/live').adapter.close?.();
-    await Promise.all([pub, sub].map((c) => (c ? closeRedis(c) : undefined)));
+    await Promise.all([pub, sub].map((c) => (c ? closeRedis(c, REDIS_QUIT_WAIT_MS) : undefined)));
   });
   return hub;
 }
 
 /** How long a closing live map waits for Redis to answer QUIT before it drops the connection, ms. */
 const REDIS_QUIT_WAIT_MS = 1_000;
-
-/** Closes a connection after its pending commands are answered (QUIT), or at once when Redis does not answer in time. */
-async function closeRedis(c: Redis): Promise<void> {
-  if (c.status !== 'ready') {
-    c.disconnect();
-    return;
-  }
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([c.quit().catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, REDIS_QUIT_WAIT_MS)))]);
-  clearTimeout(timer);
-  c.disconnect();
-}

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { closeRedis } from '../util/redis-close.js';
 import * as S from './redis-scripts.js';
 import type {
   CommitResult,
@@ -494,8 +495,7 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     if (this.repairTimer) clearInterval(this.repairTimer);
-    // QUIT needs a live server; when Redis is gone, drop the socket instead of waiting on it.
-    if (this.redis.status === 'ready') await this.redis.quit();
-    else this.redis.disconnect();
+    // When Redis is gone the socket is dropped instead of waiting on it.
+    await closeRedis(this.redis);
   }
 }
