@@ -1,7 +1,12 @@
 import type { Plan, PlanShipment, Problem, ProblemOption } from './types.js';
 
-/** Tolerance for weights summed in floating point (kg): 40.000000001 kg is one 40 kg parcel. */
-const KG_EPS = 1e-9;
+/**
+ * Tolerance on a ratio of weights (kg / kg) summed in floating point: a ratio within KG_EPS of a
+ * whole number counts as that number (40.000000001 kg is one 40 kg parcel; 39.999999999 kg of room
+ * takes four 10 kg units). The model's parcel rule is defined with it, so every solver that counts
+ * parcels or whole units in a room (solver/exact/, solver/mip.ts, solver/greedy.ts) uses this one.
+ */
+export const KG_EPS = 1e-9;
 
 /**
  * Weight of one shipment, kg: the sum over its arcs of units * unit weight of the arc's line.

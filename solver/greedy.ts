@@ -1,4 +1,4 @@
-import { makePlan, parcelsFor, shipmentObjective, shipmentWeightKg } from './cost.js';
+import { KG_EPS, makePlan, parcelsFor, shipmentObjective, shipmentWeightKg } from './cost.js';
 import { cheapestSingleSitePlan, directBySite } from './single.js';
 import type { Plan, PlanShipment, Problem } from './types.js';
 
@@ -40,7 +40,7 @@ export function solveGreedy(p: Problem): Plan {
       for (const ai of direct.arcs[o.site]!) {
         const a = p.arcs[ai]!;
         const w = p.lines[a.line]!.unitWeightKg;
-        const byWeight = w > 0 ? Math.floor(room / w + 1e-9) : Infinity;
+        const byWeight = w > 0 ? Math.floor(room / w + KG_EPS) : Infinity;
         const taken = taking.get(a.pool) ?? 0;
         const qty = Math.min(remaining[a.line]! - (takingLine.get(a.line) ?? 0), poolLeft[a.pool]! - taken, byWeight);
         if (qty <= 0) continue;

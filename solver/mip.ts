@@ -1,4 +1,4 @@
-import { makePlan } from './cost.js';
+import { KG_EPS, makePlan } from './cost.js';
 import { reduceProblem } from './reduce.js';
 import type { Plan, PlanShipment, Problem } from './types.js';
 import { verifyPlan } from './verify.js';
@@ -102,7 +102,7 @@ export function buildMip(p: Problem): Mip {
       if (a.transfer && !o.transfer) continue;
       const w = p.lines[a.line]!.unitWeightKg;
       let bound = Math.min(p.pools[a.pool]!.qty, p.lines[a.line]!.qty);
-      if (courier.kgCap !== null && w > 0) bound = Math.min(bound, Math.floor(courier.kgCap / w + 1e-9));
+      if (courier.kgCap !== null && w > 0) bound = Math.min(bound, Math.floor(courier.kgCap / w + KG_EPS));
       if (bound <= 0) continue;
       const x = xName(ai, oi);
       vars.push({ name: x, cost: a.unitCost + o.perKg * w, ub: bound, kind: 'integer' });
@@ -118,7 +118,7 @@ export function buildMip(p: Problem): Mip {
     let parcels = y;
     if (o.parcelMaxKg !== null) {
       const n = `n${oi}`;
-      const maxParcels = Math.max(1, Math.ceil(maxLoadKg / o.parcelMaxKg - 1e-9));
+      const maxParcels = Math.max(1, Math.ceil(maxLoadKg / o.parcelMaxKg - KG_EPS));
       vars.push({ name: n, cost: o.perParcel, ub: maxParcels, kind: 'integer' });
       row(`pkg${oi}`, '<=', 0).terms.push(...weightTerms, [-o.parcelMaxKg, n]);
       row(`pmin${oi}`, '>=', 0).terms.push([1, n], [-1, y]);

@@ -80,6 +80,12 @@ export interface ProblemOption {
   parcelMaxKg: number | null;
   /** True when this shipment waits for (and may use) transfer arcs into its site. */
   transfer: boolean;
+  /**
+   * Whole days this shipment would arrive after the order's promise (0 or absent: on time). Not
+   * part of the objective: the decision chain (solver/chain.ts) reads it to solve on time first,
+   * offering the solvers only the options of the least lateness that supplies the order.
+   */
+  late?: number;
 }
 
 export interface ProblemCourier {

@@ -1,7 +1,7 @@
 /**
  * Typed arrays carved out of one buffer (Float64 first, then Int32, then Uint8, each aligned). A
- * typed array of more than 64 bytes gets its own off-heap buffer (measured about 0.25 µs to
- * allocate at 9 to 16 elements, 0.9 µs at 1,100, more to collect); the Lagrangian relaxation
+ * typed array of more than 64 bytes gets its own off-heap buffer, which is slow to allocate and
+ * to collect (docs/solver.md has the measurement); the Lagrangian relaxation
  * (solver/exact/lagrange.ts) needs some sixty of them per instance, scratch included, the flow
  * relaxation (solver/exact/index.ts, solver/exact/flow.ts) some fifteen: a view of a shared
  * buffer costs far less.

@@ -2,10 +2,10 @@
  * An exact optimiser specialised to the per-order model of solver/types.ts: a branch and bound
  * over which sites open a shipment and with which option. Two searches share the incumbent:
  *
- *   1. On single-line orders (QUICK_FLOW_MAX_LINES), a quick flow-bounded site enumeration
- *      (below), with a small work budget (QUICK_FLOW_WORK): it settles most of them fastest. With
- *      more lines it hardly ever finishes within that budget (measured: 1 of 20 at 3 x 17 and
- *      10 x 5, none at 10 x 17, for 1 to 4 ms each), so the search starts with 2 at once.
+ *   1. On single-line orders (EXACT_TUNING.quickFlowMaxLines), a quick flow-bounded site
+ *      enumeration (below), with a small work budget (quickFlowWork): it settles most of them
+ *      fastest. With more lines it hardly ever finishes within that budget and only delays the
+ *      Lagrangian search, so the search starts with 2 at once (docs/solver.md).
  *      - Incumbent: the greedy plan (solver/greedy.ts, which tries every single-site plan), then
  *        the leaves suggested by the root relaxation's flow (and those leaves minus one site).
  *      - It enumerates sets of open sites (sites ordered by the units they hold), by iterative
@@ -29,12 +29,14 @@
  *      parcel count (solver/exact/lagrange.ts); multipliers by subgradient steps; local search
  *      and the relaxation's own choices of open options for incumbents; reduced-cost fixing of
  *      sites and options; branching on sites, then options; leaves solved exactly as in 1. It
- *      runs first with a small budget (QUICK_LAGRANGE_WORK), then, if needed, again from the
+ *      runs first with a small budget (quickLagrangeWork), then, if needed, again from the
  *      incumbent with column generation on the Dantzig-Wolfe master at the root (better root
  *      multipliers, which cost a few milliseconds).
- *   - A work budget (nodes + LPs + flows + bound evaluations / EVALS_PER_WORK, `maxWork`) makes
+ *   - A work budget (nodes + LPs + flows + bound evaluations / evalsPerWork, `maxWork`) makes
  *     the search decline instances out of its reach (optimal: false, "exact search declined ...")
  *     instead of using up the deadline.
+ * Every tuning value (budgets, iterations, LP limits) is in solver/exact/tuning.ts; the method,
+ * that table and the measurements behind it are in docs/solver.md.
  *
  * The search runs on the reduced problem (solver/reduce.ts: caps that cannot bind dropped,
  * dominated options dropped; both exact), and the plan is mapped back and verified on the
@@ -47,9 +49,10 @@ import type { Plan, Problem, SolveResult, SolveStats } from '../types.js';
 import { verifyPlan } from '../verify.js';
 import { Carve } from './carve.js';
 import { FlowDeadline, FlowFailure, FlowGraph, MinCostFlow } from './flow.js';
-import { Lagrangian } from './lagrange.js';
+import { CLOSED, FREE, Lagrangian, OPEN_ANY } from './lagrange.js';
 import { ExactDeadline, ExactGiveUp, solveLeaf, type SearchState } from './leaf.js';
 import { searchLagrange } from './search.js';
+import { EXACT_TUNING } from './tuning.js';
 
 export interface ExactOptions {
   /** Time budget, milliseconds (from the call). */
@@ -57,10 +60,10 @@ export interface ExactOptions {
   /** Absolute deadline on the performance.now() clock; overrides timeoutMs when given. */
   deadlineAt?: number;
   /**
-   * Work budget (search nodes + leaf LPs + bound flows + Lagrangian bound evaluations / 10) after
-   * which the search declines the instance as out of its reach (optimal: false, reason "exact
-   * search declined ..."), so that the caller can ask a general MIP solver instead of spending its
-   * whole deadline here.
+   * Work budget (search nodes + leaf LPs + bound flows + Lagrangian bound evaluations /
+   * EXACT_TUNING.evalsPerWork) after which the search declines the instance as out of its reach
+   * (optimal: false, reason "exact search declined ..."), so that the caller can ask a general MIP
+   * solver instead of spending its whole deadline here. Default: DEFAULT_MAX_WORK.
    */
   maxWork?: number;
   /**
@@ -71,38 +74,11 @@ export interface ExactOptions {
 }
 
 /**
- * Default work budget: on the generated instances (tests/solver.exact.test.ts, 2,000 seeds) it
- * leaves 55 of them to HiGHS, and solveExact takes 1.67 ms at the median, 376 ms at p99 and 1.01 s
- * at most (declines included; 2026-12-04, best-first search of solver/exact/search.ts; before it
- * 67 declines, 1.65 / 291 / 756 ms: a node now takes more bound evaluations on average, so a unit
- * of work takes longer, and the slowest instances are those that reach the budget). A larger budget did
- * not pay (measured before the line caps on the 120 10 x 17 instances of the bench class, no
- * deadline): 13 declines at 10,000 (max 0.24 s), 11 at 20,000 (max 0.48 s), 9 at 40,000 (max
- * 0.93 s); the service's 20 ms deadline is long over by then, and the problems the service poses
- * (bench/stream-solver.ts) never reach the budget.
+ * Default work budget (ExactOptions.maxWork), EXACT_TUNING.maxWork: large enough that the
+ * problems the service poses never reach it, small enough that an instance out of the search's
+ * reach goes to HiGHS instead of using up the deadline (docs/solver.md has the measurements).
  */
-export const DEFAULT_MAX_WORK = 10_000;
-
-/** Lagrangian bound evaluations counted as one unit of work. */
-const EVALS_PER_WORK = 10;
-/** Subgradient iterations at the root and at every other node of the Lagrangian search. */
-const ROOT_ITERS = 80;
-const NODE_ITERS = 20;
-/** Work budget of the flow-bounded enumeration before the Lagrangian search takes over. */
-const QUICK_FLOW_WORK = 30;
-/** The flow-bounded enumeration runs first only on orders of at most this many lines. */
-const QUICK_FLOW_MAX_LINES = 1;
-/** Work budget of the Lagrangian search without column generation, before it restarts with it. */
-const QUICK_LAGRANGE_WORK = 1_000;
-/** Column generation rounds at the root of the Lagrangian search (its second run). */
-const CG_ROUNDS = 30;
-
-/** Site states in a `choice` array (an option index >= 0 means that option is open). */
-const CLOSED = -2;
-/** Undecided: the site may open any of its options, or stay closed. */
-const FREE = -1;
-/** Open with one of its options, which one not yet decided. */
-const OPEN_ANY = -3;
+export const DEFAULT_MAX_WORK = EXACT_TUNING.maxWork;
 
 /** Bits of a site's arcs from a pool with stock (see `usable` in solveExact): direct, transfer. */
 const CARRIES_DIRECT = 1;
@@ -409,15 +385,15 @@ export function solveExact(p: Problem, opts: ExactOptions): SolveResult {
   const useFlow = opts.search === 'flow';
   // The flow-bounded enumeration settles single-line orders fastest; with more lines it hardly
   // ever finishes within its quick budget, and the Lagrangian search starts at once.
-  const quickFlow = useFlow || q.lines.length <= QUICK_FLOW_MAX_LINES;
+  const quickFlow = useFlow || q.lines.length <= EXACT_TUNING.quickFlowMaxLines;
   const relax = quickFlow ? new Relaxation(q, usable, deadline) : null;
   let lag: Lagrangian | null = null;
   const flows = (): number => relax?.flows ?? 0;
-  const workUsed = (): number => st.nodes + st.lps + flows() + (lag ? Math.floor(lag.evals / EVALS_PER_WORK) : 0);
+  const workUsed = (): number => st.nodes + st.lps + flows() + (lag ? Math.floor(lag.evals / EXACT_TUNING.evalsPerWork) : 0);
   const maxWork = opts.maxWork ?? DEFAULT_MAX_WORK;
   // The flow-bounded enumeration runs first, with a small budget unless it is the only search:
   // it settles the easy instances fastest; the Lagrangian search takes over the rest.
-  let workLimit = useFlow ? maxWork : Math.min(maxWork, QUICK_FLOW_WORK);
+  let workLimit = useFlow ? maxWork : Math.min(maxWork, EXACT_TUNING.quickFlowWork);
   const st: SearchState = {
     best: fallback.objective,
     bestPlan: null,
@@ -427,7 +403,7 @@ export function solveExact(p: Problem, opts: ExactOptions): SolveResult {
     eps: (best) => 1e-6 + 1e-10 * Math.abs(best),
     checkWork: () => {
       if (workUsed() > workLimit) {
-        const detail = `${flows()} flows` + (lag ? `, ${lag.evals} bound evaluations / ${EVALS_PER_WORK}` : '');
+        const detail = `${flows()} flows` + (lag ? `, ${lag.evals} bound evaluations / ${EXACT_TUNING.evalsPerWork}` : '');
         throw new ExactGiveUp(`more than ${workLimit} units of work (${st.nodes} nodes, ${st.lps} LPs, ${detail})`);
       }
     },
@@ -441,8 +417,8 @@ export function solveExact(p: Problem, opts: ExactOptions): SolveResult {
 
   /**
    * The flow-bounded site enumeration (1. in the header), with its structures: built only for
-   * the problems that run it (single-line orders; the demo day's other problems, 971 of 1,183,
-   * go straight to the Lagrangian search, which needs none of them).
+   * the problems that run it (single-line orders; most of the service's problems have more lines
+   * and go straight to the Lagrangian search, which needs none of them).
    */
   const flowSearch = (relax: Relaxation): void => {
     const openCost = q.options.map((o) => o.fixedCost + o.perParcel);
@@ -555,7 +531,7 @@ export function solveExact(p: Problem, opts: ExactOptions): SolveResult {
           if (cur === undefined || w > kg[cur]!) pickAt.set(site, oi);
         });
         const opts = [...pickAt.values()];
-        if (opts.length > 8) continue;
+        if (opts.length > EXACT_TUNING.flowHeuristicMaxSites) continue;
         tryOptions(opts);
         for (let i = 0; i < opts.length && opts.length > 1; i++) tryOptions(opts.filter((_, k) => k !== i));
       }
@@ -629,17 +605,17 @@ export function solveExact(p: Problem, opts: ExactOptions): SolveResult {
       if (oi >= 0 && usable[oi]) seed.push(oi);
     }
     // The quick run's budget is soft: the search reads it at each node and decides (see
-    // solver/exact/search.ts, PROBE_GAIN) whether to restart or to go on; maxWork stays the hard limit.
-    const quickLimit = workUsed() + QUICK_LAGRANGE_WORK;
+    // solver/exact/search.ts, probeGain) whether to restart or to go on; maxWork stays the hard limit.
+    const quickLimit = workUsed() + EXACT_TUNING.quickLagrangeWork;
     let quick = quickLimit < maxWork;
     workLimit = maxWork;
     const overBudget = (): boolean => quick && workUsed() > quickLimit;
     try {
-      searchLagrange(q, arcsAt, usable, st, { rootIters: ROOT_ITERS, nodeIters: NODE_ITERS, cgRounds: 0, overBudget, extend: () => (quick = false), seed }, lag);
+      searchLagrange(q, arcsAt, usable, st, { rootIters: EXACT_TUNING.rootIters, nodeIters: EXACT_TUNING.nodeIters, cgRounds: 0, overBudget, extend: () => (quick = false), seed }, lag);
     } catch (err) {
       if (!(err instanceof ExactGiveUp) || !quick || workUsed() > maxWork) throw err;
       quick = false;
-      searchLagrange(q, arcsAt, usable, st, { rootIters: ROOT_ITERS, nodeIters: NODE_ITERS, cgRounds: CG_ROUNDS, seed }, lag);
+      searchLagrange(q, arcsAt, usable, st, { rootIters: EXACT_TUNING.rootIters, nodeIters: EXACT_TUNING.nodeIters, cgRounds: EXACT_TUNING.cgRounds, seed }, lag);
     }
   };
   try {

@@ -24,14 +24,10 @@
  * line's row, so the bound stays valid). Without it a line that reaches a site from several pools
  * (its own stock and transfers) could ship there up to qty_l from each, and the relaxation mixed
  * half of such a plan with half of another: on the demo day's slowest problems the root bound was
- * 10-35 % below the optimum, and those trees took hundreds of nodes. The items of one line weigh
+ * far below the optimum, and those trees took hundreds of nodes. The items of one line weigh
  * the same, so the fills stay greedy: an item of a capped line takes at most its line's units
- * left at the site (cheapest first), as one knapsack type. Measured (no deadline, same
- * objectives, best of 3 interleaved): the demo day's 1,183 problems 27,123 -> 7,070 nodes (its 40
- * slowest 10,219 -> 2,128), sum 1,086 -> 515 ms, p50 258 -> 146 us, p99 8.2 -> 2.9 ms; the
- * 10 x 17 bench class a little worse (60 instances, best of 2: 45,561 -> 43,828 nodes but sum
- * 1.91 -> 2.11 s, 2 -> 3 declines; its trees are path-sensitive, e.g. instance 13 of 20 found its
- * optimum at node 3,089 instead of 723 from the same root bound).
+ * left at the site (cheapest first), as one knapsack type. The caps made the demo day's trees
+ * several times smaller (docs/solver.md has the measurements).
  *
  * One more relaxed row is a cut: the units shipped are at most maxUnits, the most units that fit
  * the couriers' total room lightest first (each line at most what its reachable pools hold),
@@ -49,28 +45,33 @@
  * start) so the fills run over contiguous arrays; the instance's typed arrays, scratch included,
  * are carved out of one buffer (solver/exact/carve.ts). An ascent step may evaluate lazily: an option whose one-pass bound
  * (optionBound, the continuous minimum over real parcel counts) already reaches its site's best
- * value is not valued (most are not; the bound is tight for about 96 % of options), which leaves
- * the bound, the chosen sites and the subgradient exactly as a full evaluation would.
+ * value is not valued (most are not: the bound is tight for the great majority of options), which
+ * leaves the bound, the chosen sites and the subgradient exactly as a full evaluation would.
  */
+import { KG_EPS } from '../cost.js';
 import type { Problem } from '../types.js';
 import { Carve } from './carve.js';
+import { EXACT_TUNING } from './tuning.js';
 
-/** Site states (an option index >= 0 means the site is fixed to that option). */
+/**
+ * Site states in the searches' state arrays (solver/exact/search.ts, and the flow-bounded
+ * enumeration of solver/exact/index.ts); an option index >= 0 means the site is fixed to that
+ * option. Closed: the site opens no option.
+ */
 export const CLOSED = -2;
+/** Undecided: the site may open any of its allowed options, or stay closed. */
 export const FREE = -1;
-/** Must open, with one of its allowed options. */
+/** Must open, with one of its allowed options, which one not yet decided. */
 export const OPEN_ANY = -3;
 
-/** Relative weight slack matching solver/cost.ts (a shipment of n·K·(1 + 1e-9) kg is n parcels). */
-const KG_EPS = 1e-9;
+/**
+ * Slack on a courier's kg cap, kg: a fill may take that much more than the cap, so that unit
+ * weights summed in floating point to exactly the cap are not cut off by rounding.
+ */
+const KG_CAP_SLACK = 1e-6;
 /** Bits of a capped line's items (see Lagrangian.iGrp): capped for transfer options, for direct options. */
 const CAP_ALL = 1;
 const CAP_DIRECT = 2;
-/** How far the whole-unit evaluation of parcel counts may grow beyond the continuous optimum. */
-const MAX_WINDOW = 4;
-/** Copies of the multipliers the first chunk of `save` holds (a search node makes two or three). */
-const SAVE_CHUNK = 8;
-const SAVE_CHUNK_MAX = 64;
 /** An empty array (shared: even an empty typed array costs an allocation). */
 const NO_VALUES = new Float64Array(0);
 
@@ -111,7 +112,7 @@ export class Lagrangian {
   /** Where `save` carves its copies, and how much of it is used. */
   private saveBuf = NO_VALUES;
   private saveAt = 0;
-  private saveCopies = SAVE_CHUNK / 2;
+  private saveCopies = EXACT_TUNING.saveChunk / 2;
   /** Most units any plan can ship: lightest units first into the couriers' total room. */
   readonly maxUnits: number;
   private readonly cutLive: boolean;
@@ -186,8 +187,8 @@ export class Lagrangian {
   /**
    * The pools whose multiplier can ever be positive, by index: those that can bind, and those a
    * short line's start prices (until the ascent lowers them to 0). Every other pool's multiplier,
-   * subgradient and direction stay 0 throughout, so the per-step loops over pools (most of them:
-   * 64 pools, 0.6 that can bind, on the demo day's problems that branch) skip them.
+   * subgradient and direction stay 0 throughout, so the per-step loops over pools skip them (on
+   * the service's problems most pools can never bind: docs/solver.md).
    */
   private readonly poolAct: Int32Array;
   private nPoolAct = 0;
@@ -392,11 +393,11 @@ export class Lagrangian {
     let maxUnits = totalAvail;
     if (Number.isFinite(room)) {
       maxUnits = 0;
-      let left = room + 1e-6;
+      let left = room + KG_CAP_SLACK;
       const byWeight = p.lines.map((_, li) => li).sort((a, b) => p.lines[a]!.unitWeightKg - p.lines[b]!.unitWeightKg);
       for (const li of byWeight) {
         const w = p.lines[li]!.unitWeightKg;
-        const t = w > 0 ? Math.min(avail[li]!, Math.max(0, Math.floor(left / w + 1e-9))) : avail[li]!;
+        const t = w > 0 ? Math.min(avail[li]!, Math.max(0, Math.floor(left / w + KG_EPS))) : avail[li]!;
         maxUnits += t;
         left -= t * w;
       }
@@ -464,14 +465,14 @@ export class Lagrangian {
 
   /**
    * Copies of the multipliers (to warm-start children). lam, mu, nu, kap, rho are adjacent in one
-   * buffer: one copy, five views. The copies are carved out of chunks (room for SAVE_CHUNK copies
-   * at first, then twice the last chunk's, up to SAVE_CHUNK_MAX), not one buffer each (see
+   * buffer: one copy, five views. The copies are carved out of chunks (room for EXACT_TUNING.saveChunk
+   * copies at first, then twice the last chunk's, up to saveChunkMax), not one buffer each (see
    * solver/exact/carve.ts); a chunk lives as long as any copy in it.
    */
   save(): Float64Array[] {
     const n = this.lam.length + this.mu.length + 2 * this.nu.length + 1;
     if (this.saveAt + n > this.saveBuf.length) {
-      this.saveCopies = Math.min(SAVE_CHUNK_MAX, 2 * this.saveCopies);
+      this.saveCopies = Math.min(EXACT_TUNING.saveChunkMax, 2 * this.saveCopies);
       this.saveBuf = new Float64Array(this.saveCopies * n);
       this.saveAt = 0;
     }
@@ -598,7 +599,7 @@ export class Lagrangian {
         if (ru <= 0) continue;
         if (ru < u) u = ru;
       }
-      const t = Math.min(u, Math.floor(left / w + 1e-9));
+      const t = Math.min(u, Math.floor(left / w + KG_EPS));
       if (t > 0) {
         value += r * w * t;
         left -= t * w;
@@ -666,7 +667,7 @@ export class Lagrangian {
         const r = sKey[k]! + alpha;
         if (r >= 0) break;
         const w = sW[k]!;
-        t = Math.min(u, Math.floor(left / w + 1e-9));
+        t = Math.min(u, Math.floor(left / w + KG_EPS));
         if (t <= 0) continue;
         left -= t * w;
       }
@@ -698,7 +699,7 @@ export class Lagrangian {
     const s = this.siteOf[oi]!;
     const o = this.optOf[oi]!;
     const n = this.optN[oi]!;
-    const cap = Number.isFinite(o.K) ? this.capFor(o, n) : o.kgCap + 1e-6;
+    const cap = Number.isFinite(o.K) ? this.capFor(o, n) : o.kgCap + KG_CAP_SLACK;
     const alpha = o.perKg + this.kap[o.courier]!;
     const lines = new Map<number, number>();
     const pools = new Map<number, number>();
@@ -881,7 +882,7 @@ export class Lagrangian {
 
   /** Room for n parcels of option o, kg. */
   private capFor(o: Opt, n: number): number {
-    return Math.min(n * o.K * (1 + KG_EPS), o.kgCap + 1e-6);
+    return Math.min(n * o.K * (1 + KG_EPS), o.kgCap + KG_CAP_SLACK);
   }
 
   /**
@@ -895,7 +896,7 @@ export class Lagrangian {
     const beta = o.perParcel + this.nu[o.courier]!;
     if (!Number.isFinite(o.K)) {
       this.optN[o.index] = 1;
-      return o.fixed + beta + this.fillInt(s, o, o.kgCap + 1e-6);
+      return o.fixed + beta + this.fillInt(s, o, o.kgCap + KG_CAP_SLACK);
     }
     // The continuous optimum weight: items while their cost per kg plus beta / K stays negative.
     const sKey = this.sKey;
@@ -931,7 +932,7 @@ export class Lagrangian {
     for (let grow = 0; ; grow++) {
       const c = Math.min(cl, cr);
       if (c >= best) break;
-      if (grow >= MAX_WINDOW) {
+      if (grow >= EXACT_TUNING.maxWindow) {
         best = c;
         break;
       }
@@ -963,7 +964,7 @@ export class Lagrangian {
     const sTr = this.sTr;
     const direct = !o.transfer;
     const K1 = o.K * (1 + KG_EPS);
-    const capE = o.kgCap + 1e-6;
+    const capE = o.kgCap + KG_CAP_SLACK;
     const wMax = Math.min(o.capN * K1, capE);
     const gamma = beta / K1;
     const alpha = o.perKg + this.kap[o.courier]!;
@@ -1229,7 +1230,7 @@ export class Lagrangian {
       const oi = this.openOpt[s]!;
       const o = this.optOf[oi]!;
       const n = this.optN[oi]!;
-      const cap = Number.isFinite(o.K) ? Math.min(n * o.K * (1 + KG_EPS), o.kgCap + 1e-6) : o.kgCap + 1e-6;
+      const cap = Number.isFinite(o.K) ? Math.min(n * o.K * (1 + KG_EPS), o.kgCap + KG_CAP_SLACK) : o.kgCap + KG_CAP_SLACK;
       this.fillTakes(s, o, cap, this.kgUnits);
       units += this.kgUnits[1]!;
       gN[o.courier] = gN[o.courier]! + n;

@@ -10,9 +10,10 @@
  * (solver/cost.ts), so its objective is the model's, not the LP's.
  */
 import TinyQueue from 'tinyqueue';
-import { makePlan } from '../cost.js';
+import { KG_EPS, makePlan } from '../cost.js';
 import type { Plan, PlanShipment, Problem } from '../types.js';
 import { EQ, LE, LpTableau, type LpModel, type LpRow, type LpStatus } from './simplex.js';
+import { EXACT_TUNING } from './tuning.js';
 
 /** Thrown when the search declines the instance (work budget spent, LP pivot limit). */
 export class ExactGiveUp extends Error {
@@ -39,12 +40,8 @@ export interface SearchState {
   accept: (plan: Plan) => boolean;
 }
 
+/** An LP value within this of a whole number counts as integral. */
 const INT_TOL = 1e-6;
-/** Weight slack matching solver/cost.ts: a shipment of k x parcelMaxKg (1 + 1e-9) kg still fits k parcels. */
-const KG_EPS = 1e-9;
-
-/** Dual simplex pivots a child gets before it is solved from scratch instead. */
-const DUAL_PIVOTS = 500;
 
 /**
  * A node of the leaf's branch and bound: its parent's optimal tableau with the node's bound
@@ -99,8 +96,8 @@ export function solveLeaf(p: Problem, arcsAt: number[][], open: number[], st: Se
       const line = p.lines[a.line]!;
       const w = line.unitWeightKg;
       let m = Math.min(line.qty, p.pools[a.pool]!.qty);
-      if (w > 0 && courier.kgCap !== null) m = Math.min(m, Math.floor(courier.kgCap / w + 1e-9));
-      if (w > 0 && o.parcelMaxKg !== null && Number.isFinite(capO)) m = Math.min(m, Math.floor((capO * o.parcelMaxKg) / w + 1e-9));
+      if (w > 0 && courier.kgCap !== null) m = Math.min(m, Math.floor(courier.kgCap / w + KG_EPS));
+      if (w > 0 && o.parcelMaxKg !== null && Number.isFinite(capO)) m = Math.min(m, Math.floor((capO * o.parcelMaxKg) / w + KG_EPS));
       if (m <= 0) continue;
       const j = cols.length;
       cols.push({ kind: 'x', arc: ai, option: oi });
@@ -207,7 +204,7 @@ export function solveLeaf(p: Problem, arcsAt: number[][], open: number[], st: Se
     st.checkWork();
     st.lps++;
     let tab = node.tab;
-    let status: LpStatus = tab !== null && node.warm ? tab.dual(DUAL_PIVOTS, st.deadline) : 'limit';
+    let status: LpStatus = tab !== null && node.warm ? tab.dual(EXACT_TUNING.dualPivots, st.deadline) : 'limit';
     if (tab === null || status === 'limit') {
       // The root, or a re-optimisation that did not finish: from scratch with the node's bounds.
       if (tab !== null) {
@@ -215,7 +212,7 @@ export function solveLeaf(p: Problem, arcsAt: number[][], open: number[], st: Se
         model.lb = lb.map((_, j) => from.lower(j));
         model.ub = ub.map((_, j) => from.upper(j));
       }
-      ({ status, tab } = LpTableau.solve(model, 20_000, st.deadline));
+      ({ status, tab } = LpTableau.solve(model, EXACT_TUNING.lpMaxPivots, st.deadline));
     }
     if (status === 'infeasible') continue;
     if (status === 'deadline') throw new ExactDeadline();

@@ -17,13 +17,12 @@
  *      site is FREE, an OPEN_ANY site into its options. Node order: best first with dives (the
  *      child with the lower bound next, its siblings wait in a heap by bound; when a dive ends,
  *      the waiting node with the lowest bound). Depth first (the order before) spent many nodes
- *      under a poor incumbent: these trees find their final incumbent late. Measured (no deadline,
- *      together with the seeded local search below): the 60 10 x 17 bench instances 43,828 ->
- *      36,450 nodes, declines 3 -> 2; the demo day's 1,183 problems 7,070 -> 6,572 nodes, max
- *      29 -> 13 ms; the bound evaluations hardly fell (a node taken from the heap has the lowest
- *      bound, so its ascent seldom cuts it early), so the time gain is smaller than the nodes'.
+ *      under a poor incumbent: these trees find their final incumbent late. Best first searches
+ *      fewer nodes, but hardly fewer bound evaluations (a node taken from the heap has the lowest
+ *      bound, so its ascent seldom cuts it early), so it saves less time than nodes
+ *      (docs/solver.md has the measurements).
  *      When every site is closed or fixed to one option, the quantities are solved exactly
- *      (solver/exact/leaf.ts): at first within LEAF_FIRST_LPS LPs, and a leaf not finished then
+ *      (solver/exact/leaf.ts): at first within leafFirstLps LPs, and a leaf not finished then
  *      is finished after the search, best bound first, against the final incumbent (most are cut
  *      by then).
  * Before any leaf is solved (in the search or as a heuristic), the relaxation at the loaded
@@ -31,15 +30,34 @@
  * cannot beat the incumbent that way needs no LP.
  * At the root, the ascent also tries the relaxation's choices every few steps, a local search
  * over sets of open options improves the incumbent (from the greedy plan's options while no leaf
- * has given one: e.g. the demo day's slowest problem, whose optimum ships from one site by
- * transfer, which the greedy plan never uses: 458 -> 165 nodes, best first either way), and column generation
- * (optional) improves the multipliers.
+ * has given one: when the root's own heuristics never beat the greedy plan, as on a problem whose
+ * optimum ships from one site by transfer, which the greedy plan never uses, the local search
+ * would otherwise have nothing to start from), and column generation (optional) improves the
+ * multipliers.
+ *
+ * When a quick run spends its budget with the incumbent it had after the root, column generation
+ * at the root (from the root's multipliers) decides whether a restart with it pays: only if it
+ * raises the root bound by more than EXACT_TUNING.probeGain of the root's gap (incumbent -
+ * bound). Otherwise the restart would replay about the same tree (same root bound, same
+ * incumbent), and the quick run goes on instead.
+ *
+ * In the run with column generation (a restart: hard instances only), nodes down to
+ * longAscentDepth get longAscentIters subgradient steps instead of nodeIters: fewer steps leave
+ * their bound short of the Lagrangian dual, and the shallow nodes' subtrees are the large ones;
+ * more steps at every depth save nodes but cost more evaluations in all. Not in the quick run,
+ * where the longer ascents cost more evaluations than they saved.
+ *
+ * The Polyak step aims at a target a little above the best bound: best bound + max(targetAbs,
+ * targetRel * |best bound|), at most the incumbent.
+ *
+ * Every tuning value named here (iterations, rounds, LP limits) is in solver/exact/tuning.ts.
  */
 import TinyQueue from 'tinyqueue';
 import type { Problem } from '../types.js';
 import { CLOSED, FREE, Lagrangian, OPEN_ANY } from './lagrange.js';
 import { ExactDeadline, ExactGiveUp, solveLeaf, type SearchState } from './leaf.js';
 import { EQ, LE, solveLp, type LpRow } from './simplex.js';
+import { EXACT_TUNING } from './tuning.js';
 
 export interface LagrangeSearchOptions {
   /** Subgradient iterations at the root and at other nodes. */
@@ -61,50 +79,6 @@ export interface LagrangeSearchOptions {
   seed?: number[];
 }
 
-/** Weight of the previous direction in the deflected subgradient steps. */
-const DEFLECT = 0.5;
-/** The ascent stops once its step factor has been halved below this (no progress for a while). */
-const THETA_MIN = 1 / 32;
-/** Column generation rounds of the probe at a quick run's budget (as the restart's root gets). */
-const CG_ROUNDS_PROBE = 30;
-/** Column generation stops after this many rounds without a better bound. */
-const CG_STALL = 10;
-/** Column generation runs at the nodes down to this depth (0: the root only). */
-const CG_DEPTH = 0;
-/** Sites tried by the local search's "add one" move. */
-const ADD_CANDIDATES = 4;
-/** LP limit of a leaf solved as a heuristic (the exact leaves have none). */
-const HEURISTIC_LEAF_LPS = 40;
-/** LPs a leaf of the search gets at first; unfinished, it waits until the end of the search. */
-const LEAF_FIRST_LPS = 100;
-/** The same below the root, where it is tried at every node. */
-const NODE_HEURISTIC_LPS = 40;
-/**
- * When a quick run spends its budget with the incumbent it had after the root, column generation
- * at the root (from the root's multipliers) decides whether a restart with it pays: only if it
- * raises the root bound by more than this share of the root's gap (incumbent - bound). Otherwise
- * the restart would replay about the same tree (same root bound, same incumbent), and the quick
- * run goes on instead. Measured: on the demo day's problems the probe never raised the bound (2
- * probes, both exactly 0: continuing saves the restart, e.g. 1,037 -> 583 nodes); on the 10 x 17
- * class it raised it by 4 % and 9 % of the gap (2 probes), where the restart's tree is half the
- * size, so any gain restarts.
- */
-const PROBE_GAIN = 0;
-/**
- * In the run with column generation (a restart: hard instances only), nodes down to this depth
- * get this many subgradient steps instead of nodeIters: 20 steps leave their bound short of the
- * Lagrangian dual (40 everywhere: a third fewer nodes but more evaluations in all), and the
- * shallow nodes' subtrees are the large ones. Measured on the 60 10 x 17 bench instances (bound
- * evaluations in the nodes' ascents, work): 285k -> 275k, 65,816 -> 64,431, declines 2 -> 1;
- * depth 5 about the same, depth 10 more work. Not in the quick run: the demo day's problems
- * (which never restart) took 11 % more evaluations with it there.
- */
-const LONG_ASCENT_DEPTH = 3;
-const LONG_ASCENT_ITERS = 40;
-/** The Polyak target: best bound + max(TARGET_ABS, TARGET_REL * |best bound|), at most the incumbent. */
-const TARGET_ABS = 10;
-const TARGET_REL = 0.05;
-
 /**
  * A node not searched yet: its state, allowed options, the multipliers it starts from (its
  * parent's) and its parent's bound for it (the relaxation at those multipliers with the branch
@@ -125,7 +99,7 @@ export function searchLagrange(q: Problem, arcsAt: number[][], usable: boolean[]
   const solved = new Set<string>();
   const tried = new Set<string>();
   /** Solves a leaf (to the end when `exact`, else within maxLps); returns whether it is solved to the end. */
-  const tryLeaf = (open: number[], exact = false, maxLps = HEURISTIC_LEAF_LPS): boolean => {
+  const tryLeaf = (open: number[], exact = false, maxLps = EXACT_TUNING.heuristicLeafLps): boolean => {
     if (open.length === 0 || (!q.allowSplit && open.length > 1)) return true;
     const sorted = [...open].sort((a, b) => a - b);
     const key = sorted.join(',');
@@ -142,7 +116,7 @@ export function searchLagrange(q: Problem, arcsAt: number[][], usable: boolean[]
     if (done) solved.add(key);
     return done;
   };
-  /** Leaves of the search not finished within LEAF_FIRST_LPS, solved at the end (best bound first) against the final incumbent. */
+  /** Leaves of the search not finished within leafFirstLps LPs, solved at the end (best bound first) against the final incumbent. */
   const pending: { open: number[]; bound: number }[] = [];
 
   // Per site, in one buffer (see solver/exact/carve.ts): `freq`, `otherSide`.
@@ -177,18 +151,18 @@ export function searchLagrange(q: Problem, arcsAt: number[][], usable: boolean[]
         lastIsBest = true;
       } else {
         lastIsBest = false;
-        if (++noImp >= 10) {
+        if (++noImp >= EXACT_TUNING.ascentStall) {
           theta /= 2;
           noImp = 0;
-          if (theta < THETA_MIN) break;
+          if (theta < EXACT_TUNING.thetaMin) break;
         }
       }
       if (cut(bestL) || it === iters - 1) break;
       if (heuristicEvery > 0 && it % heuristicEvery === heuristicEvery - 1) tryChosen();
       if (lag.subgradient() < 1e-12) break;
-      const norm = lag.direction(it === 0 ? 0 : DEFLECT);
+      const norm = lag.direction(it === 0 ? 0 : EXACT_TUNING.deflect);
       // Polyak step towards a target a little above the best bound (not the incumbent, which can be far off).
-      const target = Math.min(st.best, bestL + Math.max(TARGET_ABS, TARGET_REL * Math.abs(bestL)));
+      const target = Math.min(st.best, bestL + Math.max(EXACT_TUNING.targetAbs, EXACT_TUNING.targetRel * Math.abs(bestL)));
       const gap = Math.max(target - L, 1e-6 * Math.max(1, Math.abs(st.best)));
       lag.step((theta * gap) / norm);
     }
@@ -331,7 +305,7 @@ export function searchLagrange(q: Problem, arcsAt: number[][], usable: boolean[]
         if (state[s]! >= 0 || state[s] === OPEN_ANY) rows[siteRow[s]!]!.sense = EQ;
       }
       st.lps++;
-      const res = solveLp({ cost, lb, ub, rows }, 5_000, st.deadline);
+      const res = solveLp({ cost, lb, ub, rows }, EXACT_TUNING.cgMasterPivots, st.deadline);
       if (res.status !== 'optimal') break;
       const y = res.duals;
       const m = lag.save();
@@ -353,7 +327,7 @@ export function searchLagrange(q: Problem, arcsAt: number[][], usable: boolean[]
         best = L;
         bestM = m;
         stall = 0;
-      } else if (++stall >= CG_STALL) break;
+      } else if (++stall >= EXACT_TUNING.cgStall) break;
       if (cut(best) || res.objective - best <= 1e-6 * Math.max(1, Math.abs(best))) break;
       if (addColumns() === 0) break;
     }
@@ -408,7 +382,7 @@ export function searchLagrange(q: Problem, arcsAt: number[][], usable: boolean[]
     }
     return cur;
   };
-  const tryChosen = (maxLps = HEURISTIC_LEAF_LPS): void => {
+  const tryChosen = (maxLps = EXACT_TUNING.heuristicLeafLps): void => {
     const open: number[] = [];
     for (let s = 0; s < nS; s++) if (lag.chosen[s] && lag.openOpt[s]! >= 0) open.push(lag.openOpt[s]!);
     const fixed = repair(open);
@@ -435,7 +409,7 @@ export function searchLagrange(q: Problem, arcsAt: number[][], usable: boolean[]
       for (let i = 0; i < cur.length && st.best === before; i++) {
         const s = q.options[cur[i]!]!.site;
         const alts = lag.optsAt[s]!.filter((oi) => oi !== cur[i] && Number.isFinite(lag.optVal[oi]!)).sort((a, b) => lag.optVal[a]! - lag.optVal[b]!);
-        for (const oi of alts.slice(0, 3)) {
+        for (const oi of alts.slice(0, EXACT_TUNING.swapCandidates)) {
           tryLeaf(cur.map((x, k) => (k === i ? oi : x)));
           if (st.best < before) break;
         }
@@ -446,7 +420,7 @@ export function searchLagrange(q: Problem, arcsAt: number[][], usable: boolean[]
       const cand: number[] = [];
       for (let s = 0; s < nS; s++) if (!sitesIn.has(s) && lag.openOpt[s]! >= 0) cand.push(s);
       cand.sort((a, b) => lag.openVal[a]! - lag.openVal[b]!);
-      for (const s of cand.slice(0, ADD_CANDIDATES)) {
+      for (const s of cand.slice(0, EXACT_TUNING.addCandidates)) {
         tryLeaf([...cur, lag.openOpt[s]!]);
         if (st.best < before) break;
       }
@@ -457,14 +431,14 @@ export function searchLagrange(q: Problem, arcsAt: number[][], usable: boolean[]
   /** The root as it started, and its multipliers, bound and incumbent once its ascent and heuristics are done. */
   let root: { state: Int32Array; allowed: Uint8Array; mult: Float64Array[]; bound: number; best: number } | null = null;
   let budgetDecided = false;
-  /** A quick run past its budget: restart with column generation, or go on (see PROBE_GAIN). */
+  /** A quick run past its budget: restart with column generation, or go on (see the probe in the header). */
   const atBudget = (): void => {
     budgetDecided = true;
     if (root === null || st.best < root.best) throw new ExactGiveUp('quick run out of budget with a better incumbent: restart');
     lag.load(root.mult);
     lag.evaluate(root.state, root.allowed);
-    const b = columnGeneration(root.state.slice(), root.allowed.slice(), CG_ROUNDS_PROBE, root.bound);
-    if (b - root.bound > PROBE_GAIN * (st.best - root.bound)) throw new ExactGiveUp('quick run out of budget, column generation raises the root bound: restart');
+    const b = columnGeneration(root.state.slice(), root.allowed.slice(), EXACT_TUNING.cgRoundsProbe, root.bound);
+    if (b - root.bound > EXACT_TUNING.probeGain * (st.best - root.bound)) throw new ExactGiveUp('quick run out of budget, column generation raises the root bound: restart');
     tune.extend?.();
   };
 
@@ -476,21 +450,21 @@ export function searchLagrange(q: Problem, arcsAt: number[][], usable: boolean[]
     if (!budgetDecided && tune.overBudget?.()) atBudget();
     const rootStart = depth === 0 ? { state: state.slice(), allowed: allowed.slice() } : null;
     lag.load(mult);
-    const iters = depth === 0 ? tune.rootIters : tune.cgRounds > 0 && depth <= LONG_ASCENT_DEPTH ? LONG_ASCENT_ITERS : tune.nodeIters;
-    let bound = ascend(state, allowed, iters, depth === 0 ? 10 : 0);
+    const iters = depth === 0 ? tune.rootIters : tune.cgRounds > 0 && depth <= EXACT_TUNING.longAscentDepth ? EXACT_TUNING.longAscentIters : tune.nodeIters;
+    let bound = ascend(state, allowed, iters, depth === 0 ? EXACT_TUNING.rootHeuristicEvery : 0);
     if (cut(bound)) return;
     // The relaxation's own choice as a candidate plan.
     const before = st.best;
-    tryChosen(depth === 0 ? HEURISTIC_LEAF_LPS : NODE_HEURISTIC_LPS);
+    tryChosen(depth === 0 ? EXACT_TUNING.heuristicLeafLps : EXACT_TUNING.nodeHeuristicLps);
     if (depth === 0 || st.best < before) {
       const m = lag.save();
       const beforeImprove = st.best;
-      improve(depth === 0 ? 20 : 3);
+      improve(depth === 0 ? EXACT_TUNING.improveRoundsRoot : EXACT_TUNING.improveRoundsNode);
       lag.load(m);
       if (depth === 0 && st.best < beforeImprove && !cut(bound)) bound = Math.max(bound, ascend(state, allowed, tune.rootIters));
       else lag.evaluate(state, allowed);
     }
-    if (depth <= CG_DEPTH && tune.cgRounds > 0 && !cut(bound)) {
+    if (depth <= EXACT_TUNING.cgDepth && tune.cgRounds > 0 && !cut(bound)) {
       bound = Math.max(bound, columnGeneration(state, allowed, tune.cgRounds, bound));
       if (!cut(bound)) bound = Math.max(bound, ascend(state, allowed, tune.nodeIters));
     }
@@ -551,7 +525,7 @@ export function searchLagrange(q: Problem, arcsAt: number[][], usable: boolean[]
       let sc = otherSide[s]!;
       if (sc === -Infinity) sc = bound; // fixed during this node's pass; still undecided
       // Most ambiguous first (opened in about half of the relaxed solutions), then the highest other side.
-      const amb = Math.round(20 * Math.min(nodeFreq[s]!, 1 - nodeFreq[s]!));
+      const amb = Math.round(EXACT_TUNING.ambiguitySteps * Math.min(nodeFreq[s]!, 1 - nodeFreq[s]!));
       if (amb > pickAmb || (amb === pickAmb && sc > pickScore)) {
         pickAmb = amb;
         pickScore = sc;
@@ -595,7 +569,7 @@ export function searchLagrange(q: Problem, arcsAt: number[][], usable: boolean[]
     for (let s = 0; s < nS; s++) if (state[s]! >= 0) leafOpen.push(state[s]!);
     if (leafOpen.length === 0) return; // the empty plan is the fallback already considered
     st.nodes++;
-    if (!tryLeaf(leafOpen, false, LEAF_FIRST_LPS)) pending.push({ open: leafOpen, bound });
+    if (!tryLeaf(leafOpen, false, EXACT_TUNING.leafFirstLps)) pending.push({ open: leafOpen, bound });
   };
 
   const state = new Int32Array(nS);

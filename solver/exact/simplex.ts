@@ -21,7 +21,9 @@
  *
  * The answer is only used as a bound and as a candidate that is rounded, rebuilt with
  * solver/cost.ts and verified, so the tolerances here never decide what a returned plan costs.
+ * The pivot limits and the switch to Bland's rule are tuning (solver/exact/tuning.ts).
  */
+import { EXACT_TUNING } from './tuning.js';
 
 export const LE = 0;
 export const GE = 1;
@@ -57,6 +59,7 @@ export interface LpResult {
   duals: Float64Array;
 }
 
+/** Tolerances: a smaller tableau entry is no pivot; a reduced cost within D_TOL of 0 counts as 0; a bound violated by at most FEAS_TOL counts as met. */
 const PIV_TOL = 1e-9;
 const D_TOL = 1e-9;
 const FEAS_TOL = 1e-7;
@@ -95,7 +98,7 @@ export class LpTableau {
   ) {}
 
   /** Solves `model` from scratch; the tableau's `status` tells how it ended. */
-  static solve(model: LpModel, maxPivots = 20_000, deadline = Infinity): { status: LpStatus; tab: LpTableau } {
+  static solve(model: LpModel, maxPivots = EXACT_TUNING.lpMaxPivots, deadline = Infinity): { status: LpStatus; tab: LpTableau } {
     const n = model.cost.length;
     const m = model.rows.length;
     // Column layout: structurals [0, n), one slack per inequality row, one artificial per row that needs one.
@@ -396,7 +399,7 @@ export class LpTableau {
     }
     let degenerate = 0;
     for (;;) {
-      const bland = degenerate > 50;
+      const bland = degenerate > EXACT_TUNING.blandAfter;
       // Pricing.
       let q = -1;
       let best = 0;
@@ -526,7 +529,7 @@ function scratchIndex(n: number): Int32Array {
 }
 
 /** Solves `model` from scratch (see LpTableau.solve). */
-export function solveLp(model: LpModel, maxPivots = 20_000, deadline = Infinity): LpResult {
+export function solveLp(model: LpModel, maxPivots = EXACT_TUNING.lpMaxPivots, deadline = Infinity): LpResult {
   const { status, tab } = LpTableau.solve(model, maxPivots, deadline);
   return { status, x: tab.values(), objective: tab.objective(), pivots: tab.pivots, duals: tab.duals() };
 }
