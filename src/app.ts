@@ -1,9 +1,4 @@
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { Allocator } from './allocate/allocator.js';
-import { loadExactSolver } from './solve/exact.js';
-import { InThreadSolver, SolverPool, solverThreadsFor, type Solver } from './solve/pool.js';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { healthRoutes } from './api/health.js';
 import { lockRoutes } from './api/locks.js';
 import { metricsRoutes } from './api/metrics.js';
@@ -11,166 +6,108 @@ import { trackingRoutes } from './api/tracking.js';
 import { courierRoutes } from './api/couriers.js';
 import { scenarioRoutes } from './api/scenarios.js';
 import { ReplayJobs } from './replay/jobs.js';
-import { Rerouter } from './allocate/reroute.js';
 import { allocateRoutes } from './api/allocate.js';
 import { networkRoutes } from './api/network.js';
 import { orderRoutes } from './api/orders.js';
-import type { Services } from './api/services.js';
 import { stockRoutes } from './api/stock.js';
 import { stockEventRoutes } from './api/stock-events.js';
 import type { Config } from './config.js';
-import { DspError, type ErrorCode } from './errors.js';
-import { NetworkContext } from './network/context.js';
-import { defaultDataDir, loadNetwork, loadRegions } from './network/load.js';
-import { WmsPoller } from './tracking/poller.js';
-import { loadStatusMap, StatusMachine } from './tracking/status.js';
-import { Tracker } from './tracking/tracker.js';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { MemoryStore } from './store/memory.js';
-import { RedisStore } from './store/redis.js';
-import { Cluster, Redis } from 'ioredis';
+import type { NetworkContext } from './network/context.js';
+import { openServices, type Services } from './services.js';
+import { DspError } from './errors.js';
 import type { Store } from './store/types.js';
+import { KeyRegistry } from './auth/keys.js';
+import { installAuth } from './auth/plugin.js';
+import { keyRoutes } from './api/keys.js';
+import { outboxRoutes } from './api/outbox.js';
+import { rulesetRoutes } from './api/rulesets.js';
+import { parseApiKeys } from './config.js';
+import { registerHttpSecurity } from './http/security.js';
+import { installLifecycle } from './ops/lifecycle.js';
+import { httpServerOptions, installHttpEdge, installJsonParser } from './api/http.js';
+import { registerOpenApi } from './api/openapi.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The state store the service runs on (for operations and tests). */
-    dspStore: Store;
-    /** The WMS poller when WMS_URL is set. */
-    dspWmsPoller: WmsPoller | undefined;
-    /** Reroutes around courier capacity gaps; its listeners get every reroute (live map, tests). */
-    dspRerouter: Rerouter;
-    /** What the route plugins share (the live map and the demo feed attach to it in main.ts). */
+    /** The service's objects (src/services.ts): store, allocator, tracker, rerouter, poller, ... */
     dspServices: Services;
-    /** WMS scans, timelines and KPIs; its listeners get every new scan. */
-    dspTracker: Tracker;
     /** What-if replay jobs of this instance. */
     dspReplays: ReplayJobs;
+    /** API keys (src/auth/keys.ts): the admin API, the live map's handshake and demo mode use it. */
+    dspKeys: KeyRegistry;
   }
 }
 
 export interface AppOptions {
   config: Config;
+  /** Services opened by the caller (src/services.ts); they close with the app. Built from the parts below when absent. */
+  services?: Services;
   /** A prepared network (tests share one); loaded from config.dataDir when absent. */
   net?: NetworkContext;
-  /** The state store; the embedded in-memory store seeded with the network's stock when absent. */
+  /** The state store; the one the configuration names when absent. */
   store?: Store;
   /** Epoch-ms clock; tests and replays inject one. */
   clock?: () => number;
   logger?: boolean;
+  /**
+   * false: no API keys and no rate limits, for bench/http-load.ts's "keys off" baseline only.
+   * Deliberately not reachable from the configuration: a deployed service always checks keys.
+   */
+  keysAndRateLimits?: false;
+  /** Where log lines go (tests read them); stdout when absent. */
+  logStream?: NodeJS.WritableStream;
 }
 
-/** Seed nodes of REDIS_CLUSTER_NODES, parsed (validated by loadConfig). */
-function clusterNodes(config: Config): { host: string; port: number }[] {
-  return config.redisClusterNodes
-    .split(',')
-    .map((n) => n.trim())
-    .filter((n) => n !== '')
-    .map((n) => ({ host: n.slice(0, n.lastIndexOf(':')), port: Number(n.slice(n.lastIndexOf(':') + 1)) }));
-}
-
-/**
- * The store named by the configuration: a Redis Cluster when REDIS_CLUSTER_NODES is set, one Redis
- * node when REDIS_URL is set (either seeded with the bundled stock only where Redis has none yet),
- * else the embedded in-memory store with the bundled stock.
- */
-async function openStore(config: Config, net: NetworkContext, clock: (() => number) | undefined): Promise<Store> {
-  const storeOpts = { claimTimeoutMs: config.claimTimeoutMs, ...(clock ? { clock } : {}) };
-  if (config.redisUrl === '' && config.redisClusterNodes === '') return new MemoryStore(net.network.stock, storeOpts);
-  // Fail fast instead of queueing while Redis is away: the ERP gets a 503 within the timeout.
-  const nodeOpts = { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: config.redisTimeoutMs, connectTimeout: config.redisTimeoutMs };
-  const where = config.redisClusterNodes !== '' ? `Redis Cluster ${config.redisClusterNodes}` : `Redis at ${config.redisUrl}`;
-  const redis =
-    config.redisClusterNodes !== ''
-      ? new Cluster(clusterNodes(config), { enableOfflineQueue: false, enableAutoPipelining: true, redisOptions: nodeOpts })
-      : new Redis(config.redisUrl, { ...nodeOpts, enableAutoPipelining: true });
-  redis.on('error', () => undefined); // reported per request as DSP_STORE_UNAVAILABLE; ioredis reconnects by itself
-  await new Promise<void>((resolve, reject) => {
-    redis.once('ready', () => resolve());
-    redis.once('end', () => reject(new Error(`cannot connect to ${where}`)));
-    setTimeout(() => reject(new Error(`${where} not ready within ${config.redisTimeoutMs * 5} ms`)), config.redisTimeoutMs * 5).unref();
-  });
-  const store = new RedisStore(redis, net.warehouses.map((w) => w.id), storeOpts);
-  await store.seed(net.network.stock);
-  return store;
-}
-
-export function loadNetworkContext(config: Config): NetworkContext {
-  const dir = config.dataDir === '' ? undefined : config.dataDir;
-  return new NetworkContext(loadNetwork(dir), loadRegions(dir), config);
-}
-
-/** Builds the service: one fastify instance, each resource a plugin, one error registry. */
+/** Builds the HTTP service over the composition root's services: one fastify instance, each resource a plugin, one error registry. */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config } = opts;
-  const net = opts.net ?? loadNetworkContext(config);
-  const store = opts.store ?? (await openStore(config, net, opts.clock));
-  const exact = await loadExactSolver(config.solver);
-  let solver: Solver;
-  const threads = solverThreadsFor(config.solverThreads);
-  if (threads === 0) {
-    const inThread = new InThreadSolver(exact);
-    // Before the first order: otherwise the first solves run cold code and miss their deadline.
-    inThread.warmUp(config.solverWarmUpRounds);
-    solver = inThread;
-  } else {
-    const pool = new SolverPool({ ...config, solverThreads: threads }, exact);
-    // Before the first order: otherwise the first solves on each thread wait for its start-up.
-    await pool.warmUp();
-    solver = pool;
-  }
-  const allocator = new Allocator(net, config, store, solver, opts.clock);
-  const svc: Services = { net, store, allocator, solver, config, clock: opts.clock ?? Date.now };
+  const svc =
+    opts.services ??
+    (await openServices(config, { ...(opts.net ? { net: opts.net } : {}), ...(opts.store ? { store: opts.store } : {}), ...(opts.clock ? { clock: opts.clock } : {}) }));
 
   const app = Fastify({
-    logger: opts.logger === false ? false : { level: config.logLevel },
+    logger: opts.logger === false ? false : { level: config.logLevel, ...(opts.logStream ? { stream: opts.logStream } : {}) },
     bodyLimit: config.bodyLimitBytes,
+    // Requests that reach a closing instance answer 503 DSP_SHUTTING_DOWN (src/ops/lifecycle.ts), not fastify's own body.
+    return503OnClosing: false,
+    ...httpServerOptions(),
     ajv: {
       // Strict input: "5" is not a number and unknown fields are errors, so ERP mistakes surface.
       customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true, useDefaults: true },
     },
   });
-  // WMS scans: the status mapping from DATA_DIR when it has one, else the bundled one.
-  const dataDir = config.dataDir !== '' && existsSync(join(config.dataDir, 'wms/status-map.json')) ? config.dataDir : defaultDataDir();
-  const machine = new StatusMachine(loadStatusMap(dataDir));
-  const tracker = new Tracker(store, allocator, machine, config, opts.clock ?? Date.now);
-  const rerouter = new Rerouter(net, config, store, allocator.book, machine, opts.clock ?? Date.now);
-  const poller = config.wmsUrl !== '' ? new WmsPoller(config.wmsUrl, config.wmsPollMinutes * 60_000, tracker) : undefined;
-  app.decorate('dspStore', store);
-  app.decorate('dspWmsPoller', poller);
-  app.decorate('dspRerouter', rerouter);
   app.decorate('dspServices', svc);
-  app.decorate('dspTracker', tracker);
-  app.addHook('onReady', async () => poller?.start());
-  app.addHook('onClose', async () => {
-    await poller?.stop();
-    await solver.close();
-    await store.close();
+  app.addHook('onReady', async () => {
+    svc.poller?.start();
+    svc.outbox.start(app.log);
+    svc.reoptimizeJob.start();
   });
+  app.addHook('onClose', async () => svc.close());
+  // ---- security and lifecycle (issue 18): before any route, in this order (src/auth/plugin.ts).
+  installLifecycle(app);
+  const keys = new KeyRegistry(svc.store, { cacheMs: config.authCacheMs, clock: svc.clock });
+  await keys.loadConfigured(parseApiKeys(config.apiKeys));
+  app.decorate('dspKeys', keys);
+  if (opts.keysAndRateLimits !== false) installAuth(app, keys);
+  await registerHttpSecurity(app, config, { rateLimits: opts.keysAndRateLimits !== false });
+  // ---- end security and lifecycle
   // The API speaks JSON only; a text body is a client mistake worth a clear 415, not a 400.
   app.removeContentTypeParser('text/plain');
+  installJsonParser(app);
+  // Bodies come uncompressed: a gzip or br body would otherwise be read as broken (or, worse,
+  // plausible) JSON. 415 says what to change.
+  app.addHook('onRequest', async (req) => {
+    const enc = req.headers['content-encoding'];
+    if (enc !== undefined && enc.trim().toLowerCase() !== 'identity') {
+      throw new DspError('DSP_UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${enc} is not supported: send the body uncompressed`, [{ contentEncoding: enc }]);
+    }
+  });
 
-  app.setErrorHandler((err: FastifyError, req, reply) => {
-    const dsp = toDspError(err);
-    if (dsp.status >= 500) req.log.error({ err }, 'request failed');
-    void reply.status(dsp.status).send(dsp.toJSON());
-  });
-  app.setNotFoundHandler((req, reply) => {
-    void reply.status(404).send(new DspError('DSP_NOT_FOUND', `no route ${req.method} ${req.url}`).toJSON());
-  });
+  // Error bodies from the registry for every error, 405 for a known path, request ids.
+  installHttpEdge(app);
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: {
-        title: 'dispatchd',
-        version: '1',
-        description:
-          'Real-time dispatch optimisation: which warehouse(s), which courier, what cost, what ETA, and why. Money in CNY, distance in km, weight in kg, times ISO-8601 with offset. Errors: {"error":{"code":"DSP_…","message","details"}} (docs/errors.md).',
-      },
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // The OpenAPI document and its named schemas, before the routes that $ref them.
+  await registerOpenApi(app, svc);
   await app.register(healthRoutes(svc));
   await app.register(allocateRoutes(svc));
   await app.register(orderRoutes(svc));
@@ -179,42 +116,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(stockEventRoutes(svc));
   await app.register(lockRoutes(svc));
   await app.register(metricsRoutes(svc));
-  await app.register(trackingRoutes(tracker));
-  const jobs = new ReplayJobs(opts.clock ?? Date.now);
+  await app.register(trackingRoutes(svc.tracker));
+  const jobs = new ReplayJobs(svc.config, svc.clock);
   app.addHook('onClose', async () => jobs.close());
   app.decorate('dspReplays', jobs);
-  await app.register(courierRoutes(svc, rerouter));
+  await app.register(courierRoutes(svc, svc.rerouter));
   await app.register(scenarioRoutes(svc, jobs));
+  await app.register(rulesetRoutes(svc));
+  await app.register(keyRoutes(keys, config.timezoneOffsetMinutes));
+  await app.register(outboxRoutes(svc));
   return app;
-}
-
-/** Maps every error that reaches the handler to a registry code; only real faults become 500. */
-function toDspError(err: FastifyError): DspError {
-  if (err instanceof DspError) return err;
-  if (isRedisUnavailable(err)) return new DspError('DSP_STORE_UNAVAILABLE', `state store unavailable: ${err.message}`);
-  if (err.validation) {
-    const details = err.validation.map((v) => ({ path: v.instancePath || '/', message: v.message, params: v.params }));
-    return new DspError('DSP_VALIDATION', `${err.validationContext ?? 'request'} ${err.message}`, details);
-  }
-  const byFastifyCode: Record<string, ErrorCode> = {
-    FST_ERR_CTP_BODY_TOO_LARGE: 'DSP_BODY_TOO_LARGE',
-    FST_ERR_CTP_INVALID_MEDIA_TYPE: 'DSP_UNSUPPORTED_MEDIA_TYPE',
-    FST_ERR_CTP_EMPTY_JSON_BODY: 'DSP_BAD_JSON',
-    FST_ERR_CTP_INVALID_JSON_BODY: 'DSP_BAD_JSON',
-    FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'DSP_VALIDATION',
-  };
-  const mapped = err.code ? byFastifyCode[err.code] : undefined;
-  if (mapped) return new DspError(mapped, err.message);
-  if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message))) return new DspError('DSP_BAD_JSON', `body is not valid JSON: ${err.message}`);
-  if (err.statusCode === 404) return new DspError('DSP_NOT_FOUND', err.message);
-  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return new DspError('DSP_VALIDATION', err.message);
-  return new DspError('DSP_INTERNAL', 'internal error');
-}
-
-/** Errors ioredis raises when Redis cannot be reached or does not answer in time. */
-function isRedisUnavailable(err: Error): boolean {
-  return (
-    /Connection is closed|Stream isn't writeable|enableOfflineQueue|Command timed out|ECONNREFUSED|ECONNRESET|max retries per request/i.test(err.message) ||
-    err.name === 'MaxRetriesPerRequestError'
-  );
 }

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-import { buildApp, loadNetworkContext } from './app.js';
+import { buildApp } from './app.js';
+import { loadNetworkContext } from './network/context.js';
 import { ConfigError, loadConfig } from './config.js';
-import { startDemoFeed } from './demo/feed.js';
+import { startDemo } from './demo/index.js';
 import { generateOrders } from './demo/orders.js';
-import { SimulatedWms, simulatedWmsRoutes } from './demo/wms.js';
 import { attachLive } from './live/index.js';
-import { WmsPoller } from './tracking/poller.js';
+import { startDemoKeys } from './demo/keys.js';
+import { shutdownOnSignals } from './ops/shutdown.js';
+import { openServices } from './services.js';
 
 /**
  * CLI entry.
@@ -26,51 +28,24 @@ async function main(argv: string[]): Promise<number> {
     throw e;
   }
   if (cmd === 'serve') {
-    const app = await buildApp({ config });
-    const svc = app.dspServices;
-    const tracker = app.dspTracker;
+    const services = await openServices(config);
+    const app = await buildApp({ config, services });
     // The dispatchers' live map at / and its socket.io stream (/live), across instances via Redis.
-    const live = await attachLive(app, svc, { redisUrl: config.redisUrl, onTime: async () => (await tracker.kpi()).onTimeRate });
-    tracker.listeners.push((orderId, scan, view, d) => {
-      const s = d.decision.shipments.find((x) => x.warehouseId === scan.warehouseId) ?? d.decision.shipments[0];
-      live.publishStatus({
-        orderId,
-        warehouseId: s?.warehouseId ?? '',
-        courierId: s?.courierId ?? '',
-        code: view.exception ? 'EXCEPTION' : (view.state ?? 'UNKNOWN').toUpperCase(),
-        atMs: scan.at,
-        ...(view.deliveredAt !== null && d.promisedByMs !== undefined ? { onTime: view.deliveredAt <= d.promisedByMs } : {}),
-      });
-    });
+    const live = await attachLive(app, services, { redisUrl: config.redisUrl });
     // The demo: a simulated order feed and a simulated WMS scanning what it decides (DEMO_FEED=off in production).
-    let demo: { stop: () => Promise<void> } | undefined;
+    let demo: Awaited<ReturnType<typeof startDemo>> | undefined;
+    let demoKeys: Awaited<ReturnType<typeof startDemoKeys>> | undefined;
     if (config.demoFeed === 'on') {
-      const wms = new SimulatedWms({ speedup: 60, seed: 1, clock: Date.now });
-      await app.register(simulatedWmsRoutes(svc.allocator, wms));
-      const poller = config.wmsUrl === '' ? new WmsPoller(async (since) => wms.feed(since), 5_000, tracker, app.log) : undefined;
-      poller?.start();
-      const feed = startDemoFeed(svc, {
-        rate: config.demoFeedRate,
-        onOrder: (o) => live.noteOrder(o.orderId, o),
-        onError: (err) => app.log.warn({ err }, 'demo feed: order not allocated'),
-      });
-      demo = {
-        stop: async () => {
-          await feed.stop();
-          await poller?.stop();
-        },
-      };
+      demoKeys = await startDemoKeys(app);
+      demo = await startDemo(app, services, live, { rate: config.demoFeedRate });
       app.log.info({ rate: config.demoFeedRate }, 'demo feed on (DEMO_FEED=off to stop it): open / for the live map');
     }
-    const shutdown = async (signal: string) => {
-      app.log.info({ signal }, 'shutting down');
-      await demo?.stop();
-      await app.close();
-      process.exit(0);
-    };
-    process.once('SIGINT', () => void shutdown('SIGINT'));
-    process.once('SIGTERM', () => void shutdown('SIGTERM'));
+    // Readiness 503 first, then the listener, live sockets, in-flight work; exit within SHUTDOWN_GRACE_MS.
+    shutdownOnSignals(app, config, async () => demo?.stop());
     await app.listen({ host: config.host, port: config.port });
+    const addr = app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.port;
+    demoKeys?.print(`http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`);
     return -1;
   }
   if (cmd === 'orders') {

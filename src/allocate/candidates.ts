@@ -1,66 +1,25 @@
-import type { Config } from '../config.js';
-import type { LaneTerms } from '../couriers/book.js';
-import type { Courier } from '../domain/network.js';
-import type { RegionProps, Warehouse } from '../domain/network.js';
-import type { NetworkContext } from '../network/context.js';
-import type { Problem, ProblemArc, ProblemOption } from '../../solver/types.js';
 import type { RadiusFacts } from '../../solver/rules.js';
-import { HOUR_MS, localDay, nextReadyMs } from './time.js';
+import type { Problem } from '../../solver/types.js';
+import type { RegionProps, Warehouse } from '../domain/network.js';
+import { localDay } from '../domain/time.js';
+import type { NetworkContext } from '../network/context.js';
+import { counterKeys } from '../store/keys.js';
+import { Pools, type ArcInfo, type CandidateConfig, type CandidateContext, type CourierTerms, type OrderInput, type SiteInfo } from './stages/context.js';
+import { courierCaps, laneTermsFrom, siteOptions, type OptionInfo, type SiteOptions } from './stages/couriers.js';
+import { horizonDays, laterDays } from './stages/ship-days.js';
+import { capPartialLines, orderProblem } from './stages/order.js';
+import { siteStock } from './stages/stock.js';
+import { freeWithLots, linesWithNear, type LotOffer } from './stages/lots.js';
+import { siteTransfers, transferHolders } from './stages/transfers.js';
+import { joinSites } from './stages/open-shipments.js';
+import type { OpenShipment } from '../store/types.js';
 
-/** A validated order in internal units (epoch ms, merged lines). */
-export interface OrderInput {
-  orderId: string;
-  customerId: string;
-  /** Epoch ms. */
-  promisedByMs: number;
-  destination: { lon: number; lat: number };
-  /** One line per SKU. */
-  lines: { sku: string; qty: number }[];
-  allowSplit: boolean;
-}
-
-export interface SiteInfo {
-  warehouse: Warehouse;
-  /** Road km to the destination. */
-  roadKm: number;
-}
-
-export interface ArcInfo {
-  fromWarehouseId: string;
-  sku: string;
-  /** Storage occupation, CNY per unit. */
-  storagePerUnit: number;
-  /** Line haul + handling, CNY per unit (0 for direct arcs). */
-  transferPerUnit: number;
-}
-
-export interface OptionInfo {
-  courierId: string;
-  /** Lateness penalty of this option's ETA, CNY. */
-  latenessCny: number;
-  /** Hours late (0 when on time). */
-  hoursLate: number;
-  /** Epoch ms. */
-  etaMs: number;
-  /** The courier quote's version (null: the bundled rate card) and when it was quoted (epoch ms). */
-  quoteVersion: number | null;
-  quotedAt: number | null;
-  /** Transit hours of the lane. */
-  transitHours: number;
-}
-
-/** Live courier terms for one decision: lane rates (quotes or rate card) and capacity limits. */
-export interface CourierTerms {
-  terms: (courier: Courier, fromProvince: string, toProvince: string) => LaneTerms | null;
-  /** Per courier id: parcels and kg the courier takes for the destination province today (null = no limit). */
-  limits: Map<string, { parcels: number | null; kg: number | null }>;
-  /** Warehouses closed now (they ship nothing and send no transfers). */
-  closed?: ReadonlySet<string>;
-}
+export type { ArcInfo, CandidateConfig, CourierTerms, OrderInput, RuleConstraints, SiteInfo } from './stages/context.js';
+export type { OptionInfo } from './stages/couriers.js';
 
 export interface Exclusion {
   warehouseId: string;
-  code: 'WAREHOUSE_CLOSED' | 'WAREHOUSE_AT_CAPACITY' | 'NO_STOCK' | 'COURIER_NO_CAPACITY' | 'NO_COURIER_LANE';
+  code: 'WAREHOUSE_CLOSED' | 'WAREHOUSE_AT_CAPACITY' | 'NO_STOCK' | 'COURIER_NO_CAPACITY' | 'NO_COURIER_LANE' | 'RULE_FORBIDDEN_WAREHOUSE' | 'RULE_FORCED_WAREHOUSE';
   detail: string;
 }
 
@@ -74,35 +33,38 @@ export interface Candidates {
   excluded: Exclusion[];
   /** Local day (YYYY-MM-DD) whose capacities the decision uses. */
   day: string;
+  /** Units ordered per line (problem.lines carries what the order may take: less where capped). */
+  ordered: number[];
+  /** Per line, the network's free units where the partial cap lowered the line (null elsewhere). */
+  partialCapped: (number | null)[];
+  /** The lots offered to the order's shelf-life SKUs (absent when the order has none). */
+  lots?: LotOffer;
 }
 
 /** The limit of a counter that has none: counted, never refused. */
 export const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 
-/** Capacity counter keys, shared by candidate generation and reservations. */
-export const counterKeys = {
-  warehouseParcels: (warehouseId: string, day: string) => `cap:wh:${warehouseId}:${day}:parcels`,
-  courierParcels: (courierId: string, provinceCode: string, day: string) => `cap:courier:${courierId}:${provinceCode}:${day}:parcels`,
-  /** Grams (integers, so that Redis counts them exactly). */
-  courierGrams: (courierId: string, provinceCode: string, day: string) => `cap:courier:${courierId}:${provinceCode}:${day}:grams`,
-};
-
-export type CandidateConfig = Pick<
-  Config,
-  | 'splitPenaltyCny'
-  | 'latenessCnyPerHour'
-  | 'holdingRatePerYear'
-  | 'transferHandlingCnyPerUnit'
-  | 'backorderPenaltyCny'
-  | 'maxTransferSources'
-  | 'timezoneOffsetMinutes'
->;
-
 /**
  * Turns an order, a stock snapshot and capacity usage into the solver's generic problem
  * (design §3): which warehouses may ship (sites), from which stock (arcs, incl. line-haul
- * transfers), by which courier at what price and lateness (options), under which caps.
- * Business rules live here, not in the optimiser.
+ * transfers), by which courier at what price and lateness (options), under which caps. Business
+ * rules live here, not in the optimiser, as a short pipeline of stages (src/allocate/stages/):
+ *
+ *   order      the order's own constraints: lines, split, backorder weight, storage per day,
+ *              and the partial cap (a line the network cannot supply in full takes at most a
+ *              share of what the network has)
+ *   couriers   what each courier can still take to the destination today
+ *   per warehouse, unless it is closed, holds none of the lines or has shipped its day's parcels:
+ *     stock      its own free stock (this customer's view, its locks included) as direct arcs
+ *     transfers  the cheapest line-haul sources for what it lacks, as transfer arcs
+ *     couriers   one option per courier with a lane and capacity (and a transfer variant)
+ *   a warehouse with no option is excluded with the reason; the others become sites.
+ *
+ *   open shipments  a shipment of this customer to this address not picked up yet, as one more
+ *              site and option that pays no base rate (stages/open-shipments.ts)
+ *
+ * A new rule (lots, open shipments, later days, rule constraints) is one more stage: the solver
+ * stays untouched.
  */
 export function buildCandidates(
   net: NetworkContext,
@@ -113,191 +75,106 @@ export function buildCandidates(
   usage: Map<string, number>,
   nowMs: number,
   courierTerms?: CourierTerms,
+  lots?: LotOffer,
+  /** Open shipments of this customer to this address that the order may join (stages/open-shipments.ts). */
+  open: readonly OpenShipment[] = [],
 ): Candidates {
-  const tz = cfg.timezoneOffsetMinutes;
-  const day = localDay(nowMs, tz);
-  const destProvince = region.provinceCode;
-  const lines = order.lines.map((l) => ({ sku: l.sku, qty: l.qty, unitWeightKg: net.skuByCode.get(l.sku)!.unitWeightKg }));
-  const problem: Problem = {
-    lines,
-    pools: [],
-    sites: [],
-    arcs: [],
-    options: [],
-    couriers: net.couriers.map((c) => {
-      const limit = courierTerms?.limits.get(c.id) ?? { parcels: c.dailyParcelsPerRegion, kg: null };
-      return {
-        id: c.id,
-        parcelCap: limit.parcels === null ? null : Math.max(0, limit.parcels - (usage.get(counterKeys.courierParcels(c.id, destProvince, day)) ?? 0)),
-        kgCap: limit.kg === null ? null : Math.max(0, limit.kg - (usage.get(counterKeys.courierGrams(c.id, destProvince, day)) ?? 0) / 1_000),
-      };
-    }),
-    splitPenalty: cfg.splitPenaltyCny,
-    backorderPenalty: cfg.backorderPenaltyCny,
-    allowSplit: order.allowSplit,
-  };
+  const day = localDay(nowMs, cfg.timezoneOffsetMinutes);
+  const days = horizonDays(nowMs, cfg);
+  const { problem, holdingPerUnitDay } = orderProblem(net, cfg, order);
+  // Stage "lots": a shelf-life SKU's free units are its eligible lots (and any stock without a lot).
+  if (lots !== undefined) free = freeWithLots(free, lots, net.warehouses.map((w) => w.id));
+  const ctx: CandidateContext = { net, cfg, order, region, free, usage, nowMs, courierTerms, day, days, lines: problem.lines, holdingPerUnitDay };
+  if (lots !== undefined) {
+    ctx.lots = lots;
+    ctx.lineHasNear = linesWithNear(problem.lines, lots);
+  }
+  const ordered = problem.lines.map((l) => l.qty);
+  const partialCapped = capPartialLines(ctx);
+  problem.couriers = courierCaps(ctx);
+  const later = laterDays(ctx, problem);
   const facts: RadiusFacts[] = [];
   const sites: SiteInfo[] = [];
   const arcInfo: ArcInfo[] = [];
   const optionInfo: OptionInfo[] = [];
   const excluded: Exclusion[] = [];
-
-  // Pools are shared between a site's own shipment and transfers out of it: one per (warehouse, SKU).
-  const poolIndex = new Map<string, Map<string, number>>();
-  const pool = (warehouseId: string, sku: string, qty: number): number => {
-    let bySku = poolIndex.get(warehouseId);
-    if (bySku === undefined) poolIndex.set(warehouseId, (bySku = new Map()));
-    let i = bySku.get(sku);
-    if (i === undefined) {
-      i = problem.pools.push({ id: `${warehouseId}/${sku}`, qty }) - 1;
-      bySku.set(sku, i);
-    }
-    return i;
-  };
-  // Holding cost of one unit for a day, CNY, per line.
-  const holdingPerUnitDay = lines.map((l) => (net.skuByCode.get(l.sku)!.priceCny * cfg.holdingRatePerYear) / 365);
-  // Lane terms per courier and origin province (warehouses share provinces): looked up once each.
-  const termsFrom = new Map<string, (LaneTerms | null)[]>();
-  const laneTerms = (fromProvince: string): (LaneTerms | null)[] => {
-    let all = termsFrom.get(fromProvince);
-    if (all === undefined) {
-      all = net.couriers.map((c) => {
-        const lane = courierTerms ? courierTerms.terms(c, fromProvince, destProvince) : net.laneRate(c, fromProvince, destProvince);
-        return !lane ? null : 'rate' in lane ? lane : { rate: lane, quoteVersion: null, quotedAt: null };
-      });
-      termsFrom.set(fromProvince, all);
-    }
-    return all;
-  };
-  const freeAt = (warehouseId: string, sku: string) => free.get(warehouseId)?.get(sku) ?? 0;
-
-  // Per line, the warehouses holding free stock of it: the possible transfer sources (computed once).
+  const pools = new Pools(problem);
+  const laneTerms = laneTermsFrom(ctx);
   const closed = courierTerms?.closed ?? new Set<string>();
-  const holders = lines.map((l) => net.warehouses.filter((v) => !closed.has(v.id) && freeAt(v.id, l.sku) > 0));
+  const rules = order.rules;
+  // A warehouse a rule forbids neither ships nor sends transfers; one forced elsewhere may still send transfers.
+  const holders = transferHolders(ctx, rules && rules.forbidWarehouses.size > 0 ? new Set([...closed, ...rules.forbidWarehouses]) : closed);
+  const parcelsLeftOn = (w: Warehouse, k: number) => w.dailyOutboundParcels - (usage.get(counterKeys.warehouseParcels(w.id, days[k]!)) ?? 0);
+  const horizon = days.length > 1 ? ` (and every day of the ${days.length}-day capacity horizon)` : '';
 
   for (const w of net.warehouses) {
     if (closed.has(w.id)) {
       excluded.push({ warehouseId: w.id, code: 'WAREHOUSE_CLOSED', detail: `${w.id} is closed` });
       continue;
     }
-    const freePerLine = lines.map((l) => freeAt(w.id, l.sku));
-    if (freePerLine.every((f) => f <= 0)) {
-      excluded.push({ warehouseId: w.id, code: 'NO_STOCK', detail: `no free stock of ${lines.map((l) => l.sku).join(', ')}` });
+    if (rules?.forbidWarehouses.has(w.id)) {
+      excluded.push({ warehouseId: w.id, code: 'RULE_FORBIDDEN_WAREHOUSE', detail: `a business rule forbids ${w.id} for this order (FORBID_WAREHOUSE)` });
       continue;
     }
-    const used = usage.get(counterKeys.warehouseParcels(w.id, day)) ?? 0;
-    const parcelsLeft = w.dailyOutboundParcels - used;
-    if (parcelsLeft <= 0) {
-      excluded.push({ warehouseId: w.id, code: 'WAREHOUSE_AT_CAPACITY', detail: `${used} of ${w.dailyOutboundParcels} outbound parcels for ${day} already used` });
+    if (rules?.forceWarehouse != null && rules.forceWarehouse !== w.id) {
+      excluded.push({ warehouseId: w.id, code: 'RULE_FORCED_WAREHOUSE', detail: `a business rule makes ${rules.forceWarehouse} the only warehouse that ships this order (FORCE_WAREHOUSE)` });
       continue;
     }
-    const whRegion = w.regionCode;
-    const roadKm = net.road.roadKm(w, whRegion, order.destination, region.code);
-    const readyMs = nextReadyMs(nowMs, w, 0, tz);
-    const site = problem.sites.length;
-    const siteArcs: ProblemArc[] = [];
-    const siteArcInfo: ArcInfo[] = [];
-
-    // Direct arcs: the site's own free stock.
-    lines.forEach((l, li) => {
-      if (freePerLine[li]! <= 0) return;
-      siteArcs.push({ site, line: li, pool: pool(w.id, l.sku, freePerLine[li]!), unitCost: 0, transfer: false });
-      const storage = (holdingPerUnitDay[li]! * (readyMs - nowMs)) / (24 * HOUR_MS);
-      siteArcInfo.push({ fromWarehouseId: w.id, sku: l.sku, storagePerUnit: storage, transferPerUnit: 0 });
-    });
-
-    // Transfer arcs: for lines the site cannot cover alone, the cheapest few line-haul sources
-    // (line haul + handling + storage while the stock travels, ties by warehouse id).
-    let transferLeadHours = 0;
-    const k = cfg.maxTransferSources;
-    if (k > 0) {
-      // When stock that arrives after `hours` of line haul is ready here: per lane duration, once per site.
-      const readyAfter = new Map<number, number>();
-      lines.forEach((l, li) => {
-        if (freePerLine[li]! >= l.qty) return;
-        const holding = holdingPerUnitDay[li]!;
-        // The k cheapest so far, cheapest first (k is small: insertion beats sorting every holder).
-        const best: { v: Warehouse; hours: number; transferPerUnit: number; storagePerUnit: number; total: number }[] = [];
-        for (const v of holders[li]!) {
-          if (v.id === w.id) continue;
-          const lane = net.lineHaulLane(v.id, w.id);
-          if (lane === undefined) continue;
-          let ready = readyAfter.get(lane.hours);
-          if (ready === undefined) {
-            ready = nextReadyMs(nowMs, w, lane.hours, tz);
-            readyAfter.set(lane.hours, ready);
-          }
-          const transferPerUnit = lane.perKgCny * l.unitWeightKg + cfg.transferHandlingCnyPerUnit;
-          const storagePerUnit = (holding * (ready - nowMs)) / (24 * HOUR_MS);
-          const total = transferPerUnit + storagePerUnit;
-          let at = best.length;
-          while (at > 0 && (best[at - 1]!.total > total || (best[at - 1]!.total === total && best[at - 1]!.v.id > v.id))) at--;
-          if (at >= k) continue;
-          best.splice(at, 0, { v, hours: lane.hours, transferPerUnit, storagePerUnit, total });
-          if (best.length > k) best.pop();
-        }
-        for (const src of best) {
-          siteArcs.push({ site, line: li, pool: pool(src.v.id, l.sku, freeAt(src.v.id, l.sku)), unitCost: 0, transfer: true });
-          siteArcInfo.push({ fromWarehouseId: src.v.id, sku: l.sku, storagePerUnit: src.storagePerUnit, transferPerUnit: src.transferPerUnit });
-          transferLeadHours = Math.max(transferLeadHours, src.hours);
-        }
-      });
+    if (problem.lines.every((l) => (free.get(w.id)?.get(l.sku) ?? 0) <= 0)) {
+      excluded.push({ warehouseId: w.id, code: 'NO_STOCK', detail: `no free stock of ${problem.lines.map((l) => l.sku).join(', ')}` });
+      continue;
     }
-    const hasTransfers = siteArcs.some((a) => a.transfer);
-
-    // Options: every courier with a lane rate and capacity left; a transfer variant waits for line haul.
-    const siteOptions: { option: ProblemOption; info: OptionInfo }[] = [];
-    let noCapacity = 0;
-    let noLane = 0;
-    const siteTerms = laneTerms(net.warehouseProvince.get(w.id)!);
-    // When the site hands over: at once, or after the slowest transfer's line haul.
-    const readyAfterTransfers = hasTransfers ? nextReadyMs(nowMs, w, transferLeadHours, tz) : readyMs;
-    for (let ci = 0; ci < net.couriers.length; ci++) {
-      const c = net.couriers[ci]!;
-      const terms = siteTerms[ci]!;
-      if (!terms) {
-        noLane++;
-        continue;
-      }
-      const rate = terms.rate;
-      if (problem.couriers[ci]!.parcelCap === 0 || problem.couriers[ci]!.kgCap === 0) {
-        noCapacity++;
-        continue;
-      }
-      for (let variant = 0; variant < (hasTransfers ? 2 : 1); variant++) {
-        const transfer = variant === 1;
-        const ready = transfer ? readyAfterTransfers : readyMs;
-        const etaMs = ready + rate.transitHours * HOUR_MS;
-        const hoursLate = Math.max(0, (etaMs - order.promisedByMs) / HOUR_MS);
-        const latenessCny = hoursLate * cfg.latenessCnyPerHour;
-        siteOptions.push({
-          option: { site, courier: ci, fixedCost: latenessCny, perParcel: rate.baseCny, perKg: rate.perKgCny, parcelMaxKg: c.maxParcelKg, transfer },
-          info: { courierId: c.id, latenessCny, hoursLate, etaMs, quoteVersion: terms.quoteVersion, quotedAt: terms.quotedAt, transitHours: rate.transitHours },
-        });
-      }
+    // Stage "capacity over days": the first day of the horizon on which the warehouse has outbound
+    // parcels left and a courier with room takes the order. When today can, nothing changes; a
+    // later day ships on that day's first collection wave, with its ETA and a day's more storage
+    // per day waited, and books that day's counters.
+    const firstOpen = days.findIndex((_d, k) => parcelsLeftOn(w, k) > 0);
+    if (firstOpen < 0) {
+      const used = usage.get(counterKeys.warehouseParcels(w.id, day)) ?? 0;
+      excluded.push({ warehouseId: w.id, code: 'WAREHOUSE_AT_CAPACITY', detail: `${used} of ${w.dailyOutboundParcels} outbound parcels for ${day} already used${horizon}` });
+      continue;
     }
-    if (siteOptions.length === 0) {
+    const roadKm = net.road.roadKm(w, w.regionCode, order.destination, region.code);
+    const draft = siteStock(ctx, w, problem.sites.length, pools);
+    siteTransfers(ctx, draft, holders, pools);
+    const terms = laneTerms(net.warehouseProvince.get(w.id)!);
+    let offered: SiteOptions = { ok: false, noCapacity: 0, noLane: 0 };
+    let k = firstOpen;
+    for (; k < days.length; k++) {
+      if (parcelsLeftOn(w, k) <= 0) continue;
+      offered = k === 0 ? siteOptions(ctx, draft, problem.couriers, terms) : siteOptions(ctx, draft, later.caps(k), terms, later.shipDay(k, w));
+      if (offered.ok || offered.noCapacity === 0) break;
+    }
+    if (!offered.ok) {
       excluded.push(
-        noCapacity > 0
-          ? { warehouseId: w.id, code: 'COURIER_NO_CAPACITY', detail: `every courier serving ${region.name} is out of capacity for ${day}` }
-          : { warehouseId: w.id, code: 'NO_COURIER_LANE', detail: `no courier rate from ${w.province} to ${region.name} (${noLane} couriers checked)` },
+        offered.noCapacity > 0
+          ? { warehouseId: w.id, code: 'COURIER_NO_CAPACITY', detail: `every courier serving ${region.name} is out of capacity for ${day}${horizon}` }
+          : { warehouseId: w.id, code: 'NO_COURIER_LANE', detail: `no courier rate from ${w.province} to ${region.name} (${offered.noLane} couriers checked)` },
       );
       continue;
     }
-
-    problem.sites.push({ id: w.id, parcelCap: parcelsLeft });
-    sites.push({ warehouse: w, roadKm });
-    facts.push({ roadKm, radiusKm: w.radiusKm, freePerLine });
-    siteArcs.forEach((a, i) => {
-      const info = siteArcInfo[i]!;
-      a.unitCost = info.storagePerUnit + info.transferPerUnit;
+    problem.sites.push({ id: w.id, parcelCap: parcelsLeftOn(w, k) });
+    sites.push({ warehouse: w, roadKm, shipDay: days[k]!, dayOffset: k });
+    facts.push({ roadKm, radiusKm: w.radiusKm, freePerLine: draft.freePerLine });
+    draft.arcs.forEach((a, i) => {
+      const info = draft.arcInfo[i]!;
+      // Each day waited for a later wave holds the units a day longer.
+      if (k > 0) info.storagePerUnit += k * holdingPerUnitDay[a.line]!;
+      a.unitCost = info.storagePerUnit + info.transferPerUnit + (info.expiryWeightPerUnit ?? 0);
       problem.arcs.push(a);
       arcInfo.push(info);
     });
-    for (const o of siteOptions) {
+    for (const o of offered.options) {
       problem.options.push(o.option);
       optionInfo.push(o.info);
     }
   }
-  return { problem, facts, region, sites, arcInfo, optionInfo, excluded, day };
+  if (open.length > 0) {
+    const joins = joinSites(ctx, problem, pools, open);
+    sites.push(...joins.sites);
+    facts.push(...joins.facts);
+    arcInfo.push(...joins.arcInfo);
+    optionInfo.push(...joins.optionInfo);
+  }
+  return { problem, facts, region, sites, arcInfo, optionInfo, excluded, day, ordered, partialCapped };
 }

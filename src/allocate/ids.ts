@@ -1,8 +1,5 @@
 import { createHash } from 'node:crypto';
 
-/** The list of shipments decided for a courier, destination province and day. */
-export const shipmentIndexKey = (courierId: string, provinceCode: string, day: string) => `{idx}:ship:${courierId}:${provinceCode}:${day}`;
-
 /** A waybill-like tracking number: the courier's prefix and 12 digits from the order, shipment and revision. */
 export function trackingNumber(courierId: string, orderId: string, shipment: number, revision: number): string {
   const digits = BigInt(`0x${createHash('sha256').update(`${orderId}|${shipment}|${courierId}|${revision}`).digest('hex').slice(0, 15)}`) % 10n ** 12n;

@@ -5,10 +5,14 @@ import type { CourierBook } from '../couriers/book.js';
 import type { Decision } from '../domain/schemas.js';
 import type { NetworkContext } from '../network/context.js';
 import type { Store } from '../store/types.js';
-import { LEFT_WAREHOUSE_RANK, type StatusMachine } from '../tracking/status.js';
-import { shipmentIndexKey, trackingNumber } from './ids.js';
-import { counterKeys, NO_LIMIT } from './candidates.js';
-import { toIsoWithOffset } from './time.js';
+import { LEFT_WAREHOUSE_RANK, type StatusMachine } from '../domain/scan-states.js';
+import { trackingNumber } from './ids.js';
+import { orderListTtlMs } from './retention.js';
+import { NO_LIMIT } from './candidates.js';
+import { counterKeys, storeKeys } from '../store/keys.js';
+import { toIsoWithOffset } from '../domain/time.js';
+import { deliveryMs } from '../domain/waves.js';
+import { currentDecision, type Reoptimization } from './reoptimized.js';
 
 const HOUR_MS = 3_600_000;
 const round2 = (x: number) => Math.round(x * 100) / 100;
@@ -32,8 +36,6 @@ export interface Reroute {
   /** The new ETA, ISO-8601 with offset. */
   eta: string;
 }
-
-export const reroutesKey = (orderId: string) => `{ord:${orderId}}:reroutes`;
 
 /** The decision as it stands after its reroutes: each moved shipment with its new courier, waybill, ETA and cost. */
 export function applyReroutes(d: Decision, reroutes: readonly Reroute[]): Decision {
@@ -71,7 +73,7 @@ export class Rerouter {
 
   constructor(
     private readonly net: NetworkContext,
-    private readonly cfg: Pick<Config, 'latenessCnyPerHour' | 'timezoneOffsetMinutes'>,
+    private readonly cfg: Pick<Config, 'latenessCnyPerHour' | 'timezoneOffsetMinutes' | 'reservationTtlMinutes' | 'orderRetentionDays'>,
     private readonly store: Store,
     private readonly book: CourierBook,
     private readonly machine: StatusMachine,
@@ -91,7 +93,7 @@ export class Rerouter {
 
     const books = await this.book.quotes();
     const seen = new Set<string>();
-    const entries = (await this.store.listAll<{ orderId: string; shipment: number }>(shipmentIndexKey(courierId, provinceCode, day))).reverse();
+    const entries = (await this.store.listAll<{ orderId: string; shipment: number }>(storeKeys.shipmentIndex(courierId, provinceCode, day))).reverse();
     for (const { orderId, shipment } of entries) {
       if (parcelsOver <= 0 && gramsOver <= 0) break;
       const key = `${orderId}#${shipment}`;
@@ -99,8 +101,9 @@ export class Rerouter {
       seen.add(key);
       const d = await this.store.getDecision<Decision>(orderId);
       if (!d || d.cancelled || (d.reservation !== 'held' && d.reservation !== 'committed')) continue;
-      const history = await this.store.listAll<Reroute>(reroutesKey(orderId));
-      const current = applyReroutes(d.decision, history).shipments[shipment];
+      const history = await this.store.listAll<Reroute>(storeKeys.reroutes(orderId));
+      // A re-optimised order's shipments are those of its last move (src/allocate/reoptimized.ts).
+      const current = currentDecision(d.decision, history, await this.store.listAll<Reoptimization>(storeKeys.reoptimizations(orderId))).shipments[shipment];
       if (!current || current.courierId !== courierId) continue;
       if (d.reservation === 'committed' || this.machine.view(await this.store.scans(orderId)).rank >= LEFT_WAREHOUSE_RANK) {
         out.kept.push({ orderId, shipment, why: 'already picked up (left the warehouse)' });
@@ -119,7 +122,9 @@ export class Rerouter {
           if (!t) return null;
           const parcels = parcelsFor({ parcelMaxKg: c.maxParcelKg } as ProblemOption, current.weightKg);
           const freight = t.rate.baseCny * parcels + t.rate.perKgCny * current.weightKg;
-          const etaMs = Date.parse(current.eta) + (t.rate.transitHours - oldTransit) * HOUR_MS;
+          // The new lane from the same pickup wave (src/domain/waves.ts); a decision stored
+          // before pickupAt existed shifts its ETA by the difference in nominal hours.
+          const etaMs = current.pickupAt !== undefined ? deliveryMs(Date.parse(current.pickupAt), t.rate, this.cfg.timezoneOffsetMinutes) : Date.parse(current.eta) + (t.rate.transitHours - oldTransit) * HOUR_MS;
           const lateness = (Math.max(0, etaMs - promisedBy) / HOUR_MS) * this.cfg.latenessCnyPerHour;
           return { c, parcels, freight, lateness, etaMs };
         })
@@ -150,7 +155,7 @@ export class Rerouter {
           lateness: round2(o.lateness),
           eta: toIsoWithOffset(o.etaMs, this.cfg.timezoneOffsetMinutes),
         };
-        await this.store.listPush(reroutesKey(orderId), r);
+        await this.store.listPush(storeKeys.reroutes(orderId), r, orderListTtlMs(this.cfg));
         for (const l of this.listeners) l(orderId, r);
         out.rerouted.push({ orderId, ...r });
         parcelsOver -= current.parcels;

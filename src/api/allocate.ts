@@ -1,8 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { AllocateRequest, Decision, ErrorBody } from '../domain/schemas.js';
+import { AllocateRequestComponent, Decision, ref, type AllocateRequest } from '../domain/schemas.js';
+import { BODY_CODES, errorResponses } from './responses.js';
 import type { Services } from './services.js';
-
-const errors = { 400: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody, 503: ErrorBody };
 
 /** POST /v1/allocate: the ERP's synchronous dispatch decision, idempotent on orderId. */
 export const allocateRoutes =
@@ -12,14 +11,32 @@ export const allocateRoutes =
       '/v1/allocate',
       {
         schema: {
+          operationId: 'allocateOrder',
           tags: ['allocate'],
           summary: 'Decide which warehouse(s) and courier ship an order, reserve the stock, explain why',
           description:
             'Idempotent on orderId: a retry with the same body returns the stored decision and reserves nothing twice; the same orderId with a different body answers 409 DSP_IDEMPOTENCY_CONFLICT.',
-          body: AllocateRequest,
-          response: { 200: Decision, ...errors },
+          body: ref(AllocateRequestComponent),
+          response: {
+            200: ref(Decision, 'The decision (or the stored one, for a retry); its stock is reserved until it ships, is cancelled or expires.'),
+            ...errorResponses(
+              ...BODY_CODES,
+              'DSP_IDEMPOTENCY_CONFLICT',
+              'DSP_UNKNOWN_SKU',
+              'DSP_DESTINATION_UNSERVED',
+              'DSP_BAD_TIME',
+              'DSP_OVERLOADED',
+              'DSP_RESERVATION_CONFLICT',
+              'DSP_DECISION_PENDING',
+              'DSP_STORE_UNAVAILABLE',
+            ),
+          },
         },
       },
-      async (req) => svc.allocator.allocate(req.body),
+      async (req, reply) => {
+        // Every later log line of this request (completion, failure) names the order.
+        req.log = reply.log = req.log.child({ orderId: req.body.orderId });
+        return svc.allocator.allocate(req.body);
+      },
     );
   };

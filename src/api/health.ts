@@ -1,7 +1,19 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { ErrorBody } from '../domain/schemas.js';
+import { ref } from '../domain/schemas.js';
+import { DspError } from '../errors.js';
+import { errorResponses } from './responses.js';
 import type { Services } from './services.js';
+
+export const HealthStatus = Type.Object(
+  {
+    status: Type.Literal('ok'),
+    store: Type.String({ description: 'The state store: memory or redis (one node or a Cluster).' }),
+    warehouses: Type.Integer({ description: 'Warehouses in the network.' }),
+    skus: Type.Integer({ description: 'SKUs in the catalogue.' }),
+  },
+  { $id: 'HealthStatus' },
+);
 
 /**
  * GET /healthz: liveness (the process answers; never touches the store, so a Redis outage does
@@ -11,11 +23,27 @@ import type { Services } from './services.js';
 export const healthRoutes =
   (svc: Services): FastifyPluginAsync =>
   async (app) => {
-    const Status = Type.Object({ status: Type.Literal('ok'), store: Type.String(), warehouses: Type.Integer(), skus: Type.Integer() });
     const status = () => ({ status: 'ok' as const, store: svc.store.kind, warehouses: svc.net.warehouses.length, skus: svc.net.skuByCode.size });
-    app.get('/healthz', { schema: { tags: ['health'], summary: 'Liveness', response: { 200: Status } } }, async () => status());
-    app.get('/readyz', { schema: { tags: ['health'], summary: 'Readiness: the state store answers', response: { 200: Status, 503: ErrorBody } } }, async () => {
-      await svc.store.ping();
-      return status();
-    });
+    app.get(
+      '/healthz',
+      { schema: { operationId: 'getLiveness', tags: ['health'], summary: 'Liveness', response: { 200: ref(HealthStatus, 'The process answers.'), ...errorResponses() } } },
+      async () => status(),
+    );
+    app.get(
+      '/readyz',
+      {
+        schema: {
+          operationId: 'getReadiness',
+          tags: ['health'],
+          summary: 'Readiness: the state store answers and the instance is not shutting down',
+          response: { 200: ref(HealthStatus, 'Ready: the state store answers.'), ...errorResponses('DSP_STORE_UNAVAILABLE', 'DSP_SHUTTING_DOWN') },
+        },
+      },
+      async () => {
+        // Shutting down (src/ops/shutdown.ts): not ready, so the load balancer stops sending first.
+        if (app.hasDecorator('dspLifecycle') && app.dspLifecycle.phase !== 'running') throw new DspError('DSP_SHUTTING_DOWN', 'this instance is shutting down');
+        await svc.store.ping();
+        return status();
+      },
+    );
   };

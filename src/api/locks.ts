@@ -1,21 +1,43 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { parseIsoWithOffset, toIsoWithOffset } from '../allocate/time.js';
-import { ErrorBody, LockCreate, LockView } from '../domain/schemas.js';
+import { parseIsoWithOffset, toIsoWithOffset } from '../domain/time.js';
+import { LockCreate, LockView, ref } from '../domain/schemas.js';
 import { DspError } from '../errors.js';
-import type { StockLock } from '../store/types.js';
+import { BODY_CODES, errorResponses } from './responses.js';
+import { StoreUnavailableError, type StockLock } from '../store/types.js';
 import type { Services } from './services.js';
 
-const Params = Type.Object({ lockId: Type.String({ minLength: 1, maxLength: 160 }) });
+const Params = Type.Object({ lockId: Type.String({ minLength: 1, maxLength: 160, description: 'The lock id (LCK- and a random UUID).' }) });
 const Headers = Type.Object({
   'idempotency-key': Type.Optional(
-    Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$', description: 'A retry with the same key answers the lock created first instead of locking twice.' }),
+    Type.String({
+      minLength: 1,
+      maxLength: 128,
+      pattern: '^[A-Za-z0-9._:-]+$',
+      description:
+        'A retry with the same key and body (same customer) within IDEMPOTENCY_RETENTION_HOURS answers the lock created first instead of locking twice; the key reused by another customer or with another body answers 409 DSP_IDEMPOTENCY_CONFLICT.',
+    }),
   ),
 });
 
 /** Longest lock accepted, ms: a lock is a few days ahead of a key account's order, not a stock transfer. */
 const MAX_LOCK_MS = 90 * 24 * 3_600_000;
+
+/** What a lock Idempotency-Key remembers: who used it, for which request, and the lock it made. */
+interface LockKeyRecord {
+  customerId: string;
+  /** SHA-256 of the request's fields (bodyHash). */
+  bodyHash: string;
+  lockId: string;
+}
+
+/** SHA-256 of a lock request, field by field (so the key order of the JSON does not matter). */
+function bodyHash(b: LockCreate): string {
+  return createHash('sha256')
+    .update(JSON.stringify([b.customerId, b.sku, b.qty, b.warehouseId ?? null, b.expiresAt]))
+    .digest('hex');
+}
 
 /**
  * Customer stock locks (the case's "reservation lock": a key account locks 200 brake pads 3 days
@@ -57,11 +79,16 @@ export const lockRoutes =
       '/v1/locks',
       {
         schema: {
+          operationId: 'createLock',
           tags: ['locks'],
           summary: 'Lock free units of a SKU for one customer until expiresAt',
           headers: Headers,
-          body: LockCreate,
-          response: { 200: LockView, 201: LockView, 400: ErrorBody, 409: ErrorBody, 422: ErrorBody },
+          body: ref(LockCreate),
+          response: {
+            200: ref(LockView, 'A retry with the same Idempotency-Key: the lock created first.'),
+            201: ref(LockView, 'The lock, created.'),
+            ...errorResponses(...BODY_CODES, 'DSP_UNKNOWN_SKU', 'DSP_UNKNOWN_WAREHOUSE', 'DSP_BAD_TIME', 'DSP_INSUFFICIENT_STOCK', 'DSP_IDEMPOTENCY_CONFLICT', 'DSP_STORE_UNAVAILABLE'),
+          },
         },
       },
       async (req, reply) => {
@@ -78,12 +105,33 @@ export const lockRoutes =
         if (expiresAt <= now) throw new DspError('DSP_BAD_TIME', 'expiresAt must be in the future');
         if (expiresAt - now > MAX_LOCK_MS) throw new DspError('DSP_BAD_TIME', `a lock lasts at most ${MAX_LOCK_MS / 86_400_000} days`);
 
+        // Lock ids are random, never derived from the caller's key: an id names one lock and cannot
+        // be guessed from anything another client knows.
+        let id = `LCK-${randomUUID()}`;
         const key = req.headers['idempotency-key'];
-        const id = key !== undefined ? `LCK-${key}` : `LCK-${randomUUID()}`;
-        if (key !== undefined) {
-          const existing = await svc.store.getLock(id);
-          if (existing) return reply.status(200).send(view(existing));
+        // The key is claimed before anything is locked, with the customer, the request and the
+        // lock id it stands for. A retry (or a concurrent twin) under the key works on that same
+        // lock id, and the store makes one lock per id: so one key locks at most once, even when
+        // the first attempt's answer was lost.
+        const claimed = key === undefined ? undefined : `lock:${key}`;
+        if (claimed !== undefined) {
+          const mine: LockKeyRecord = { customerId: b.customerId, bodyHash: bodyHash(b), lockId: id };
+          const claim = await svc.store.claimIdempotency<LockKeyRecord>(claimed, mine, svc.config.idempotencyRetentionHours * 3_600_000);
+          if (!claim.created) {
+            const first = claim.value;
+            // Never say whose key it is: the other customer's lock stays theirs.
+            if (first.customerId !== mine.customerId) {
+              throw new DspError('DSP_IDEMPOTENCY_CONFLICT', `Idempotency-Key ${key} was used by another customer; use a key of your own`, [{ idempotencyKey: key }]);
+            }
+            if (first.bodyHash !== mine.bodyHash) {
+              throw new DspError('DSP_IDEMPOTENCY_CONFLICT', `Idempotency-Key ${key} was used for a different lock request`, [{ idempotencyKey: key }]);
+            }
+            id = first.lockId;
+          }
         }
+        const made = async () => (claimed !== undefined ? await svc.store.getLock(id) : null);
+        const already = await made();
+        if (already) return reply.status(200).send(view(already));
         const where = b.warehouseId !== undefined ? [b.warehouseId] : await candidates(b.customerId, b.sku);
         let best = { warehouseId: where[0]!, free: 0 };
         for (const warehouseId of where) {
@@ -91,13 +139,22 @@ export const lockRoutes =
           try {
             r = await svc.store.createLock({ id, customerId: b.customerId, warehouseId, sku: b.sku, qty: b.qty, expiresAt });
           } catch (err) {
-            // The same Idempotency-Key raced this request: answer the lock it created.
-            const raced = await svc.store.getLock(id);
+            // A twin under the same key made the lock first: answer it (or, while the twin is
+            // still writing it, ask for a retry).
+            if (claimed === undefined || err instanceof StoreUnavailableError) throw err;
+            const raced = await made();
             if (raced) return reply.status(200).send(view(raced));
-            throw err;
+            throw new DspError('DSP_IDEMPOTENCY_CONFLICT', `a request with Idempotency-Key ${key} is still being processed; retry shortly`, [{ idempotencyKey: key }]);
           }
           if (r.ok) return reply.status(201).send(view(r.lock));
           if (r.free > best.free) best = { warehouseId, free: r.free };
+        }
+        if (claimed !== undefined) {
+          // Short of stock, perhaps because a twin locked it: then answer its lock; else nothing
+          // was locked and the key is given back, so the same request may be sent again later.
+          const raced = await made();
+          if (raced) return reply.status(200).send(view(raced));
+          await svc.store.dropIdempotency(claimed);
         }
         throw new DspError(
           'DSP_INSUFFICIENT_STOCK',
@@ -111,7 +168,15 @@ export const lockRoutes =
 
     app.get<{ Params: { lockId: string } }>(
       '/v1/locks/:lockId',
-      { schema: { tags: ['locks'], summary: 'A stock lock and how much of it is left', params: Params, response: { 200: LockView, 404: ErrorBody } } },
+      {
+        schema: {
+          operationId: 'getLock',
+          tags: ['locks'],
+          summary: 'A stock lock and how much of it is left',
+          params: Params,
+          response: { 200: ref(LockView, 'The lock.'), ...errorResponses('DSP_VALIDATION', 'DSP_LOCK_NOT_FOUND', 'DSP_STORE_UNAVAILABLE') },
+        },
+      },
       async (req) => {
         const l = await svc.store.getLock(req.params.lockId);
         if (!l) throw new DspError('DSP_LOCK_NOT_FOUND', `no lock ${req.params.lockId}`, [{ lockId: req.params.lockId }]);
@@ -123,10 +188,11 @@ export const lockRoutes =
       '/v1/locks/:lockId',
       {
         schema: {
+          operationId: 'releaseLock',
           tags: ['locks'],
           summary: 'End a lock now: its remaining units return to free stock (an ended lock answers as it is)',
           params: Params,
-          response: { 200: LockView, 404: ErrorBody },
+          response: { 200: ref(LockView, 'The lock, ended.'), ...errorResponses('DSP_VALIDATION', 'DSP_BAD_JSON', 'DSP_UNSUPPORTED_MEDIA_TYPE', 'DSP_BODY_TOO_LARGE', 'DSP_LOCK_NOT_FOUND', 'DSP_STORE_UNAVAILABLE') },
         },
       },
       async (req) => {

@@ -1,10 +1,9 @@
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { ErrorBody, StockLevelSchema, StockPut, StockQuery } from '../domain/schemas.js';
+import { ref, StockList, StockPut, StockQuery } from '../domain/schemas.js';
 import { DspError } from '../errors.js';
+import { BODY_CODES, errorResponses } from './responses.js';
+import { stockCell } from './lot-input.js';
 import type { Services } from './services.js';
-
-const StockList = Type.Object({ items: Type.Array(StockLevelSchema) });
 
 /** GET /v1/stock (on hand, free, reserved) and PUT /v1/stock (set on-hand counts). */
 export const stockRoutes =
@@ -21,7 +20,18 @@ export const stockRoutes =
 
     app.get<{ Querystring: { warehouseId?: string; sku?: string } }>(
       '/v1/stock',
-      { schema: { tags: ['stock'], summary: 'Stock levels per (warehouse, SKU)', querystring: StockQuery, response: { 200: StockList, 400: ErrorBody, 422: ErrorBody } } },
+      {
+        schema: {
+          operationId: 'listStock',
+          tags: ['stock'],
+          summary: 'Stock levels per (warehouse, SKU)',
+          querystring: StockQuery,
+          response: {
+            200: ref(StockList, 'The stock levels that match the filters.'),
+            ...errorResponses('DSP_VALIDATION', 'DSP_UNKNOWN_WAREHOUSE', 'DSP_UNKNOWN_SKU', 'DSP_STORE_UNAVAILABLE'),
+          },
+        },
+      },
       async (req) => {
         checkWarehouse(req.query.warehouseId);
         checkSku(req.query.sku);
@@ -33,10 +43,14 @@ export const stockRoutes =
       '/v1/stock',
       {
         schema: {
+          operationId: 'setStock',
           tags: ['stock'],
           summary: 'Set on-hand quantities (a stock count); all items or none',
-          body: StockPut,
-          response: { 200: StockList, 400: ErrorBody, 409: ErrorBody, 422: ErrorBody },
+          body: ref(StockPut),
+          response: {
+            200: ref(StockList, 'The stock levels of the items counted, after the count.'),
+            ...errorResponses(...BODY_CODES, 'DSP_UNKNOWN_WAREHOUSE', 'DSP_UNKNOWN_SKU', 'DSP_LOT_REQUIRED', 'DSP_LOT_NOT_APPLICABLE', 'DSP_LOT_EXPIRY_MISMATCH', 'DSP_STOCK_BELOW_RESERVED', 'DSP_STORE_UNAVAILABLE'),
+          },
         },
       },
       async (req) => {
@@ -46,13 +60,17 @@ export const stockRoutes =
         }
         const unknownSku = [...new Set(req.body.items.map((i) => i.sku))].filter((s) => !svc.net.skuByCode.has(s));
         if (unknownSku.length > 0) throw new DspError('DSP_UNKNOWN_SKU', `unknown SKU: ${unknownSku.join(', ')}`, unknownSku.map((sku) => ({ sku })));
-        const res = await svc.store.setOnHand(req.body.items);
+        // Shelf-life stock is counted per lot: each item names its lot's cell (a new lot's expiry is
+        // recorded first; a lot with no units counted stays an empty lot).
+        const cells: string[] = [];
+        for (const i of req.body.items) cells.push(await stockCell(svc, i, i.onHand > 0));
+        const res = await svc.store.setOnHand(req.body.items.map((i, k) => ({ warehouseId: i.warehouseId, sku: cells[k]!, onHand: i.onHand })));
         if (!res.ok) {
           throw new DspError('DSP_STOCK_BELOW_RESERVED', 'on hand cannot go below what is reserved; nothing was changed', res.rejected);
         }
-        const touched = new Set(req.body.items.map((i) => `${i.warehouseId}/${i.sku}`));
+        const touched = new Set(req.body.items.map((i) => `${i.warehouseId}/${i.sku}/${i.lot ?? ''}`));
         const all = await svc.store.stock();
-        return { items: all.filter((s) => touched.has(`${s.warehouseId}/${s.sku}`)) };
+        return { items: all.filter((s) => touched.has(`${s.warehouseId}/${s.sku}/${s.lot ?? ''}`)) };
       },
     );
   };

@@ -1,5 +1,6 @@
 import type { Courier, LaneRate } from '../domain/network.js';
 import type { NetworkContext } from '../network/context.js';
+import { storeKeys } from '../store/keys.js';
 import type { Store } from '../store/types.js';
 
 /**
@@ -19,6 +20,10 @@ export interface QuoteRate {
   perKgCny: number;
   /** Hours from handover to delivery. */
   transitHours: number;
+  /** Days from the pickup day to the delivery day (src/domain/waves.ts); absent: ⌈transitHours / 24⌉. */
+  transitDays?: number;
+  /** End of the delivery window, local "HH:MM"; absent: 18:00. */
+  deliverByLocal?: string;
 }
 
 export interface QuoteBook {
@@ -52,8 +57,6 @@ export interface LaneTerms {
   quotedAt: number | null;
 }
 
-const quoteKey = (courierId: string) => `{cfg}:quotes:${courierId}`;
-const limitKey = (courierId: string, provinceCode: string, day: string) => `{cfg}:caplimit:${courierId}:${provinceCode}:${day}`;
 
 /** The specificity of a rate for a lane: exact > from-only > to-only > any; 0 = does not apply. */
 function score(r: { from: string; to: string }, from: string, to: string): number {
@@ -72,14 +75,14 @@ export class CourierBook {
   ) {}
 
   async putQuotes(courierId: string, rates: QuoteRate[]): Promise<QuoteBook> {
-    const version = await this.store.kvIncr(`${quoteKey(courierId)}:version`);
+    const version = await this.store.kvIncr(storeKeys.quotesVersion(courierId));
     const book: QuoteBook = { courierId, version, updatedAt: this.clock(), rates };
-    await this.store.kvSet(quoteKey(courierId), book);
+    await this.store.kvSet(storeKeys.quotes(courierId), book);
     return book;
   }
 
   getQuotes(courierId: string): Promise<QuoteBook | null> {
-    return this.store.kvGet<QuoteBook>(quoteKey(courierId));
+    return this.store.kvGet<QuoteBook>(storeKeys.quotes(courierId));
   }
 
   /** Every courier's current quote book (absent when none was pushed). */
@@ -102,13 +105,13 @@ export class CourierBook {
 
   async setCapacity(courierId: string, provinceCode: string, day: string, parcels: number | null, kg: number | null): Promise<CapacityLimit> {
     const limit: CapacityLimit = { courierId, provinceCode, day, parcels, kg, updatedAt: this.clock() };
-    await this.store.kvSet(limitKey(courierId, provinceCode, day), limit);
+    await this.store.kvSet(storeKeys.capacityLimit(courierId, provinceCode, day), limit);
     return limit;
   }
 
   /** Every courier's limits for a province and day: the set limit, else the bundled daily capacity. */
   async limits(provinceCode: string, day: string): Promise<Map<string, { parcels: number | null; kg: number | null }>> {
-    const set = await Promise.all(this.net.couriers.map((c) => this.store.kvGet<CapacityLimit>(limitKey(c.id, provinceCode, day))));
+    const set = await Promise.all(this.net.couriers.map((c) => this.store.kvGet<CapacityLimit>(storeKeys.capacityLimit(c.id, provinceCode, day))));
     return new Map(this.net.couriers.map((c, i) => [c.id, set[i] ? { parcels: set[i]!.parcels, kg: set[i]!.kg } : { parcels: c.dailyParcelsPerRegion, kg: null }]));
   }
 }

@@ -136,6 +136,7 @@ export function startDemoFeed(svc: DemoFeedServices, opts: DemoFeedOptions): Dem
   // Replenishment: back to the starting on-hand for rows whose free stock fell below a fifth of it.
   let baseline: Map<string, number> | undefined;
   let replenishing = false;
+  let stopped = false;
   const replenish = async () => {
     if (replenishing) return;
     replenishing = true;
@@ -146,6 +147,8 @@ export function startDemoFeed(svc: DemoFeedServices, opts: DemoFeedOptions): Dem
         return;
       }
       for (const l of levels) {
+        // Stopping: the rows not yet topped up wait (one Redis round trip each could outlast a shutdown).
+        if (stopped) break;
         const base = baseline.get(`${l.warehouseId}/${l.sku}`) ?? 0;
         if (base > 0 && l.free < base / 5) {
           const r = await svc.store.adjustOnHand(l.warehouseId, l.sku, base - l.free);
@@ -165,6 +168,7 @@ export function startDemoFeed(svc: DemoFeedServices, opts: DemoFeedOptions): Dem
   return {
     stats,
     async stop() {
+      stopped = true;
       clearInterval(timer);
       if (replenishTimer) clearInterval(replenishTimer);
       await Promise.allSettled([...inFlight]);

@@ -13,11 +13,13 @@
  *   shares from CATEGORY_DEMAND_SHARE; quantities 1-20, cheap consumables in larger counts;
  * - key-account bulk orders (~1 % normal, ~2 % Double-11) such as the case's 200 sets of brake
  *   pads and 500 wipers;
- * - a promise (promisedBy) from the customer's home warehouse: next day within the province,
- *   two days across East China, three days elsewhere, always at 18:00 local.
+ * - a promise (promisedBy) as the ERP makes it (promiseMs): from the customer's home warehouse,
+ *   next day within the province, two days across East China, three days elsewhere, by 18:00
+ *   local, one day more when the order comes after the home warehouse's cut-off.
  */
 import * as turf from '@turf/turf';
 import type { Feature, MultiPolygon, Polygon } from 'geojson';
+import { HOURLY_ORDER_PROFILE } from '../domain/demand-profile.js';
 import type { Network, RegionProps, Sku, Warehouse } from '../domain/network.js';
 import type { Regions } from '../network/load.js';
 import { mulberry32 } from '../util/prng.js';
@@ -167,11 +169,8 @@ export function meanLineQty(sku: Sku): number {
 /** Distribution of lines per order, 1..10: most B2B top-up orders are one or two lines. */
 const LINE_COUNT_WEIGHTS = [34, 22, 14, 9, 7, 5, 3, 2, 2, 2];
 
-/**
- * Orders per local hour, relative. Workshops order while cars are on the lift: a morning peak,
- * a lunch dip, an afternoon peak, tailing off after 18:00; almost nothing at night.
- */
-const HOURLY_PROFILE_NORMAL = [0.3, 0.2, 0.1, 0.1, 0.1, 0.2, 0.5, 2, 6, 9, 10, 9, 5, 7, 9, 9, 8, 6, 4, 3, 1.5, 1, 0.6, 0.4];
+/** Orders per local hour, relative: the day's demand profile (src/domain/demand-profile.ts). */
+const HOURLY_PROFILE_NORMAL = HOURLY_ORDER_PROFILE;
 /** Double-11: the same day shape plus a burst right after midnight when the promotion opens. */
 const HOURLY_PROFILE_DOUBLE11 = HOURLY_PROFILE_NORMAL.map((w, h) => (h === 0 ? 6 : h === 1 ? 3 : w));
 
@@ -239,13 +238,26 @@ export function toLocalIso(ms: number): string {
   return `${new Date(ms + LOCAL_OFFSET_MS).toISOString().slice(0, 19)}+08:00`;
 }
 
-/** The first 18:00 local at or after `ms`. */
-function roundUpTo18(ms: number): number {
+/**
+ * The ERP's promise (data/README.md "Promises"): an order placed by the ERP cut-off of the
+ * customer's promise tier is promised for the tier's days after the order day, by
+ * ERP_PROMISE.deliverByLocal; one placed later, a day after that. Orders placed at night (before
+ * the warehouses open at 08:00) count as placed that morning.
+ */
+export const ERP_PROMISE = {
+  /** End of the promised delivery window, local time. */
+  deliverByLocal: '18:00',
+} as const;
+
+/** Epoch ms of the promise for an order placed at `ms`, with the tier's days and ERP cut-off. */
+export function promiseMs(ms: number, days: number, cutoffLocal: string): number {
   const local = ms + LOCAL_OFFSET_MS;
   const dayStart = Math.floor(local / (24 * HOUR_MS)) * 24 * HOUR_MS;
-  let t = dayStart + 18 * HOUR_MS;
-  if (t < local) t += 24 * HOUR_MS;
-  return t - LOCAL_OFFSET_MS;
+  const minute = (local - dayStart) / 60_000;
+  const [ch, cm] = cutoffLocal.split(':').map(Number) as [number, number];
+  const [dh, dm] = ERP_PROMISE.deliverByLocal.split(':').map(Number) as [number, number];
+  const late = minute > ch * 60 + cm ? 1 : 0;
+  return dayStart + (days + late) * 24 * HOUR_MS + (dh * 60 + dm) * 60_000 - LOCAL_OFFSET_MS;
 }
 
 /** Weighted sampler over a fixed list (cumulative weights + binary search). */
@@ -385,11 +397,11 @@ export function buildCustomers(net: Network, regions: Regions): DemoCustomer[] {
 
 /**
  * Promise tier from the customer's home warehouse (the nearest regional one by estimated road km,
- * which the ERP quotes to the customer): 24 h when it is in the destination's province
- * (intra-province lanes deliver next day), 48 h elsewhere in East China, 72 h beyond. The
- * deadline is then moved to the next 18:00 local, the end of the delivery day.
+ * which the ERP quotes to the customer): next day when it is in the destination's province
+ * (intra-province lanes deliver next day), two days elsewhere in East China, three beyond; the
+ * ERP's order cut-off is the home warehouse's release cut-off.
  */
-function promiseHours(c: DemoCustomer, regional: readonly Warehouse[], provinceOfRegion: Map<string, string>): number {
+function promiseTier(c: DemoCustomer, regional: readonly Warehouse[], provinceOfRegion: Map<string, string>): { days: number; cutoffLocal: string } {
   let best: Warehouse | undefined;
   let bestKm = Infinity;
   for (const w of regional) {
@@ -400,9 +412,10 @@ function promiseHours(c: DemoCustomer, regional: readonly Warehouse[], provinceO
     }
   }
   const homeProvince = best ? provinceOfRegion.get(best.regionCode) : undefined;
-  if (homeProvince === c.provinceCode) return 24;
-  if (EAST_CHINA_PROVINCES.has(c.provinceCode)) return 48;
-  return 72;
+  const cutoffLocal = best?.cutoffLocal ?? '16:00';
+  if (homeProvince === c.provinceCode) return { days: 1, cutoffLocal };
+  if (EAST_CHINA_PROVINCES.has(c.provinceCode)) return { days: 2, cutoffLocal };
+  return { days: 3, cutoffLocal };
 }
 
 /** Seeded daily volume: overdispersed Poisson (±3 % day effect + √λ noise), clamped to ±12 %. */
@@ -464,7 +477,7 @@ export function generateOrders(net: Network, regions: Regions, opts: GenerateOpt
   const regional = net.warehouses.filter((w) => w.kind === 'regional');
   const provinceOfRegion = new Map(regions.features.map((f) => [f.properties.code, f.properties.provinceCode]));
   const regionName = new Map(regions.features.map((f) => [f.properties.code, f.properties.name]));
-  const promiseCache = new Map<string, number>();
+  const promiseCache = new Map<string, { days: number; cutoffLocal: string }>();
 
   const n = opts.count ?? dailyVolume(DAILY_ORDERS[opts.profile], rand);
   const drafts: { ms: number; idx: number; order: Omit<DemoOrder, 'orderId'> }[] = [];
@@ -488,10 +501,10 @@ export function generateOrders(net: Network, regions: Regions, opts: GenerateOpt
       lines = [...chosen.values()].map((s) => ({ sku: s.sku, qty: lineQty(s, rand) }));
     }
 
-    let hours = promiseCache.get(customer.id);
-    if (hours === undefined) {
-      hours = promiseHours(customer, regional, provinceOfRegion);
-      promiseCache.set(customer.id, hours);
+    let tier = promiseCache.get(customer.id);
+    if (tier === undefined) {
+      tier = promiseTier(customer, regional, provinceOfRegion);
+      promiseCache.set(customer.id, tier);
     }
     drafts.push({
       ms,
@@ -499,7 +512,7 @@ export function generateOrders(net: Network, regions: Regions, opts: GenerateOpt
       order: {
         customerId: customer.id,
         placedAt: toLocalIso(ms),
-        promisedBy: toLocalIso(roundUpTo18(ms + hours * HOUR_MS)),
+        promisedBy: toLocalIso(promiseMs(ms, tier.days, tier.cutoffLocal)),
         destination: {
           lon: customer.lon,
           lat: customer.lat,

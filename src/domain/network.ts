@@ -25,6 +25,11 @@ export interface Warehouse {
   cutoffLocal: string;
   /** Outbound parcels the warehouse can hand to couriers per day, parcels/day. */
   dailyOutboundParcels: number;
+  /**
+   * Courier collection waves, local times "HH:MM" (src/domain/waves.ts); absent: the default
+   * midday and evening waves (DEFAULT_PICKUP_WAVES).
+   */
+  pickupWavesLocal?: string[];
   /** "regional" for the 17 East-China warehouses, "national" for the large North-China one. */
   kind: 'regional' | 'national';
 }
@@ -51,6 +56,11 @@ export interface Sku {
   grossMarginCny: number;
   /** Shelf life from production, days; null when the part does not expire. */
   shelfLifeDays: number | null;
+  /**
+   * Least shelf life a unit must have left when it reaches the customer, days (null without a shelf
+   * life). Lots that would arrive with less are never offered (src/allocate/stages/lots.ts).
+   */
+  minRemainingShelfLifeDays: number | null;
 }
 
 export interface StockRow {
@@ -58,6 +68,9 @@ export interface StockRow {
   sku: string;
   /** Units on hand. */
   onHand: number;
+  /** The lot, for a shelf-life SKU (its stock is kept per lot), with its expiry day (YYYY-MM-DD, local). */
+  lot?: string;
+  expiresOn?: string;
 }
 
 /** One lane price of a courier: from an origin province to a destination province. */
@@ -70,8 +83,15 @@ export interface LaneRate {
   baseCny: number;
   /** Price per kg of parcel weight, CNY/kg. */
   perKgCny: number;
-  /** Pickup to delivery, hours. */
+  /** Pickup to delivery, hours: the courier's nominal product time ("24 h" = next day). */
   transitHours: number;
+  /**
+   * Days from the pickup wave's local day to the delivery day, as the lane is sold; absent:
+   * ⌈transitHours / 24⌉ (src/domain/waves.ts laneDays).
+   */
+  transitDays?: number;
+  /** End of the delivery window on the delivery day, local "HH:MM"; absent: 18:00. */
+  deliverByLocal?: string;
 }
 
 export interface Courier {
@@ -84,6 +104,11 @@ export interface Courier {
   /** Default daily capacity per destination province, parcels/day; null = unlimited. */
   dailyParcelsPerRegion: number | null;
   rates: LaneRate[];
+  /**
+   * The world's delivery delays (replays only, src/replay/engine.ts): shares of parcels that
+   * arrive 0, 1, 2, … days after the lane's delivery day; sums to 1. Absent: never late.
+   */
+  daysLateShares?: number[];
 }
 
 /** A line-haul lane between two warehouses (stock transfer by truck). */

@@ -80,6 +80,11 @@ export class RegionIndex {
     return best?.props ?? null;
   }
 
+  /** Every province code of the regions, sorted (the re-optimisation job reads the shipment index per province). */
+  provinceCodes(): string[] {
+    return [...new Set([...this.byCode.values()].map((r) => r.provinceCode))].sort();
+  }
+
   get(code: string): RegionProps | undefined {
     return this.byCode.get(code);
   }

@@ -10,6 +10,7 @@ export const LIVE_EVENTS = {
   stock: 'StockUpdate',
   capacity: 'CapacityUpdate',
   kpi: 'Kpi',
+  goodbye: 'Goodbye',
 } as const;
 export type LiveEvent = keyof typeof LIVE_EVENTS;
 

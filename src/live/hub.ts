@@ -1,7 +1,8 @@
+import type { Reoptimization } from '../allocate/reoptimized.js';
 import { hostname } from 'node:os';
 import type { Namespace, Socket } from 'socket.io';
-import { localDay } from '../allocate/time.js';
-import { counterKeys } from '../allocate/candidates.js';
+import { localDay } from '../domain/time.js';
+import { counterKeys } from '../store/keys.js';
 import type { Services } from '../api/services.js';
 import type { Decision } from '../domain/schemas.js';
 import type { LiveCodec, LiveEvent } from './codec.js';
@@ -95,7 +96,13 @@ interface WarehouseStock {
 
 export interface KpiSample {
   at: number;
+  /** Money of the decision, CNY: freight + transfers + storage (no penalty). */
   cost: number;
+  /** Its decision weights, CNY: lateness + split penalties (reported apart, never money). */
+  penalty?: number;
+  /** Units backordered and their value at list price, CNY. */
+  backorderedUnits?: number;
+  backorderedValue?: number;
   shipments: number;
   split: boolean;
   backordered: boolean;
@@ -113,6 +120,9 @@ export class KpiWindow {
   /** Index of the oldest sample still in the window. */
   private head = 0;
   cost = 0;
+  penalty = 0;
+  backorderedUnits = 0;
+  backorderedValue = 0;
   shipments = 0;
   split = 0;
   backordered = 0;
@@ -136,6 +146,8 @@ export class KpiWindow {
       this.samples.length = 0;
       this.head = 0;
       this.cost = 0;
+      this.penalty = 0;
+      this.backorderedValue = 0;
     } else if (this.head > 1024 && this.head * 2 > this.samples.length) {
       this.samples.splice(0, this.head);
       this.head = 0;
@@ -144,6 +156,9 @@ export class KpiWindow {
 
   private count(s: KpiSample, sign: 1 | -1): void {
     this.cost += sign * s.cost;
+    this.penalty += sign * (s.penalty ?? 0);
+    this.backorderedUnits += sign * (s.backorderedUnits ?? 0);
+    this.backorderedValue += sign * (s.backorderedValue ?? 0);
     this.shipments += sign * s.shipments;
     if (s.split) this.split += sign;
     if (s.backordered) this.backordered += sign;
@@ -260,9 +275,14 @@ export class LiveHub {
     this.recent.push(live);
     if (this.recent.length > this.recentMax) this.recent.splice(0, this.recent.length - this.recentMax);
     this.ordersTotal++;
+    const sku = this.svc.net.skuByCode;
     this.window.add({
       at: now,
-      cost: d.totalCost,
+      // Money only, over every decision of the window (issue 16); penalties apart.
+      cost: d.shipments.reduce((n, x) => n + x.cost.freight + x.cost.transfer + x.cost.storage, 0),
+      penalty: d.shipments.reduce((n, x) => n + x.cost.lateness + x.cost.split, 0),
+      backorderedUnits: d.backordered.reduce((n, b) => n + b.qty, 0),
+      backorderedValue: d.backordered.reduce((n, b) => n + b.qty * (sku.get(b.sku)?.priceCny ?? 0), 0),
       shipments: d.shipments.length,
       split: d.shipments.length > 1,
       backordered: d.backordered.length > 0,
@@ -325,7 +345,56 @@ export class LiveHub {
     });
   }
 
-  /** Shipment status changes (Status message fields): queued like decisions; nothing calls this yet (the tracker has no listeners). */
+  /**
+   * A re-optimisation move (src/allocate/reoptimize.ts): one Reroute message per new shipment, with
+   * reason REOPTIMIZED, the old shipment of the same index (or the first) as its origin, and the
+   * order's whole money saving as the first message's costDelta (negative: cheaper). The recent
+   * decision, when this instance holds it, takes the new shipments, so a later snapshot shows them.
+   */
+  publishReoptimization(orderId: string, m: Reoptimization): void {
+    let known: LiveDecision | undefined;
+    for (let i = this.recent.length - 1; i >= 0 && !known; i--) if (this.recent[i]!.orderId === orderId) known = this.recent[i];
+    if (known) {
+      known.shipments = m.shipments.map((s) => ({
+        warehouseId: s.warehouseId,
+        courierId: s.courierId,
+        lines: s.lines,
+        transfers: s.transfers,
+        weightKg: s.weightKg,
+        parcels: s.parcels,
+        distanceKm: s.distanceKm,
+        etaMs: Date.parse(s.eta),
+        cost: s.cost,
+      }));
+      known.totalCost = m.totalCost;
+    }
+    const atMs = Date.parse(m.at) || Date.now();
+    m.shipments.forEach((s, i) => {
+      const was = m.from[i] ?? m.from[0]!;
+      const eta = Date.parse(s.eta);
+      this.publishReroute({
+        orderId,
+        fromWarehouseId: was.warehouseId,
+        toWarehouseId: s.warehouseId,
+        fromCourierId: was.courierId,
+        toCourierId: s.courierId,
+        reasonCode: m.code,
+        detail: m.detail,
+        ...(i === 0 ? { costDelta: -m.savingCny } : {}),
+        atMs,
+        ...(known?.destination ? { destination: known.destination } : {}),
+        shipment: i,
+        fromTrackingNumber: was.trackingNumber,
+        trackingNumber: s.trackingNumber,
+        parcels: s.parcels,
+        freight: s.cost.freight,
+        lateness: s.cost.lateness,
+        ...(Number.isFinite(eta) ? { etaMs: eta } : {}),
+      });
+    });
+  }
+
+  /** Shipment status changes (Status message fields), from the tracker's scans (attachLive): queued like decisions. */
   publishStatus(s: object): void {
     this.pending.statuses.push(s);
     this.schedule();
@@ -370,6 +439,21 @@ export class LiveHub {
       this.pending.statuses = [];
     }
     this.stats.frames++;
+  }
+
+  /**
+   * Closes sockets of this instance with a reason (a Goodbye message first, then the disconnect):
+   * all of them (shutdown), or those `which` picks (a revoked key).
+   */
+  goodbye(code: string, detail: string, which: (s: Socket) => boolean = () => true): number {
+    let n = 0;
+    for (const s of this.nsp.sockets.values()) {
+      if (!which(s)) continue;
+      this.emitTo(s, 'goodbye', { code, detail });
+      s.disconnect(true);
+      n++;
+    }
+    return n;
   }
 
   /** Whether a frame can reach anyone: a map of this instance in the room, or (clustered) maybe one elsewhere. */
@@ -447,6 +531,10 @@ export class LiveHub {
       ordersPerMin: Math.round((orders / (spanMs / 60_000)) * 10) / 10,
       costTotal: Math.round(cost * 100) / 100,
       ...(orders > 0 ? { costPerOrder: Math.round((cost / orders) * 100) / 100 } : {}),
+      penaltyTotal: Math.round(w.penalty * 100) / 100,
+      ...(orders > 0 ? { penaltyPerOrder: Math.round((w.penalty / orders) * 100) / 100 } : {}),
+      backorderedUnits: w.backorderedUnits,
+      backorderedValueCny: Math.round(w.backorderedValue * 100) / 100,
       ...(this.onTimePct !== undefined ? { onTimePct: this.onTimePct } : {}),
       shipments: w.shipments,
       splitOrders: w.split,

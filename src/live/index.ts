@@ -6,9 +6,14 @@ import * as turf from '@turf/turf';
 import { Server } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import type { AllocateRequest } from '../domain/schemas.js';
+import { DspError } from '../errors.js';
 import { closeRedis } from '../util/redis-close.js';
 import { LiveCodec } from './codec.js';
-import { LiveHub, type LiveHubOptions, type LiveServices } from './hub.js';
+import type { Services } from '../services.js';
+import { LiveHub, type LiveHubOptions } from './hub.js';
+import type { KeyRegistry } from '../auth/keys.js';
+import { allowedOrigins, guardLive, originAllowed } from './auth.js';
+import { LIVE_MAP_CSP } from '../http/security.js';
 import { livePaths } from './paths.js';
 
 export { LiveHub } from './hub.js';
@@ -21,11 +26,8 @@ export interface LiveOptions extends LiveHubOptions {
   path?: string;
   /** Serve the page at / (default true). */
   servePage?: boolean;
-  /**
-   * The service's rerouter, whose reroutes go on the stream; default: app.dspRerouter when
-   * buildApp decorated one.
-   */
-  rerouter?: { listeners: ((orderId: string, r: Parameters<LiveHub['publishServiceReroute']>[1]) => void)[] };
+  /** The API keys a handshake is checked against; default: app.dspKeys (buildApp decorates it). */
+  keys?: KeyRegistry;
 }
 
 const TYPES: Record<string, string> = {
@@ -44,12 +46,13 @@ const TYPES: Record<string, string> = {
 /** Sends a file from `dir` (no path escapes), with a content type and a short cache. */
 async function sendFrom(reply: FastifyReply, dir: string, rel: string, maxAge = 300): Promise<FastifyReply> {
   const full = normalize(join(dir, rel));
-  if (!full.startsWith(dir + sep) && full !== dir) return reply.status(404).send({ error: { code: 'DSP_NOT_FOUND', message: `no file ${rel}`, details: [] } });
+  const missing = new DspError('DSP_NOT_FOUND', `no file ${rel}`);
+  if (!full.startsWith(dir + sep) && full !== dir) return reply.status(missing.status).send(missing.toJSON());
   try {
     const s = await stat(full);
     if (!s.isFile()) throw new Error('not a file');
   } catch {
-    return reply.status(404).send({ error: { code: 'DSP_NOT_FOUND', message: `no file ${rel}`, details: [] } });
+    return reply.status(missing.status).send(missing.toJSON());
   }
   const body = await readFile(full);
   return reply
@@ -64,15 +67,22 @@ async function sendFrom(reply: FastifyReply, dir: string, rel: string, maxAge = 
  *    (a snapshot to each joining client, then batched deltas; docs/live.md);
  *  - the page at / (web/), MapLibre GL and protobufjs from node_modules under /vendor/, the schema
  *    at /live/dispatchd.proto and the offline region layers at /live/regions.geojson;
- *  - every decision of svc.allocator goes on the stream; the request's destination is taken from
- *    POST /v1/allocate bodies (a decision does not carry it); so does every reroute of
- *    opts.rerouter (default app.dspRerouter).
+ *  - every decision of the service's allocator goes on the stream, and every reroute of its
+ *    rerouter and every scan of its tracker (as shipment status); the request's destination is
+ *    taken from POST /v1/allocate bodies (a decision does not carry it);
+ *  - the on-time rate comes from the tracker's KPIs unless opts.onTime says otherwise.
  * Call before app.listen / app.ready. Closed with the app.
  */
-export async function attachLive(app: FastifyInstance, svc: LiveServices, opts: LiveOptions = {}): Promise<LiveHub> {
+export async function attachLive(app: FastifyInstance, svc: Services, opts: LiveOptions = {}): Promise<LiveHub> {
   const paths = livePaths();
   const codec = await LiveCodec.load(paths.proto);
+  const keys = opts.keys ?? (app.hasDecorator('dspKeys') ? app.dspKeys : undefined);
+  if (!keys) throw new Error('attachLive needs the API key registry (opts.keys, or an app built by buildApp)');
+  const origins = allowedOrigins(svc.config.allowedOrigins);
   const io = new Server(app.server, {
+    // Every transport request of every namespace: a browser page of another origin is refused
+    // before any namespace sees it (src/live/auth.ts; the namespaces check keys and roles).
+    allowRequest: (req, cb) => cb(null, originAllowed(req.headers, origins)),
     path: opts.path ?? '/socket.io',
     serveClient: true,
     // The page is served by this same origin; nothing else needs CORS.
@@ -91,7 +101,25 @@ export async function attachLive(app: FastifyInstance, svc: LiveServices, opts: 
     io.adapter(createAdapter(pub, sub, { key: 'dispatchd-live' }));
   }
   const nsp = io.of('/live');
-  const hub = new LiveHub(nsp, codec, svc, { ...opts, clustered: opts.clustered ?? pub !== undefined });
+  const hub = new LiveHub(nsp, codec, svc, {
+    onTime: async () => (await svc.tracker.kpi()).onTimeRate,
+    ...opts,
+    clustered: opts.clustered ?? pub !== undefined,
+  });
+  // Keys and roles in the handshake of /live, `/` closed, open sockets dropped when their key is revoked.
+  const stopGuard = guardLive(io, nsp, keys, {
+    allowedOrigins: origins,
+    recheckMs: Math.max(50, svc.config.authCacheMs),
+    goodbye: (code, detail, which) => hub.goodbye(code, detail, which),
+    onError: (err) => app.log.warn({ err }, 'live: API key not checked'),
+  });
+  // Before the listener closes: a connected map keeps its (upgraded) connection open, which kept
+  // server.close() waiting until the map went away. Each map is told why, then disconnected.
+  app.addHook('preClose', async () => {
+    stopGuard();
+    const n = hub.goodbye('DSP_SHUTTING_DOWN', 'this instance is shutting down; reconnect to reach another one');
+    if (n > 0) app.log.info({ sockets: n }, 'live: sockets closed for shutdown');
+  });
 
   const onDecision = (d: Parameters<LiveHub['publishDecision']>[0]) => {
     try {
@@ -100,8 +128,7 @@ export async function attachLive(app: FastifyInstance, svc: LiveServices, opts: 
       app.log.warn({ err }, 'live: decision not published');
     }
   };
-  svc.allocator?.listeners.push(onDecision);
-  const rerouter = opts.rerouter ?? (app.hasDecorator('dspRerouter') ? app.dspRerouter : undefined);
+  svc.allocator.listeners.push(onDecision);
   const onReroute = (orderId: string, r: Parameters<LiveHub['publishServiceReroute']>[1]) => {
     try {
       hub.publishServiceReroute(orderId, r);
@@ -109,7 +136,28 @@ export async function attachLive(app: FastifyInstance, svc: LiveServices, opts: 
       app.log.warn({ err }, 'live: reroute not published');
     }
   };
-  rerouter?.listeners.push(onReroute);
+  svc.rerouter.listeners.push(onReroute);
+  const onReoptimize = (orderId: string, m: Parameters<LiveHub['publishReoptimization']>[1]) => {
+    try {
+      hub.publishReoptimization(orderId, m);
+    } catch (err) {
+      app.log.warn({ err }, 'live: re-optimisation not published');
+    }
+  };
+  svc.reoptimizer.listeners.push(onReoptimize);
+  // Each new scan is a shipment status on the map (the shipment of the scanning warehouse).
+  const onScan: Services['tracker']['listeners'][number] = (orderId, scan, view, d) => {
+    const s = d.decision.shipments.find((x) => x.warehouseId === scan.warehouseId) ?? d.decision.shipments[0];
+    hub.publishStatus({
+      orderId,
+      warehouseId: s?.warehouseId ?? '',
+      courierId: s?.courierId ?? '',
+      code: view.exception ? 'EXCEPTION' : (view.state ?? 'UNKNOWN').toUpperCase(),
+      atMs: scan.at,
+      ...(view.deliveredAt !== null && d.promisedByMs !== undefined ? { onTime: view.deliveredAt <= d.promisedByMs } : {}),
+    });
+  };
+  svc.tracker.listeners.push(onScan);
 
   // The destination of each order, from the allocate request (the decision does not carry it).
   app.addHook('preHandler', async (req) => {
@@ -142,7 +190,8 @@ export async function attachLive(app: FastifyInstance, svc: LiveServices, opts: 
   await app.register(async (scope) => {
     const hide = { schema: { hide: true } };
     if (opts.servePage !== false) {
-      scope.get('/', hide, (_req, reply) => sendFrom(reply, paths.web, 'index.html', 0));
+      // The one document whose policy allows eval (protobufjs's decoders; src/http/security.ts).
+      scope.get('/', hide, (_req, reply) => sendFrom(reply.header('content-security-policy', LIVE_MAP_CSP), paths.web, 'index.html', 0));
       scope.get('/web/*', hide, (req, reply) => sendFrom(reply, paths.web, (req.params as { '*': string })['*'], 0));
     }
     scope.get('/vendor/maplibre/*', hide, (req, reply) => sendFrom(reply, paths.maplibre, (req.params as { '*': string })['*'], 86_400));
@@ -157,10 +206,15 @@ export async function attachLive(app: FastifyInstance, svc: LiveServices, opts: 
   });
 
   app.addHook('onClose', async () => {
-    const i = svc.allocator?.listeners.indexOf(onDecision) ?? -1;
-    if (i >= 0) svc.allocator?.listeners.splice(i, 1);
-    const j = rerouter?.listeners.indexOf(onReroute) ?? -1;
-    if (j >= 0) rerouter?.listeners.splice(j, 1);
+    for (const [list, l] of [
+      [svc.allocator.listeners, onDecision],
+      [svc.rerouter.listeners, onReroute],
+      [svc.reoptimizer.listeners, onReoptimize],
+      [svc.tracker.listeners, onScan],
+    ] as const) {
+      const i = (list as unknown[]).indexOf(l);
+      if (i >= 0) list.splice(i, 1);
+    }
     await hub.close();
     io.disconnectSockets(true);
     // io.close() would also close app.server, which fastify closes itself.

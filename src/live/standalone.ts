@@ -1,19 +1,17 @@
 /**
- * A service with the live map and the demo feed, built from outside buildApp: for the live tests,
- * the fan-out bench and a quick look (`npx tsx src/live/standalone.ts`, PORT and DEMO_FEED_RATE
- * from the environment). buildApp does not expose its Services, so this builds a second Allocator
- * on the app's own store and network (decisions reserve the same stock); once attachLive and
- * startDemoFeed are wired into buildApp / main.ts this module is only a convenience.
+ * A service with the live map and, optionally, the demo feed, listening on a port: for the live
+ * tests, the fan-out bench and a quick look (`npx tsx src/live/standalone.ts`, PORT and
+ * DEMO_FEED_RATE from the environment). It opens its services in the composition root
+ * (src/services.ts) like `npm start` does, so the feed's decisions are the service's own: they
+ * reach the metrics, the tracker and the map through the one allocator.
  */
 import type { FastifyInstance } from 'fastify';
-import { Allocator } from '../allocate/allocator.js';
-import type { Services } from '../api/services.js';
-import { buildApp, loadNetworkContext } from '../app.js';
+import { buildApp } from '../app.js';
 import { loadConfig, type Config } from '../config.js';
-import { startDemoFeed, type DemoFeed } from '../demo/feed.js';
+import { startDemo } from '../demo/index.js';
+import type { DemoFeed } from '../demo/feed.js';
 import type { NetworkContext } from '../network/context.js';
-import { loadExactSolver } from '../solve/exact.js';
-import { InThreadSolver } from '../solve/pool.js';
+import { openServices, type Services } from '../services.js';
 import type { Store } from '../store/types.js';
 import { attachLive, type LiveOptions } from './index.js';
 import type { LiveHub } from './hub.js';
@@ -42,35 +40,22 @@ export interface LiveService {
 
 export async function startLiveService(opts: LiveServiceOptions = {}): Promise<LiveService> {
   const config = loadConfig({}, { solverThreads: 0, ...opts.config });
-  const net = opts.net ?? loadNetworkContext(config);
-  const app = await buildApp({ config, net, logger: opts.logger ?? false, ...(opts.store ? { store: opts.store } : {}) });
-  const solver = new InThreadSolver(await loadExactSolver(config.solver));
-  const store = app.dspStore;
-  const allocator = new Allocator(net, config, store, solver);
-  const svc: Services = { net, store, allocator, solver, config, clock: Date.now };
+  const svc = await openServices(config, { ...(opts.net ? { net: opts.net } : {}), ...(opts.store ? { store: opts.store } : {}) });
+  const app = await buildApp({ config, services: svc, logger: opts.logger ?? false });
   const hub = await attachLive(app, svc, opts.live ?? {});
+  const demo = opts.feedRate && opts.feedRate > 0 ? await startDemo(app, svc, hub, { rate: opts.feedRate, seed: opts.feedSeed ?? 1, simulatedWms: false }) : undefined;
   await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 });
   const addr = app.server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : opts.port ?? 0;
-  const feed =
-    opts.feedRate && opts.feedRate > 0
-      ? startDemoFeed(svc, {
-          rate: opts.feedRate,
-          seed: opts.feedSeed ?? 1,
-          onOrder: (o) => hub.noteOrder(o.orderId, o),
-          onError: (err) => app.log.warn({ err }, 'demo feed: order not allocated'),
-        })
-      : undefined;
+  const port = typeof addr === 'object' && addr ? addr.port : (opts.port ?? 0);
   return {
     app,
     hub,
     svc,
-    feed,
+    feed: demo?.feed,
     url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
     async close() {
-      await feed?.stop();
+      await demo?.stop();
       await app.close();
-      await solver.close();
     },
   };
 }

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Courier, LaneRate, LineHaul, Network, RegionProps, Sku, Warehouse } from '../domain/network.js';
 import { RoadDistance } from '../geo/distance.js';
 import { RegionIndex } from '../geo/regions.js';
+import { loadNetwork, loadRegions } from './load.js';
 
 /**
  * The loaded network with its lookups built once at start-up, so the allocation hot path does
@@ -66,4 +67,10 @@ export class NetworkContext {
     byTo.set(toProvince, best);
     return best;
   }
+}
+
+/** The network of config.dataDir (the bundled data/ when empty), with its lookups built. */
+export function loadNetworkContext(config: Pick<Config, 'dataDir' | 'detourFactor'>): NetworkContext {
+  const dir = config.dataDir === '' ? undefined : config.dataDir;
+  return new NetworkContext(loadNetwork(dir), loadRegions(dir), config);
 }

@@ -12,6 +12,7 @@ import { dirname, join, parse as parsePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { booleanPointInPolygon } from '@turf/turf';
 import type { Feature, FeatureCollection, MultiPolygon, Polygon } from 'geojson';
+import type { StatusMap } from '../domain/scan-states.js';
 import type {
   Corridor,
   Courier,
@@ -242,11 +243,37 @@ function checkWarehouses(dataDir: string, issues: Issues): Warehouse[] {
     processingHours: r.num('processingHours', 0, 72, { minExclusive: true }),
     cutoffLocal: r.str('cutoffLocal', HHMM),
     dailyOutboundParcels: r.num('dailyOutboundParcels', 0, 1_000_000, { integer: true }),
+    ...optionalWaves(r),
     kind: r.oneOf('kind', ['regional', 'national'] as const),
   }));
   if (rows.length === 0 && issues.list.length === 0) issues.add(file, '', 'holds no warehouse');
   checkUnique(issues, file, 'id', out.map((w) => w.id));
   return out;
+}
+
+/** A courier's optional delay shares: 1-8 non-negative shares of parcels 0, 1, … days late, summing to 1. */
+function daysLate(r: Row): { daysLateShares?: number[] } {
+  const v = r.obj.daysLateShares;
+  if (v === undefined) return {};
+  if (!Array.isArray(v) || v.length === 0 || v.length > 8 || v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || x < 0)) {
+    r.fail('daysLateShares must be 1-8 non-negative numbers (shares of parcels 0, 1, … days late)');
+    return {};
+  }
+  const sum = (v as number[]).reduce((a, b) => a + b, 0);
+  if (Math.abs(sum - 1) > 1e-9) r.fail(`daysLateShares must sum to 1, got ${sum}`);
+  return { daysLateShares: [...(v as number[])] };
+}
+
+/** A warehouse's optional collection waves: a non-empty list of distinct local "HH:MM" times. */
+function optionalWaves(r: Row): { pickupWavesLocal?: string[] } {
+  const v = r.obj.pickupWavesLocal;
+  if (v === undefined) return {};
+  if (!Array.isArray(v) || v.length === 0 || v.some((t) => typeof t !== 'string' || !HHMM.test(t))) {
+    r.fail('pickupWavesLocal must be a non-empty array of local "HH:MM" times');
+    return {};
+  }
+  if (new Set(v).size !== v.length) r.fail('pickupWavesLocal lists a wave twice');
+  return { pickupWavesLocal: [...(v as string[])].sort() };
 }
 
 function checkStores(dataDir: string, issues: Issues): Store[] {
@@ -271,6 +298,10 @@ function checkSkus(dataDir: string, issues: Issues): Sku[] {
     // A margin above the price would mean a negative purchase cost.
     if (Number.isFinite(price) && Number.isFinite(margin) && margin > price) r.fail(`grossMarginCny ${margin} exceeds priceCny ${price}`);
     const shelf = r.obj.shelfLifeDays;
+    const shelfLifeDays = shelf === null ? null : r.num('shelfLifeDays', 1, 36_500, { integer: true });
+    // Older catalogues have no minimum: the one-third rule of build-catalogue.ts stands in.
+    const minRemainingShelfLifeDays =
+      shelfLifeDays === null ? null : r.obj.minRemainingShelfLifeDays === undefined ? Math.ceil(shelfLifeDays / 3) : r.num('minRemainingShelfLifeDays', 0, shelfLifeDays, { integer: true });
     return {
       sku: r.str('sku', SKU_ID),
       name: r.str('name'),
@@ -278,7 +309,8 @@ function checkSkus(dataDir: string, issues: Issues): Sku[] {
       unitWeightKg: r.num('unitWeightKg', 0, 10_000, { minExclusive: true }),
       priceCny: price,
       grossMarginCny: margin,
-      shelfLifeDays: shelf === null ? null : r.num('shelfLifeDays', 1, 36_500, { integer: true }),
+      shelfLifeDays,
+      minRemainingShelfLifeDays,
     };
   });
   checkUnique(issues, file, 'sku', out.map((s) => s.sku));
@@ -343,6 +375,8 @@ function checkCouriers(dataDir: string, issues: Issues, provinceCodes: Set<strin
           baseCny: rr.num('baseCny', 0, 10_000),
           perKgCny: rr.num('perKgCny', 0, 10_000),
           transitHours: rr.num('transitHours', 0, 720, { minExclusive: true }),
+          ...(rr.obj.transitDays !== undefined ? { transitDays: rr.num('transitDays', 0, 30, { integer: true }) } : {}),
+          ...(rr.obj.deliverByLocal !== undefined ? { deliverByLocal: rr.str('deliverByLocal', HHMM) } : {}),
         };
         const key = `${parsed.from}>${parsed.to}`;
         const first = lanes.get(key);
@@ -358,6 +392,7 @@ function checkCouriers(dataDir: string, issues: Issues, provinceCodes: Set<strin
       maxParcelKg: r.num('maxParcelKg', 0, 10_000, { minExclusive: true }),
       dailyParcelsPerRegion: capacity === null ? null : r.num('dailyParcelsPerRegion', 0, 10_000_000, { integer: true }),
       rates,
+      ...daysLate(r),
     };
   });
   checkUnique(issues, file, 'id', out.map((c) => c.id));
@@ -456,4 +491,16 @@ export function loadNetwork(dataDir = defaultDataDir()): Network {
   }
   if (issues.list.length > 0) throw new NetworkDataError(dataDir, issues.list);
   return { warehouses, stores, skus, stock, couriers, lineHauls, corridors };
+}
+
+/** Loads and checks the mapping: every code names a known state or exception. */
+export function loadStatusMap(dataDir: string = defaultDataDir()): StatusMap {
+  const map = JSON.parse(readFileSync(join(dataDir, 'wms/status-map.json'), 'utf8')) as StatusMap;
+  const states = new Set(map.states.map((s) => s.state));
+  const exceptions = new Set(map.exceptions.map((e) => e.exception));
+  for (const [code, m] of Object.entries(map.codes)) {
+    const ok = (m.state !== undefined && states.has(m.state) && m.exception === undefined) || (m.exception !== undefined && exceptions.has(m.exception) && m.state === undefined);
+    if (!ok) throw new Error(`data/wms/status-map.json: code ${code} must name exactly one known state or exception`);
+  }
+  return map;
 }

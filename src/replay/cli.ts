@@ -1,35 +1,37 @@
 #!/usr/bin/env node
-import { writeFileSync } from 'node:fs';
-import { loadNetworkContext } from '../app.js';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config.js';
-import { defaultDataDir } from '../network/load.js';
-import { loadExactSolver } from '../solve/exact.js';
-import { InThreadSolver } from '../solve/pool.js';
-import { loadStatusMap, StatusMachine } from '../tracking/status.js';
-import { replayPolicy, scenarioEvents, type Policy, type PolicyReport } from './engine.js';
-import { hindsightBound, type HindsightBound } from './hindsight.js';
+import { openReplayContext } from './context.js';
+import type { Policy } from './engine.js';
 import { renderReport } from './report.js';
-import { loadScenario, ScenarioError, ScenarioSchema } from './scenario.js';
+import { CLAIRVOYANT_MIP_MS } from './clairvoyant.js';
+import { runReplay, type ClairvoyantResult } from './run.js';
+import { loadScenario, ScenarioError, scenarioProblems, ScenarioSchema } from './scenario.js';
 
 /**
- * `npm run replay -- <scenario.json> [--policies nearest,radius-rule,optimized] [--json out.json] [--html out.html]`
+ * `npm run replay -- <scenario.json> [--policies nearest,radius-rule,optimized] [--json out.json] [--html out.html] [--no-hindsight] [--clairvoyant] [--clairvoyant-result result.json] [--reoptimize]`
  * `npm run replay -- --schema` prints the scenario JSON Schema.
  *
  * Replays a scenario under each policy (src/replay/engine.ts), with a progress bar on stderr, and
- * prints the KPI table with each policy's gap to the hindsight bound (src/replay/hindsight.ts;
- * --no-hindsight skips it); --json and --html write the report.
+ * prints the KPI table (money and penalties apart, docs/replays.md), with the per-order hindsight
+ * bound (src/replay/hindsight.ts; --no-hindsight skips it) and, with --clairvoyant, the
+ * whole-stream clairvoyant model (src/replay/clairvoyant.ts: its LP bound and plan) and each
+ * policy's gap to the bound and share of the gap captured; --clairvoyant-result reads a result
+ * computed before ({lpBound, costPerOrder, onTimeRate} as JSON) instead. --json and --html write
+ * the report.
  */
-const POLICIES: readonly Policy[] = ['nearest', 'radius-rule', 'optimized'];
+const POLICIES: readonly Policy[] = ['nearest', 'radius-rule', 'myopic', 'optimized'];
 
 async function main(argv: string[]): Promise<number> {
   if (argv.includes('--schema')) {
     process.stdout.write(`${JSON.stringify(ScenarioSchema, null, 2)}\n`);
     return 0;
   }
-  const path = argv.find((a) => !a.startsWith('--') && argv[argv.indexOf(a) - 1] !== '--policies' && argv[argv.indexOf(a) - 1] !== '--json' && argv[argv.indexOf(a) - 1] !== '--html');
+  const valued = ['--policies', '--json', '--html', '--clairvoyant-result'];
+  const path = argv.find((a, i) => !a.startsWith('--') && !valued.includes(argv[i - 1] ?? ''));
   const flag = (name: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : undefined);
   if (!path) {
-    console.error('usage: npm run replay -- <scenario.json> [--policies nearest,radius-rule,optimized] [--json out.json] [--html out.html] | --schema');
+    console.error('usage: npm run replay -- <scenario.json> [--policies nearest,radius-rule,optimized] [--json out.json] [--html out.html] [--no-hindsight] [--clairvoyant | --clairvoyant-result result.json] [--reoptimize] | --schema');
     return 2;
   }
   let config;
@@ -51,56 +53,90 @@ async function main(argv: string[]): Promise<number> {
     console.error(`unknown policies: ${bad.join(', ')} (use ${POLICIES.join(', ')})`);
     return 2;
   }
-  const net = loadNetworkContext(config);
-  const events = scenarioEvents(scenario, fileEvents, net);
-  const solver = new InThreadSolver(await loadExactSolver(config.solver));
-  const machine = new StatusMachine(loadStatusMap(defaultDataDir()));
-  const orders = events.filter((e) => e.type === 'order').length;
-  console.error(`${scenario.name}: ${orders} orders, ${events.length} events, policies ${asked.join(', ')}`);
-  const policies: Record<string, PolicyReport> = {};
-  for (const policy of asked as Policy[]) {
-    const t0 = Date.now();
-    policies[policy] = await replayPolicy(scenario, events, policy, {
-      net,
-      config,
-      solver,
-      machine,
-      onProgress: (done, total) => {
-        if (!process.stderr.isTTY && done !== total) return;
-        const width = 30;
-        const filled = Math.round((done / total) * width);
-        process.stderr.write(`\r  ${policy.padEnd(12)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}${done === total ? `  ${((Date.now() - t0) / 1000).toFixed(1)} s\n` : ''}`);
-      },
-    });
+  let clairvoyant: ClairvoyantResult | null = null;
+  const clairFile = flag('clairvoyant-result');
+  if (clairFile) {
+    try {
+      const c = JSON.parse(readFileSync(clairFile, 'utf8')) as Partial<ClairvoyantResult>;
+      clairvoyant = { lpBound: c.lpBound ?? null, costPerOrder: c.costPerOrder ?? null, onTimeRate: c.onTimeRate ?? null };
+    } catch (e) {
+      console.error(`--clairvoyant-result ${clairFile}: ${(e as Error).message}`);
+      return 2;
+    }
   }
-  let hindsight: HindsightBound | null = null;
-  if (!argv.includes('--no-hindsight')) {
-    const t0 = Date.now();
-    hindsight = await hindsightBound(events, net, config, solver, (done, total) => {
+  const { net, solver, machine } = await openReplayContext(config);
+  const problems = scenarioProblems(scenario, net, fileEvents);
+  if (problems.length > 0) {
+    console.error(`${path}: ${problems.slice(0, 10).join('; ')}`);
+    return 2;
+  }
+  console.error(`${scenario.name}: policies ${asked.join(', ')}`);
+  const started = new Map<string, number>();
+  const result = await runReplay(scenario, fileEvents, asked as Policy[], {
+    net,
+    config,
+    solver,
+    machine,
+    hindsight: !argv.includes('--no-hindsight'),
+    clairvoyant,
+    clairvoyantModel: argv.includes('--clairvoyant') || scenario.clairvoyant === true ? { mipTimeLimitMs: CLAIRVOYANT_MIP_MS, lateDayWeight: 0 } : null,
+    // --reoptimize: the re-optimisation job runs every REOPTIMIZE_INTERVAL_MS of simulated time (5 min when it is 0, i.e. off in service).
+    ...(argv.includes('--reoptimize') ? { reoptimizeIntervalMs: config.reoptimizeIntervalMs || 300_000 } : {}),
+    onProgress: (stage, done, total) => {
+      if (!started.has(stage)) started.set(stage, Date.now());
       if (!process.stderr.isTTY && done !== total) return;
-      process.stderr.write(`\r  hindsight    ${done}/${total}${done === total ? `  ${((Date.now() - t0) / 1000).toFixed(1)} s\n` : ''}`);
-    });
-  }
+      const width = 30;
+      const filled = Math.round((done / Math.max(1, total)) * width);
+      process.stderr.write(`\r  ${stage.padEnd(12)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}${done === total ? `  ${((Date.now() - started.get(stage)!) / 1000).toFixed(1)} s\n` : ''}`);
+    },
+  });
+  const hindsight = result.hindsight;
   const table = Object.fromEntries(
-    Object.entries(policies).map(([name, r]) => [
+    Object.entries(result.policies).map(([name, r]) => [
       name,
       {
         'on-time %': +(r.onTimeRate * 100).toFixed(1),
-        'CNY/order': r.costPerOrder,
+        'money CNY/order': r.costPerOrder,
+        'penalties CNY/order': r.penaltyPerOrder,
         'split %': +(r.splitRate * 100).toFixed(1),
         transfers: r.transfers,
         backorders: r.backorders,
+        'backordered units': r.backorderedUnits,
+        'backordered CNY': r.backorderedValueCny,
+        partial: r.partialOrders,
         'failed dispatches': r.failedDispatches,
         reroutes: r.reroutes,
+        'overflow parcels': r.overflowParcels,
         'decision µs p50': r.decisionMicrosP50,
         'decision µs p99': r.decisionMicrosP99,
-        'gap to hindsight %': hindsight && hindsight.costPerOrder > 0 ? +((r.costPerOrder / hindsight.costPerOrder - 1) * 100).toFixed(1) : null,
+        'gap captured %': r.gapCaptured === null ? null : +(r.gapCaptured * 100).toFixed(1),
       },
     ]),
   );
   console.table(table);
-  if (hindsight) console.log(`hindsight bound: ${hindsight.costPerOrder} CNY per order that ships (${hindsight.method}${hindsight.unproven ? `; ${hindsight.unproven} orders not proven optimal` : ''})`);
-  const result = { scenario: scenario.name, orders, policies, hindsight };
+  for (const [name, r] of Object.entries(result.policies)) {
+    const x = r.reoptimization;
+    if (x) {
+      console.log(
+        `${name} re-optimisation: every ${x.intervalMs / 60_000} min of simulated time, ${x.rounds} rounds, ${x.solved} orders re-solved, ${x.movedOrders} orders / ${x.movedShipments} shipments moved, ${x.savingCny} CNY saved, ${x.refused} moves refused at the store, ${x.movesAfterPickup} moves after pick-up (independent check), ${x.seconds} s of rounds`,
+      );
+    }
+  }
+  const cv = hindsight?.clairvoyant;
+  if (cv) {
+    console.log(
+      `clairvoyant LP bound: ${cv.lpBound} CNY money per order over all orders (valid for plans backordering at most ${cv.lpBackorderedUnits} units; ${cv.model.columns} of ${cv.model.candidateOptions} options priced in, ${cv.model.lpRounds} rounds)`,
+    );
+    if (cv.plan) {
+      console.log(
+        `clairvoyant plan: ${cv.costPerOrder} CNY money per order, on time ${((cv.onTimeRate ?? 0) * 100).toFixed(1)} %, penalties ${cv.plan.penaltyPerOrder} CNY per order, ${cv.plan.backorderedUnits} units backordered (MIP ${cv.plan.status}, gap ${cv.plan.mipGap === null ? 'n/a' : `${(cv.plan.mipGap * 100).toFixed(2)} %`}); ${cv.seconds.candidates + cv.seconds.lp + (cv.seconds.mip ?? 0)} s`,
+      );
+    }
+  } else if (hindsight?.lpBound != null) console.log(`clairvoyant LP bound: ${hindsight.lpBound} CNY money per order (all orders)`);
+  if (hindsight?.perOrder) {
+    const b = hindsight.perOrder;
+    console.log(`per-order hindsight: ${b.costPerOrder} CNY objective per order that ships (a bound on money + lateness and split weights), its plans' money ${b.moneyPerOrder} CNY per order over all orders (${b.method}${b.unproven ? `; ${b.unproven} orders not proven optimal` : ''})`);
+  }
   const out = flag('json');
   if (out) {
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);

@@ -1,12 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadNetworkContext } from '../app.js';
-import { loadConfig } from '../config.js';
-import { defaultDataDir } from '../network/load.js';
-import { loadExactSolver } from '../solve/exact.js';
-import { InThreadSolver } from '../solve/pool.js';
-import { loadStatusMap, StatusMachine } from '../tracking/status.js';
-import { replayPolicy, scenarioEvents, type Policy, type PolicyReport } from './engine.js';
-import { hindsightBound } from './hindsight.js';
+import type { Config } from '../config.js';
+import { CLAIRVOYANT_MIP_MS } from './clairvoyant.js';
+import { openReplayContext } from './context.js';
+import type { Policy } from './engine.js';
+import { runReplay } from './run.js';
 import type { Scenario } from './scenario.js';
 
 /**
@@ -14,26 +11,22 @@ import type { Scenario } from './scenario.js';
  * {type: 'progress', policy, done, total} as it goes and {type: 'done', result} or
  * {type: 'error', message} at the end.
  */
-const { scenario, policies } = workerData as { scenario: Scenario; policies: Policy[] };
+const { scenario, policies, config: serviceConfig } = workerData as { scenario: Scenario; policies: Policy[]; config: Config };
 
 async function run(): Promise<void> {
-  const config = loadConfig(process.env, { solverThreads: 0 });
-  const net = loadNetworkContext(config);
-  const events = scenarioEvents(scenario, [], net);
-  const solver = new InThreadSolver(await loadExactSolver(config.solver));
-  const machine = new StatusMachine(loadStatusMap(defaultDataDir()));
-  const out: Record<string, PolicyReport> = {};
-  for (const policy of policies) {
-    out[policy] = await replayPolicy(scenario, events, policy, {
-      net,
-      config,
-      solver,
-      machine,
-      onProgress: (done, total) => parentPort!.postMessage({ type: 'progress', policy, done, total }),
-    });
-  }
-  const hindsight = await hindsightBound(events, net, config, solver, (done, total) => parentPort!.postMessage({ type: 'progress', policy: 'hindsight', done, total }));
-  parentPort!.postMessage({ type: 'done', result: { scenario: scenario.name, orders: events.filter((e) => e.type === 'order').length, policies: out, hindsight } });
+  const config: Config = Object.freeze({ ...serviceConfig, solverThreads: 0 });
+  const { net, solver, machine } = await openReplayContext(config);
+  const result = await runReplay(scenario, [], policies, {
+    net,
+    config,
+    solver,
+    machine,
+    hindsight: true,
+    // The whole-stream model when the scenario asks for it (the API bounds its size).
+    clairvoyantModel: scenario.clairvoyant ? { mipTimeLimitMs: CLAIRVOYANT_MIP_MS, lateDayWeight: 0 } : null,
+    onProgress: (policy, done, total) => parentPort!.postMessage({ type: 'progress', policy, done, total }),
+  });
+  parentPort!.postMessage({ type: 'done', result });
 }
 
 run().catch((err: unknown) => parentPort!.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) }));

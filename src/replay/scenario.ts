@@ -2,8 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { parseIsoWithOffset } from '../allocate/time.js';
+import { parseIsoWithOffset } from '../domain/time.js';
 import { AllocateRequest } from '../domain/schemas.js';
+import type { NetworkContext } from '../network/context.js';
 
 /**
  * The what-if scenario format (issue 6). A scenario is a network (the bundled one), a timed
@@ -13,6 +14,9 @@ import { AllocateRequest } from '../domain/schemas.js';
  * ERP's order log replays as it is. The JSON Schema is `ScenarioSchema` (written to
  * data/scenarios/scenario.schema.json by `npm run replay -- --schema`).
  */
+
+/** Longest generated stream: a leap year of days (a longer horizon is replayed as several scenarios). */
+export const MAX_GENERATED_DAYS = 366;
 
 const Iso = Type.String({ minLength: 1, description: 'ISO-8601 with offset.' });
 
@@ -52,7 +56,7 @@ export const ScenarioSchema = Type.Object(
           seed: Type.Integer(),
           profile: Type.Union([Type.Literal('normal'), Type.Literal('double11')]),
           startDate: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'First local day.' }),
-          days: Type.Integer({ minimum: 1, maximum: 31 }),
+          days: Type.Integer({ minimum: 1, maximum: MAX_GENERATED_DAYS, description: `Local days to generate, at most ${MAX_GENERATED_DAYS} (a year; the replay streams them, so memory stays flat).` }),
         },
         { additionalProperties: false, description: 'Seeded demo orders (src/demo/orders.ts), day by day.' },
       ),
@@ -71,12 +75,21 @@ export const ScenarioSchema = Type.Object(
             ),
           ),
           radiusLockFactor: Type.Optional(Type.Number({ minimum: 1, maximum: 10 })),
+          replenishEveryDays: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 91, description: "Every k days (at the first event of the day) each warehouse's on-hand is topped up to its bundled level; absent: no replenishment." }),
+          ),
         },
         { additionalProperties: false },
       ),
     ),
-    policies: Type.Optional(Type.Array(Type.Union([Type.Literal('nearest'), Type.Literal('radius-rule'), Type.Literal('optimized')]), { minItems: 1 })),
+    policies: Type.Optional(Type.Array(Type.Union([Type.Literal('nearest'), Type.Literal('radius-rule'), Type.Literal('myopic'), Type.Literal('optimized')]), { minItems: 1, uniqueItems: true })),
     seed: Type.Optional(Type.Integer({ description: 'Seed of the delivery simulator (default 1).' })),
+    clairvoyant: Type.Optional(
+      Type.Boolean({
+        description:
+          "Also solve the whole-stream clairvoyant model (docs/replays.md): its LP bound and plan, and each policy's gap to the bound and share of the gap captured. Over the API at most REPLAY_CLAIRVOYANT_MAX_ORDERS orders (a 3,500-order day takes about a minute).",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -131,4 +144,69 @@ export function badEventTimes(events: readonly ScenarioEvent[]): string[] {
     for (const t of times) if (parseIsoWithOffset(t) === null) bad.push(`event ${i} (${e.type}): ${JSON.stringify(t)} is not ISO-8601 with an offset`);
   });
   return bad;
+}
+
+/** Orders a day of each generator profile draws (src/demo/orders.ts volumes, before the demand factor). */
+const DAILY_ORDERS = { normal: 800, double11: 3_500 } as const;
+
+/** How many orders the scenario replays per policy: its inline order events and what its generator draws. */
+export function scenarioOrders(s: Scenario, fileEvents: readonly ScenarioEvent[] = []): number {
+  const inline = [...(s.events ?? []), ...fileEvents].filter((e) => e.type === 'order').length;
+  const g = s.generator;
+  return inline + (g ? Math.ceil(g.days * DAILY_ORDERS[g.profile] * (s.overrides?.demandFactor ?? 1)) : 0);
+}
+
+/** A local calendar day YYYY-MM-DD that exists (no 30 February, no month 13), in years 2000-2100. */
+function isCalendarDay(day: string): boolean {
+  const d = new Date(`${day}T00:00:00Z`);
+  return Number.isFinite(d.getTime()) && d.toISOString().slice(0, 10) === day && d.getUTCFullYear() >= 2000 && d.getUTCFullYear() <= 2100;
+}
+
+/**
+ * What the schema cannot see, checked before a replay starts rather than failing it later: a
+ * generator start that is a real day, warehouses, SKUs, couriers and provinces of the network,
+ * closures that end after they start. Empty when the scenario is sound.
+ */
+export function scenarioProblems(s: Scenario, net: NetworkContext, fileEvents: readonly ScenarioEvent[] = []): string[] {
+  const problems: string[] = [];
+  const provinces = new Set(net.regionsGeoJson.features.map((f) => f.properties.provinceCode));
+  const warehouse = (id: string, where: string) => {
+    if (!net.warehouseById.has(id)) problems.push(`${where}: unknown warehouse ${id}`);
+  };
+  const courier = (id: string, where: string) => {
+    if (!net.couriers.some((c) => c.id === id)) problems.push(`${where}: unknown courier ${id}`);
+  };
+  const province = (codes: readonly string[], where: string) => {
+    for (const p of codes) if (!provinces.has(p)) problems.push(`${where}: unknown province ${p}`);
+  };
+  const window = (from: string, to: string, where: string) => {
+    const a = parseIsoWithOffset(from);
+    const b = parseIsoWithOffset(to);
+    if (a === null || b === null) problems.push(`${where}: times must be ISO-8601 with an offset`);
+    else if (b <= a) problems.push(`${where}: ends (${to}) before it starts (${from})`);
+  };
+  if (s.generator && !isCalendarDay(s.generator.startDate)) problems.push(`generator.startDate ${s.generator.startDate} is not a calendar day (2000-2100)`);
+  [...(s.events ?? []), ...fileEvents].forEach((e, i) => {
+    const where = `event ${i} (${e.type})`;
+    if (e.type === 'receipt') {
+      warehouse(e.warehouseId, where);
+      if (!net.skuByCode.has(e.sku)) problems.push(`${where}: unknown SKU ${e.sku}`);
+    } else if (e.type === 'closure') {
+      warehouse(e.warehouseId, where);
+      window(e.at, e.until, where);
+    } else if (e.type === 'capacity') {
+      courier(e.courierId, where);
+      province(e.provinceCodes, where);
+    }
+  });
+  (s.overrides?.closures ?? []).forEach((c, i) => {
+    warehouse(c.warehouseId, `overrides.closures[${i}]`);
+    window(c.from, c.to, `overrides.closures[${i}]`);
+  });
+  (s.overrides?.courierCapacity ?? []).forEach((c, i) => {
+    courier(c.courierId, `overrides.courierCapacity[${i}]`);
+    province(c.provinceCodes, `overrides.courierCapacity[${i}]`);
+    if (parseIsoWithOffset(c.from) === null) problems.push(`overrides.courierCapacity[${i}]: from must be ISO-8601 with an offset`);
+  });
+  return problems;
 }

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { greedyFallback, solve, type ExactSolver } from '../../solver/solve.js';
+import { greedyFallback, solve, type ExactSolver } from '../../solver/chain.js';
 import type { Problem, SolveResult } from '../../solver/types.js';
 import type { Config } from '../config.js';
 import { DspError } from '../errors.js';
@@ -24,12 +24,10 @@ export function problemWork(p: Problem): number {
  * -1 (auto) none when the machine has AUTO_IN_THREAD_MAX_CORES cores or fewer (solves run in the
  * request thread), else one per core.
  *
- * Why none on two cores (measured on this project's 2-vCPU machine kind, docs/architecture.md):
- * waking a parked solver thread cost the request thread 30-300 us, the woken thread often ran on
- * the request thread's core and pre-empted it, and at saturation three pooled solves in four
- * waited past their deadline and answered the greedy plan. Solved in the request thread, the HTTP
- * bench's p99 was about a fifth lower at 1,000 req/s and 30 % lower at saturation, throughput at
- * saturation about 5 % lower, and nearly every solve optimal.
+ * Why none on two cores: waking a parked solver thread costs the request thread more than most
+ * solves take, the woken thread tends to run on the request thread's core and pre-empt it, and at
+ * saturation pooled solves wait past their deadline and answer the greedy plan. The measurements
+ * are in docs/architecture.md ("On two cores, no solver threads").
  */
 export function solverThreadsFor(setting: number, cores: number = availableParallelism()): number {
   if (setting !== -1) return setting;
@@ -53,10 +51,8 @@ export class InThreadSolver implements Solver {
 
   /**
    * Runs the exact search on the warm-up orders (warmUpProblems) `rounds` times each, so that
-   * the first real orders run compiled code rather than the interpreter's. Measured on the 2-core
-   * machine kind (2026-12-04, a fresh service over the first 300 Double-11 orders, 67 solves, 8
-   * runs each): the first ten solves took 41 ms in all cold and 27 ms after 20 rounds, and 11
-   * against 5 solves fell back at the 20 ms deadline. Synchronous: it runs before the service
+   * the first real orders run compiled code rather than the interpreter's, and fewer of them miss
+   * their deadline (measured in docs/architecture.md). Synchronous: it runs before the service
    * listens. `rounds`: SOLVER_WARM_UP_ROUNDS. Returns the results, in order.
    */
   warmUp(rounds: number): SolveResult[] {

@@ -1,5 +1,5 @@
 import { workerData } from 'node:worker_threads';
-import { greedyFallback, solve } from '../../solver/solve.js';
+import { greedyFallback, solve, type Backend } from '../../solver/chain.js';
 import type { SolveResult } from '../../solver/types.js';
 import { epochNow } from '../util/epoch.js';
 import { loadExactSolver } from './exact.js';
@@ -10,7 +10,7 @@ import { decodeProblem, type WireProblem } from './wire.js';
  * is one order's problem (moved over as one typed array, src/solve/wire.ts), solved with the same
  * `solve` as in-thread.
  */
-const exact = loadExactSolver((workerData as { solver: string }).solver);
+const exact = loadExactSolver((workerData as { solver: Backend }).solver);
 
 export interface SolveTask {
   /** The problem in its transfer form (src/solve/wire.ts). */

@@ -1,19 +1,40 @@
 import { randomUUID } from 'node:crypto';
 import TinyQueue from 'tinyqueue';
+import { lotCell, parseCell, storeKeys } from './keys.js';
+import { compareLevels, compareLots, seedCell, stockLevel } from './lots.js';
 import type {
+  JoinResult,
+  OpenShipment,
+  OpenShipmentMember,
+  CancelResult,
   CommitResult,
+  IdempotencyClaim,
+  KpiMark,
+  KpiShare,
+  KpiTotals,
   LockRequest,
+  LotFree,
+  OutboxEntry,
+  OutboxFilter,
+  OutboxOutcome,
+  OutboxState,
+  ListEntry,
+  RecoveryReport,
+  ReplanRequest,
+  ReplanResult,
   ReservationRequest,
   ReservationState,
   ReserveResult,
   StockLevel,
   StockLock,
+  StockSeedRow,
   Store,
   StoredDecision,
   StoreOptions,
   StoredScan,
 } from './types.js';
-import { ReservationExistsError, ReservationLostError } from './types.js';
+import { KPI_MARKS, ReservationExistsError, ReservationLostError } from './types.js';
+import { outboxCursor, OUTBOX_LIST_SCAN } from './keys.js';
 
 interface Cell {
   onHand: number;
@@ -45,6 +66,10 @@ interface Reservation {
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
   private readonly cells = new Map<string, Map<string, Cell>>();
+  /** Lot expiry days per warehouse and lot cell (`lotCell`). */
+  private readonly lotExpiry = new Map<string, Map<string, string>>();
+  /** Every lot per SKU (a decision reads the lots of its few SKUs, not every lot of the network). */
+  private readonly lotsBySku = new Map<string, { warehouseId: string; lot: string; cell: string; expiresOn: string }[]>();
   private readonly counterValues = new Map<string, number>();
   private readonly reservations = new Map<string, Reservation>();
   /**
@@ -54,13 +79,37 @@ export class MemoryStore implements Store {
    * would otherwise copy).
    */
   private readonly decisions = new Map<string, StoredDecision<string>>();
-  private readonly events = new Set<string>();
+  /** Applied stock event ids, each with when it is forgotten (epoch ms; Infinity without an event retention). */
+  private readonly events = new Map<string, number>();
+  /** Idempotency records (JSON) with when each is forgotten. */
+  private readonly idempotency = new Map<string, { value: string; until: number }>();
+  /** When a list pushed with a TTL is dropped (lists without one are kept). */
+  private readonly listUntil = new Map<string, number>();
+  /** The running KPI counters: each order's share, the totals, and per time mark the sorted marks. */
+  private readonly kpiShares = new Map<string, KpiShare>();
+  private readonly kpiSums = new Map<string, number>();
+  private readonly kpiMarks = new Map<KpiMark, SortedTimes>(KPI_MARKS.map((m) => [m, new SortedTimes()]));
+  private readonly orderRetentionMs: number | undefined;
+  private readonly eventRetentionMs: number | undefined;
+  /**
+   * What retention drops, soonest first: orders (decision, reservation record, scans, reroutes,
+   * KPI share), event ids, idempotency records, lists. An entry whose thing was renewed or removed
+   * meanwhile (its time no longer matches) is skipped when it comes up, so memory stays bounded
+   * by what the retention keeps, not by what was ever stored.
+   */
+  private readonly drops = new TinyQueue<{ at: number; kind: 'order' | 'event' | 'idem' | 'list' | 'lock' | 'open'; key: string }>([], (a, b) => a.at - b.at);
   private readonly locks = new Map<string, StockLock>();
   /** Every lock per owner (customer), so that a decision for a customer without locks skips them at once. */
   private readonly locksByCustomer = new Map<string, StockLock[]>();
   private readonly scanSets = new Map<string, Map<string, StoredScan>>();
   private readonly kv = new Map<string, string>();
   private readonly lists = new Map<string, string[]>();
+  /** Open shipments per group key (storeKeys.openShipments), each with the time its record is dropped. */
+  private readonly open = new Map<string, { until: number; byTracking: Map<string, OpenShipment> }>();
+  private readonly groupLocks = new Map<string, { token: string; until: number }>();
+  /** The action outbox: every entry by id, and the ids of the pending ones (what a claim looks at). */
+  private readonly outbox = new Map<string, OutboxEntry>();
+  private readonly outboxPending = new Set<string>();
   private readonly clock: () => number;
   /**
    * Every lock and reservation by expiry, soonest first (a binary heap): expiring one is a pop,
@@ -69,9 +118,14 @@ export class MemoryStore implements Store {
    */
   private readonly expiries = new TinyQueue<{ at: number; lockId?: string; reservationId?: string }>([], (a, b) => a.at - b.at);
 
-  constructor(initial: { warehouseId: string; sku: string; onHand: number }[] = [], opts: StoreOptions = {}) {
+  constructor(initial: StockSeedRow[] = [], opts: StoreOptions = {}) {
     this.clock = opts.clock ?? Date.now;
-    for (const r of initial) this.cell(r.warehouseId, r.sku).onHand = r.onHand;
+    this.orderRetentionMs = opts.orderRetentionMs;
+    this.eventRetentionMs = opts.eventRetentionMs;
+    for (const r of initial) {
+      this.cell(r.warehouseId, seedCell(r)).onHand = r.onHand;
+      if (r.lot !== undefined && r.expiresOn !== undefined) this.recordLot(r.warehouseId, seedCell(r), r.expiresOn);
+    }
   }
 
   private cell(warehouseId: string, sku: string): Cell {
@@ -95,7 +149,40 @@ export class MemoryStore implements Store {
         if (r?.state === 'held') this.endReservation(r, 'expired', now);
       }
     }
+    // After the expiries: an order's drop time lies past its reservation's end, so a reservation
+    // has always ended (and returned its stock) before its order is dropped.
+    for (let e = this.drops.peek(); e !== undefined && e.at <= now; e = this.drops.peek()) {
+      this.drops.pop();
+      if (e.kind === 'order') {
+        if (this.decisions.get(e.key)?.retainUntil === e.at) this.dropOrder(e.key);
+      } else if (e.kind === 'event') {
+        if (this.events.get(e.key) === e.at) this.events.delete(e.key);
+      } else if (e.kind === 'idem') {
+        if (this.idempotency.get(e.key)?.until === e.at) this.idempotency.delete(e.key);
+      } else if (e.kind === 'open') {
+        // A group's open shipments, once its record is past its time (a later put moved it on: then a later entry drops it).
+        if (this.open.get(e.key)?.until === e.at) this.open.delete(e.key);
+      } else if (e.kind === 'lock') {
+        // Past its expiry every lock has ended (the expiries above ran first).
+        const l = this.locks.get(e.key);
+        if (l !== undefined && l.state !== 'active') {
+          this.locks.delete(e.key);
+          const mine = this.locksByCustomer.get(l.customerId)?.filter((x) => x.id !== l.id);
+          if (mine === undefined || mine.length === 0) this.locksByCustomer.delete(l.customerId);
+          else this.locksByCustomer.set(l.customerId, mine);
+        }
+      } else if (this.listUntil.get(e.key) === e.at) {
+        this.listUntil.delete(e.key);
+        this.lists.delete(e.key);
+      }
+    }
     return now;
+  }
+
+  /** Drops an order past its retention: everything stored for it, and its share of the KPIs. */
+  private dropOrder(orderId: string): void {
+    this.forgetOrder(orderId, storeKeys.reroutes(orderId));
+    this.listUntil.delete(storeKeys.reroutes(orderId));
   }
 
   private endLock(l: StockLock, state: 'expired' | 'released'): void {
@@ -127,6 +214,31 @@ export class MemoryStore implements Store {
   }
 
   /** The owner's active locks on a cell, soonest expiry first (consumed in that order). */
+  /**
+   * Holds checked units and counters (reserve and replan): each cell's units come from the
+   * customer's own locks first, then from free stock; the counters are added.
+   */
+  private take(customerId: string | undefined, need: Iterable<{ warehouseId: string; sku: string; qty: number }>, counters: readonly { key: string; amount: number }[]): HeldItem[] {
+    const items: HeldItem[] = [];
+    for (const n of need) {
+      const c = this.cell(n.warehouseId, n.sku);
+      const fromLocks: HeldItem['fromLocks'] = [];
+      let left = n.qty;
+      for (const l of this.ownLocks(customerId, n.warehouseId, n.sku)) {
+        if (left === 0) break;
+        const take = Math.min(left, l.remaining);
+        l.remaining -= take;
+        c.locked -= take;
+        left -= take;
+        fromLocks.push({ lockId: l.id, qty: take });
+      }
+      c.reserved += n.qty;
+      items.push({ ...n, fromLocks });
+    }
+    for (const u of counters) this.counterValues.set(u.key, (this.counterValues.get(u.key) ?? 0) + u.amount);
+    return items;
+  }
+
   private ownLocks(customerId: string | undefined, warehouseId: string, sku: string): readonly StockLock[] {
     const mine = customerId === undefined ? undefined : this.locksByCustomer.get(customerId);
     if (mine === undefined) return NO_LOCKS;
@@ -142,12 +254,47 @@ export class MemoryStore implements Store {
     const out: StockLevel[] = [];
     for (const [warehouseId, skus] of this.cells) {
       if (filter.warehouseId !== undefined && filter.warehouseId !== warehouseId) continue;
-      for (const [sku, c] of skus) {
-        if (filter.sku !== undefined && filter.sku !== sku) continue;
-        out.push({ warehouseId, sku, onHand: c.onHand, free: c.onHand - c.reserved - c.locked, reserved: c.reserved, locked: c.locked });
+      const expiries = this.lotExpiry.get(warehouseId);
+      for (const [cell, c] of skus) {
+        if (filter.sku !== undefined && filter.sku !== parseCell(cell).sku) continue;
+        out.push(stockLevel(warehouseId, cell, c, (k) => expiries?.get(k)));
       }
     }
-    return out.sort((a, b) => (a.warehouseId === b.warehouseId ? cmp(a.sku, b.sku) : cmp(a.warehouseId, b.warehouseId)));
+    return out.sort(compareLevels);
+  }
+
+  mayHaveLots(): boolean {
+    return this.lotsBySku.size > 0;
+  }
+
+  async freeLots(skus: readonly string[]): Promise<LotFree[]> {
+    this.expireDue();
+    const out: LotFree[] = [];
+    for (const sku of new Set(skus)) {
+      for (const l of this.lotsBySku.get(sku) ?? []) {
+        const c = this.cells.get(l.warehouseId)?.get(l.cell);
+        const free = c === undefined ? 0 : c.onHand - c.reserved - c.locked;
+        if (free > 0) out.push({ warehouseId: l.warehouseId, sku, lot: l.lot, expiresOn: l.expiresOn, free });
+      }
+    }
+    return out.sort(compareLots);
+  }
+
+  async defineLot(warehouseId: string, sku: string, lot: string, expiresOn: string): Promise<string> {
+    return this.recordLot(warehouseId, lotCell(sku, lot), expiresOn);
+  }
+
+  private recordLot(warehouseId: string, cell: string, expiresOn: string): string {
+    let m = this.lotExpiry.get(warehouseId);
+    if (m === undefined) this.lotExpiry.set(warehouseId, (m = new Map()));
+    const known = m.get(cell);
+    if (known !== undefined) return known;
+    m.set(cell, expiresOn);
+    const { sku, lot } = parseCell(cell);
+    let bySku = this.lotsBySku.get(sku);
+    if (bySku === undefined) this.lotsBySku.set(sku, (bySku = []));
+    bySku.push({ warehouseId, lot: lot!, cell, expiresOn });
+    return expiresOn;
   }
 
   async freeStock(skus: readonly string[], customerId?: string): Promise<Map<string, Map<string, number>>> {
@@ -191,9 +338,62 @@ export class MemoryStore implements Store {
   }
 
   async markEvent(eventId: string): Promise<boolean> {
+    const now = this.expireDue();
     if (this.events.has(eventId)) return false;
-    this.events.add(eventId);
+    const until = this.eventRetentionMs === undefined ? Infinity : now + this.eventRetentionMs;
+    this.events.set(eventId, until);
+    if (until !== Infinity) this.drops.push({ at: until, kind: 'event', key: eventId });
     return true;
+  }
+
+  async forgetEvent(eventId: string): Promise<void> {
+    this.events.delete(eventId);
+  }
+
+  async claimIdempotency<T>(key: string, value: T, ttlMs: number): Promise<IdempotencyClaim<T>> {
+    const now = this.expireDue();
+    const had = this.idempotency.get(key);
+    if (had) return { created: false, value: JSON.parse(had.value) as T };
+    const until = now + ttlMs;
+    this.idempotency.set(key, { value: JSON.stringify(value), until });
+    this.drops.push({ at: until, kind: 'idem', key });
+    return { created: true, value };
+  }
+
+  async dropIdempotency(key: string): Promise<void> {
+    this.idempotency.delete(key);
+  }
+
+  /** Replaces an order's share in the totals and marks (no retention check: the caller's). */
+  private applyKpiShare(orderId: string, share: KpiShare | null): void {
+    const old = this.kpiShares.get(orderId);
+    if (old) {
+      for (const [k, v] of Object.entries(old.sums)) this.kpiSums.set(k, (this.kpiSums.get(k) ?? 0) - v);
+      for (const [m, at] of Object.entries(old.marks) as [KpiMark, number][]) this.kpiMarks.get(m)!.remove(at);
+      this.kpiShares.delete(orderId);
+    }
+    if (share === null) return;
+    const copy: KpiShare = { sums: { ...share.sums }, marks: { ...share.marks } };
+    for (const [k, v] of Object.entries(copy.sums)) this.kpiSums.set(k, (this.kpiSums.get(k) ?? 0) + v);
+    for (const [m, at] of Object.entries(copy.marks) as [KpiMark, number][]) this.kpiMarks.get(m)!.insert(at);
+    this.kpiShares.set(orderId, copy);
+  }
+
+  async kpiPut(orderId: string, share: KpiShare | null): Promise<void> {
+    this.expireDue();
+    // An order already dropped (or never stored) has no share: a late update must not bring it back.
+    this.applyKpiShare(orderId, this.decisions.has(orderId) ? share : null);
+  }
+
+  async kpiRead(): Promise<KpiTotals> {
+    const now = this.expireDue();
+    const marksAtOrBefore = {} as Record<KpiMark, number>;
+    const marksBefore = {} as Record<KpiMark, number>;
+    for (const [m, times] of this.kpiMarks) {
+      marksAtOrBefore[m] = times.countAtOrBefore(now);
+      marksBefore[m] = times.countBefore(now);
+    }
+    return { sums: Object.fromEntries(this.kpiSums), marksAtOrBefore, marksBefore };
   }
 
   async counters(keys: readonly string[]): Promise<Map<string, number>> {
@@ -229,23 +429,7 @@ export class MemoryStore implements Store {
       if (used + u.amount > u.limit) counters.push({ key: u.key, requested: u.amount, used, limit: u.limit });
     }
     if (shortages.length > 0 || counters.length > 0) return { ok: false, shortages, counters };
-    const items: HeldItem[] = [];
-    for (const n of need.values()) {
-      const c = this.cell(n.warehouseId, n.sku);
-      const fromLocks: HeldItem['fromLocks'] = [];
-      let left = n.qty;
-      for (const l of this.ownLocks(req.customerId, n.warehouseId, n.sku)) {
-        if (left === 0) break;
-        const take = Math.min(left, l.remaining);
-        l.remaining -= take;
-        c.locked -= take;
-        left -= take;
-        fromLocks.push({ lockId: l.id, qty: take });
-      }
-      c.reserved += n.qty;
-      items.push({ ...n, fromLocks });
-    }
-    for (const u of req.counters) this.counterValues.set(u.key, (this.counterValues.get(u.key) ?? 0) + u.amount);
+    const items = this.take(req.customerId, need.values(), req.counters);
     const attempt = randomUUID();
     const expiresAt = now + req.ttlMs;
     this.reservations.set(req.id, { items, counters: req.counters.map((u) => ({ key: u.key, amount: u.amount })), state: 'held', attempt, expiresAt });
@@ -263,6 +447,12 @@ export class MemoryStore implements Store {
 
   async commit(id: string): Promise<CommitResult> {
     const now = this.expireDue();
+    // Checked in the same synchronous step as the state change below, so a cancel cannot slip
+    // in between: of a commit and a cancel of one order exactly one wins.
+    const d = this.decisions.get(id);
+    if (d?.cancelled) return 'cancelled';
+    // Only a decided reservation ships, as on Redis: an attempt still deciding holds none yet.
+    if (!d || d.reservation === null) return 'not-held';
     const r = this.reservations.get(id);
     if (r?.state === 'expired') return 'expired';
     if (!r || r.state !== 'held') return 'not-held';
@@ -288,7 +478,7 @@ export class MemoryStore implements Store {
     return out;
   }
 
-  async putDecisionIfAbsent<D>(d: StoredDecision<D>, attempt?: string): Promise<StoredDecision<D>> {
+  async putDecisionIfAbsent<D>(d: StoredDecision<D>, attempt?: string, lists: readonly ListEntry[] = []): Promise<StoredDecision<D>> {
     const r = this.reservations.get(d.orderId);
     if (attempt !== undefined && (!r || r.attempt !== attempt)) throw new ReservationLostError(d.orderId);
     if (this.decisions.has(d.orderId)) {
@@ -296,16 +486,35 @@ export class MemoryStore implements Store {
       if (attempt !== undefined && r?.state === 'held' && !this.decisions.get(d.orderId)!.reservation) await this.release(d.orderId);
       return (await this.getDecision<D>(d.orderId))!;
     }
-    const stored = { ...d, decision: JSON.stringify(d.decision), expiresAt: attempt !== undefined && r ? r.expiresAt : null };
+    const now = this.clock();
+    const expiresAt = attempt !== undefined && r ? r.expiresAt : null;
+    // Kept for the retention after the reservation ends at the latest (at once when nothing is reserved).
+    const retainUntil = this.orderRetentionMs === undefined ? null : Math.max(now, expiresAt ?? now) + this.orderRetentionMs;
+    const stored = { ...d, decision: JSON.stringify(d.decision), expiresAt, retainUntil };
     this.decisions.set(d.orderId, stored);
+    if (retainUntil !== null) this.drops.push({ at: retainUntil, kind: 'order', key: d.orderId });
+    for (const l of lists) await this.listPush(l.key, l.value, l.ttlMs);
     // The caller's decision is what was just stored (later reads parse their own copies).
     this.expireDue();
     return this.view(stored, d.decision);
   }
 
-  async markCancelled(orderId: string): Promise<void> {
+  async cancelOrder(orderId: string): Promise<CancelResult> {
+    const now = this.expireDue();
     const d = this.decisions.get(orderId);
-    if (d) d.cancelled = true;
+    if (!d) return 'not-found';
+    // One synchronous step: the release and the cancelled mark, or the refusal, with no await
+    // in between for a commit to interleave.
+    const r = d.reservation === null ? undefined : this.reservations.get(orderId);
+    if (r?.state === 'committed') return 'committed';
+    if (r?.state === 'held') this.endReservation(r, 'released', now);
+    d.cancelled = true;
+    return 'cancelled';
+  }
+
+  /** Nothing to recover: an outage of the embedded store is the death of its process. */
+  async recover(): Promise<RecoveryReport> {
+    return { checked: 0, released: 0, finished: 0, indexed: 0 };
   }
 
   async createLock(req: LockRequest) {
@@ -321,6 +530,8 @@ export class MemoryStore implements Store {
     if (mine) mine.push(lock);
     else this.locksByCustomer.set(lock.customerId, [lock]);
     this.expiries.push({ at: req.expiresAt, lockId: req.id });
+    // An ended lock is kept for the order retention after its expiry (the latest it can end), then dropped.
+    if (this.orderRetentionMs !== undefined) this.drops.push({ at: req.expiresAt + this.orderRetentionMs, kind: 'lock', key: req.id });
     return { ok: true as const, lock: { ...lock } };
   }
 
@@ -338,16 +549,15 @@ export class MemoryStore implements Store {
     return { ...l };
   }
 
-  async addScans(orderId: string, scans: { key: string; scan: StoredScan }[]): Promise<number> {
+  async addScans(orderId: string, scans: { key: string; scan: StoredScan }[]): Promise<boolean[]> {
+    this.expireDue();
     let set = this.scanSets.get(orderId);
     if (!set) this.scanSets.set(orderId, (set = new Map()));
-    let added = 0;
-    for (const { key, scan } of scans) {
-      if (set.has(key)) continue;
+    return scans.map(({ key, scan }) => {
+      if (set.has(key)) return false;
       set.set(key, { ...scan });
-      added++;
-    }
-    return added;
+      return true;
+    });
   }
 
   async scans(orderId: string): Promise<StoredScan[]> {
@@ -355,6 +565,7 @@ export class MemoryStore implements Store {
   }
 
   async orderIds(): Promise<string[]> {
+    this.expireDue();
     return [...this.decisions.keys()];
   }
 
@@ -373,12 +584,82 @@ export class MemoryStore implements Store {
     return n;
   }
 
-  async listPush(key: string, value: unknown): Promise<void> {
+  async listPush(key: string, value: unknown, ttlMs?: number): Promise<void> {
+    const now = this.expireDue();
+    if (ttlMs !== undefined) {
+      const until = now + ttlMs;
+      this.listUntil.set(key, until);
+      this.drops.push({ at: until, kind: 'list', key });
+    }
     (this.lists.get(key) ?? this.lists.set(key, []).get(key)!).push(JSON.stringify(value));
   }
 
   async listAll<T>(key: string): Promise<T[]> {
+    this.expireDue();
     return (this.lists.get(key) ?? []).map((v) => JSON.parse(v) as T);
+  }
+
+  private openGroupOf(group: string, now: number) {
+    const key = storeKeys.openShipments(group);
+    const g = this.open.get(key);
+    if (g !== undefined && g.until <= now) this.open.delete(key);
+    return g !== undefined && g.until > now ? g : undefined;
+  }
+
+  async openShipments(group: string): Promise<OpenShipment[]> {
+    const now = this.clock();
+    return [...(this.openGroupOf(group, now)?.byTracking.values() ?? [])].filter((o) => o.pickupAtMs > now).map((o) => structuredClone(o));
+  }
+
+  async openShipment(group: string, trackingNumber: string): Promise<OpenShipment | null> {
+    const o = this.openGroupOf(group, this.clock())?.byTracking.get(trackingNumber);
+    return o === undefined ? null : structuredClone(o);
+  }
+
+  async openShipmentPut(group: string, o: OpenShipment, ttlMs: number): Promise<void> {
+    const now = this.clock();
+    const key = storeKeys.openShipments(group);
+    const g = this.openGroupOf(group, now) ?? this.open.set(key, { until: 0, byTracking: new Map() }).get(key)!;
+    if (now + ttlMs > g.until) {
+      g.until = now + ttlMs;
+      // Retention: the group is dropped at that time even if its customer never orders again.
+      this.drops.push({ at: g.until, kind: 'open', key });
+    }
+    if (!g.byTracking.has(o.trackingNumber)) g.byTracking.set(o.trackingNumber, structuredClone(o));
+  }
+
+  async openShipmentJoin(group: string, trackingNumber: string, member: OpenShipmentMember): Promise<{ result: JoinResult; members: number }> {
+    const now = this.clock();
+    const o = this.openGroupOf(group, now)?.byTracking.get(trackingNumber);
+    if (o === undefined) return { result: 'missing', members: 0 };
+    const members = o.members.length;
+    if (o.members.some((m) => m.orderId === member.orderId)) return { result: 'member', members };
+    if (o.pickupAtMs <= now) return { result: 'closed', members };
+    if (o.maxGrams !== null && o.grams + member.grams > o.maxGrams) return { result: 'full', members };
+    o.grams += member.grams;
+    o.members.push({ ...member });
+    return { result: 'joined', members: members + 1 };
+  }
+
+  async groupLock(group: string, token: string, ttlMs: number): Promise<boolean> {
+    const now = this.clock();
+    const held = this.groupLocks.get(group);
+    if (held !== undefined && held.until > now && held.token !== token) return false;
+    this.groupLocks.set(group, { token, until: now + ttlMs });
+    return true;
+  }
+
+  async groupUnlock(group: string, token: string): Promise<void> {
+    if (this.groupLocks.get(group)?.token === token) this.groupLocks.delete(group);
+  }
+
+  async openShipmentLeave(group: string, trackingNumber: string, orderId: string): Promise<void> {
+    const o = this.openGroupOf(group, this.clock())?.byTracking.get(trackingNumber);
+    const i = o?.members.findIndex((m) => m.orderId === orderId) ?? -1;
+    // The master never leaves: its shipment is the record.
+    if (o === undefined || i <= 0) return;
+    o.grams -= o.members[i]!.grams;
+    o.members.splice(i, 1);
   }
 
   async moveCounter(orderId: string, from: { key: string; amount: number }, to: { key: string; amount: number; limit: number }): Promise<boolean> {
@@ -394,12 +675,221 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  async replan(orderId: string, req: ReplanRequest): Promise<ReplanResult> {
+    const now = this.expireDue();
+    const d = this.decisions.get(orderId);
+    const r = this.reservations.get(orderId);
+    // Synchronous from here on: a commit or cancel cannot interleave with the check and the swap.
+    if (!d || d.cancelled || d.reservation === null || !r || r.state !== 'held') return { ok: false, why: 'not-held' };
+    const need = new Map<string, { warehouseId: string; sku: string; qty: number }>();
+    for (const i of req.items) {
+      const k = `${i.warehouseId}\u0000${i.sku}`;
+      const e = need.get(k);
+      if (e) e.qty += i.qty;
+      else need.set(k, { ...i });
+    }
+    const ownQty = new Map<string, number>();
+    for (const i of r.items) ownQty.set(`${i.warehouseId}\u0000${i.sku}`, (ownQty.get(`${i.warehouseId}\u0000${i.sku}`) ?? 0) + i.qty);
+    const ownUse = new Map<string, number>();
+    for (const u of r.counters) ownUse.set(u.key, (ownUse.get(u.key) ?? 0) + u.amount);
+    const shortages = [];
+    for (const [k, n] of need) {
+      const c = this.cells.get(n.warehouseId)?.get(n.sku);
+      const locks = this.ownLocks(req.customerId, n.warehouseId, n.sku).reduce((s, l) => s + l.remaining, 0);
+      const free = (c ? c.onHand - c.reserved - c.locked : 0) + locks + (ownQty.get(k) ?? 0);
+      if (free < n.qty) shortages.push({ warehouseId: n.warehouseId, sku: n.sku, requested: n.qty, free });
+    }
+    const counters = [];
+    const newUse = new Map<string, number>();
+    for (const u of req.counters) newUse.set(u.key, (newUse.get(u.key) ?? 0) + u.amount);
+    for (const u of req.counters) {
+      const used = (this.counterValues.get(u.key) ?? 0) - (ownUse.get(u.key) ?? 0);
+      if (used + newUse.get(u.key)! > u.limit) counters.push({ key: u.key, requested: u.amount, used, limit: u.limit });
+    }
+    if (shortages.length > 0 || counters.length > 0) return { ok: false, why: 'short', shortages, counters };
+    // Give the old plan back (units from locks return to them) and take the new one, like reserve.
+    this.endReservation(r, 'released', now);
+    const items = this.take(req.customerId, need.values(), req.counters);
+    r.items = items;
+    r.counters = req.counters.map((u) => ({ key: u.key, amount: u.amount }));
+    r.state = 'held';
+    return { ok: true };
+  }
+
+  /** Leases by name: holder token and until when (epoch ms). */
+  private readonly leases = new Map<string, { token: string; until: number }>();
+
+  async leaseAcquire(name: string, token: string, ttlMs: number): Promise<boolean> {
+    const now = this.clock();
+    const l = this.leases.get(name);
+    if (l && l.until > now && l.token !== token) return false;
+    this.leases.set(name, { token, until: now + ttlMs });
+    return true;
+  }
+
+  async leaseRelease(name: string, token: string): Promise<boolean> {
+    const l = this.leases.get(name);
+    if (!l || l.token !== token || l.until <= this.clock()) return false;
+    this.leases.delete(name);
+    return true;
+  }
+
+  async outboxAdd(entries: readonly OutboxEntry[]): Promise<boolean[]> {
+    return entries.map((e) => {
+      if (this.outbox.has(e.id)) return false;
+      this.outbox.set(e.id, { ...e });
+      if (e.state === 'pending') this.outboxPending.add(e.id);
+      return true;
+    });
+  }
+
+  async outboxClaim(limit: number, leaseMs: number): Promise<OutboxEntry[]> {
+    const now = this.clock();
+    const due = (e: OutboxEntry) => (e.lease !== null ? e.leaseUntil! : e.nextAttemptAt);
+    const ready = [...this.outboxPending]
+      .map((id) => this.outbox.get(id)!)
+      .filter((e) => due(e) <= now)
+      .sort((a, b) => due(a) - due(b) || cmp(a.id, b.id))
+      .slice(0, limit);
+    return ready.map((e) => {
+      e.lease = randomUUID();
+      e.leaseUntil = now + leaseMs;
+      return { ...e };
+    });
+  }
+
+  async outboxSettle(id: string, lease: string, outcome: OutboxOutcome): Promise<OutboxEntry | null> {
+    const e = this.outbox.get(id);
+    if (!e || e.state !== 'pending' || e.lease !== lease) return null;
+    const now = this.clock();
+    e.attempts += 1;
+    e.lastAttemptAt = now;
+    e.lastError = outcome.error;
+    e.lease = null;
+    e.leaseUntil = null;
+    e.state = outcome.state;
+    e.nextAttemptAt = outcome.nextAttemptAt;
+    if (outcome.state === 'delivered') e.deliveredAt = now;
+    if (outcome.state !== 'pending') this.outboxPending.delete(id);
+    return { ...e };
+  }
+
+  async outboxGet(id: string): Promise<OutboxEntry | null> {
+    const e = this.outbox.get(id);
+    return e ? { ...e } : null;
+  }
+
+  async outboxList(filter: OutboxFilter, cursor: string | null, limit: number): Promise<{ items: OutboxEntry[]; next: string | null }> {
+    // The same order and cursor as the Redis store's index, and the same bound on one call's scan.
+    const all = [...this.outbox.values()].map((e) => ({ key: outboxCursor(e.createdAt, e.id), e })).sort((a, b) => cmp(a.key, b.key));
+    let i = cursor === null ? 0 : all.findIndex((x) => x.key > cursor);
+    if (i < 0) i = all.length;
+    const items: OutboxEntry[] = [];
+    let scanned = 0;
+    let last: string | null = cursor;
+    for (; i < all.length && items.length < limit && scanned < OUTBOX_LIST_SCAN; i++, scanned++) {
+      const { key, e } = all[i]!;
+      last = key;
+      if ((filter.state === undefined || e.state === filter.state) && (filter.orderId === undefined || e.orderId === filter.orderId) && (filter.code === undefined || e.code === filter.code)) {
+        items.push({ ...e });
+      }
+    }
+    return { items, next: i < all.length ? last : null };
+  }
+
+  async outboxReplay(id: string): Promise<{ entry: OutboxEntry; replayed: boolean } | null> {
+    const e = this.outbox.get(id);
+    if (!e) return null;
+    if (e.state === 'pending') return { entry: { ...e }, replayed: false };
+    e.state = 'pending';
+    e.attempts = 0;
+    e.replays += 1;
+    e.nextAttemptAt = this.clock();
+    e.lease = null;
+    e.leaseUntil = null;
+    e.deliveredAt = null;
+    this.outboxPending.add(id);
+    return { entry: { ...e }, replayed: true };
+  }
+
+  async outboxPurge(before: number, limit: number): Promise<number> {
+    const old = [...this.outbox.values()]
+      .filter((e) => e.state === 'delivered' && e.createdAt < before)
+      .sort((a, b) => a.createdAt - b.createdAt || cmp(a.id, b.id))
+      .slice(0, limit);
+    for (const e of old) this.outbox.delete(e.id);
+    return old.length;
+  }
+
+  async outboxCounts(): Promise<Record<OutboxState, number>> {
+    const out: Record<OutboxState, number> = { pending: 0, delivered: 0, dead: 0 };
+    for (const e of this.outbox.values()) out[e.state] += 1;
+    return out;
+  }
+
+  /**
+   * Forgets an order no reader will ask about again: its decision, reservation, scans and
+   * reroutes. Not part of the Store interface: a what-if replay keeps its memory flat over a year
+   * of orders by forgetting each order once its outcome is counted (src/replay/engine.ts). A held
+   * reservation is kept (its stock is still spoken for).
+   */
+  forgetOrder(orderId: string, reroutesKey: string): void {
+    this.decisions.delete(orderId);
+    this.applyKpiShare(orderId, null);
+    if (this.reservations.get(orderId)?.state !== 'held') this.reservations.delete(orderId);
+    this.scanSets.delete(orderId);
+    this.lists.delete(reroutesKey);
+  }
+
+  /** Drops every list whose key the predicate names (a replay drops past days' shipment indexes). */
+  forgetLists(drop: (key: string) => boolean): void {
+    for (const key of [...this.lists.keys()]) if (drop(key)) this.lists.delete(key);
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {}
 }
 
 const NO_LOCKS: readonly StockLock[] = Object.freeze([]);
+
+/**
+ * A sorted multiset of times (the embedded store's sorted sets of KPI marks): insert and remove
+ * by binary search plus one array move, counting by binary search. The marks of the orders kept
+ * (tens of thousands) fit one flat array, and the KPI read costs a logarithm, not a pass.
+ */
+class SortedTimes {
+  private readonly xs: number[] = [];
+
+  /** The first index whose time is >= t (strict = false) or > t (strict = true). */
+  private bound(t: number, strict: boolean): number {
+    let lo = 0;
+    let hi = this.xs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.xs[mid]! < t || (strict && this.xs[mid] === t)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  insert(t: number): void {
+    this.xs.splice(this.bound(t, true), 0, t);
+  }
+
+  remove(t: number): void {
+    const i = this.bound(t, false);
+    if (this.xs[i] === t) this.xs.splice(i, 1);
+  }
+
+  countAtOrBefore(t: number): number {
+    return this.bound(t, true);
+  }
+
+  countBefore(t: number): number {
+    return this.bound(t, false);
+  }
+}
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

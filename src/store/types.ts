@@ -28,10 +28,38 @@ export interface StockLevel {
   reserved: number;
   /** Units held by active customer locks (not yet consumed by their owner's orders). */
   locked: number;
+  /** The lot, for a shelf-life SKU's stock (absent for SKUs without lots). */
+  lot?: string;
+  /** The lot's expiry day (YYYY-MM-DD, local), with `lot`. */
+  expiresOn?: string;
+}
+
+/**
+ * One lot's free units, for candidate generation. A lot is its own stock cell (`lotCell` in
+ * keys.ts): the invariant onHand = free + reserved + locked holds per lot. Lots take no customer
+ * locks: their free units are what every customer may take.
+ */
+export interface LotFree {
+  warehouseId: string;
+  sku: string;
+  lot: string;
+  /** Expiry day, YYYY-MM-DD (local). */
+  expiresOn: string;
+  free: number;
+}
+
+/** A start-up stock row: a (warehouse, SKU) cell, or with `lot` and `expiresOn` one lot of a shelf-life SKU. */
+export interface StockSeedRow {
+  warehouseId: string;
+  sku: string;
+  onHand: number;
+  lot?: string;
+  expiresOn?: string;
 }
 
 export interface ReservationItem {
   warehouseId: string;
+  /** The stock cell: a SKU, or a lot's cell (`lotCell(sku, lot)`). */
   sku: string;
   /** Units, > 0. */
   qty: number;
@@ -81,9 +109,43 @@ export interface StoredDecision<D = unknown> {
   cancelled: boolean;
   /** The order's promised delivery time, epoch ms (for the on-time KPI). */
   promisedByMs?: number;
+  /**
+   * When the store drops the order (decision, scans, reroutes, KPI share), epoch ms, as read; null
+   * or absent when the store keeps orders forever (no order retention configured). Set when the
+   * decision is stored: the reservation's end at the latest plus the order retention.
+   */
+  retainUntil?: number | null;
 }
 
-/** A WMS scan as stored for an order (see src/tracking/status.ts). */
+/**
+ * One order's share of the KPIs (src/tracking/kpi.ts decides what it means): `sums` are added up
+ * over the stored orders; each of `marks` is a time, and reading the KPIs counts the orders whose
+ * mark lies at or before the present (`marksBefore` counts those strictly before). Integers only,
+ * so that Redis adds them exactly.
+ */
+export interface KpiShare {
+  sums: Record<string, number>;
+  marks: Partial<Record<KpiMark, number>>;
+}
+
+/** The time marks of a KPI share (each is one sorted set on Redis). */
+export const KPI_MARKS = ['promise', 'staleFrom', 'staleUntil'] as const;
+export type KpiMark = (typeof KPI_MARKS)[number];
+
+/** The running KPI counters at one moment: sums, and per mark the orders whose mark is <= now and < now. */
+export interface KpiTotals {
+  sums: Record<string, number>;
+  marksAtOrBefore: Record<KpiMark, number>;
+  marksBefore: Record<KpiMark, number>;
+}
+
+/** An idempotency record (a lock's Idempotency-Key): what the first request stored, and whether this call stored it. */
+export interface IdempotencyClaim<T> {
+  created: boolean;
+  value: T;
+}
+
+/** A WMS scan as stored for an order (see src/domain/scan-states.ts). */
 export interface StoredScan {
   code: string;
   /** Operation time, epoch ms. */
@@ -120,7 +182,148 @@ export interface LockRequest {
   expiresAt: number;
 }
 
-export type CommitResult = 'committed' | 'not-held' | 'expired';
+/**
+ * What a commit (the order shipped) did: committed now; refused because the order holds no
+ * reservation (never reserved, already committed or released), because it was cancelled, or
+ * because its reservation expired first.
+ */
+export type CommitResult = 'committed' | 'not-held' | 'expired' | 'cancelled';
+
+/** What cancelling an order did: cancelled (now or before), refused because it shipped, or no such order. */
+export type CancelResult = 'cancelled' | 'committed' | 'not-found';
+
+/** One entry of a list (Store.listPush): the list's key, the value, and the list's TTL, ms. */
+export interface ListEntry {
+  key: string;
+  value: unknown;
+  ttlMs?: number;
+}
+
+/** What one recovery pass found and did (Store.recover). */
+export interface RecoveryReport {
+  /** Pending-reservation markers past their deadline that were looked at. */
+  checked: number;
+  /** Abandoned attempts (no decision stored) whose reserved parts were given back. */
+  released: number;
+  /** Interrupted cancels or commits whose parts were finished. */
+  finished: number;
+  /** Stored decisions whose indexes (Store.putDecisionIfAbsent's `lists`, the order index) the store interrupted and the pass completed. */
+  indexed: number;
+}
+
+/** A new plan for a held reservation (Store.replan): the stock items and capacity counters it holds instead. */
+export interface ReplanRequest {
+  /** The ordering customer: its own active locks count as available, as in reserve. */
+  customerId?: string;
+  items: ReservationItem[];
+  counters: CounterUse[];
+}
+
+/**
+ * What a replan did: moved (the reservation holds the new plan now); refused because the order
+ * holds no decided reservation any more (shipped, cancelled, expired: never moved after pick-up);
+ * refused because the new plan does not fit (what was short, with the order's own use counted
+ * as available); or refused because this store cannot change those parts in one atomic step
+ * (Redis: a plan that changes more than the courier counters' slot).
+ */
+export type ReplanResult =
+  | { ok: true }
+  | { ok: false; why: 'not-held' }
+  | { ok: false; why: 'short'; shortages: { warehouseId: string; sku: string; requested: number; free: number }[]; counters: { key: string; requested: number; used: number; limit: number }[] }
+  | { ok: false; why: 'unsupported' };
+
+/** Where an outbox entry stands: waiting for (another) attempt, delivered, or dead-lettered after the last attempt. */
+export type OutboxState = 'pending' | 'delivered' | 'dead';
+export const OUTBOX_STATES = ['pending', 'delivered', 'dead'] as const satisfies readonly OutboxState[];
+
+/**
+ * One delivery of the action outbox (src/outbox/): one action to one webhook target. Its id is
+ * derived from (target, orderId, code, discriminator), so adding the same action twice adds
+ * nothing. Times are epoch ms.
+ */
+export interface OutboxEntry {
+  id: string;
+  /** The webhook target's name (WEBHOOKS). */
+  target: string;
+  orderId: string;
+  code: string;
+  discriminator: string;
+  /** The action as the rules produced it, as JSON text (the store never rewrites it). */
+  action: string;
+  state: OutboxState;
+  /** Attempts made (each one ended: answered, failed or timed out). */
+  attempts: number;
+  /** Times the entry was replayed through the API (each replay starts its attempts again from 0). */
+  replays: number;
+  createdAt: number;
+  /** A pending entry is not claimed before this time (the backoff). */
+  nextAttemptAt: number;
+  /** The claim of the instance delivering it now (null when unclaimed), and until when it holds. */
+  lease: string | null;
+  leaseUntil: number | null;
+  lastAttemptAt: number | null;
+  /** Why the last attempt failed (null after a success). */
+  lastError: string | null;
+  deliveredAt: number | null;
+}
+
+/** The result of one attempt, recorded by `outboxSettle`. */
+export interface OutboxOutcome {
+  /** delivered; pending (retry at nextAttemptAt); dead (no attempts left). */
+  state: OutboxState;
+  nextAttemptAt: number;
+  error: string | null;
+}
+
+export interface OutboxFilter {
+  state?: OutboxState;
+  orderId?: string;
+  code?: string;
+}
+
+/**
+ * A shipment not yet picked up, to one customer and one normalised address (issue 21): later
+ * orders to the same customer and address may join it (same warehouse, courier, wave and waybill).
+ * Its first order is the master; the orders that joined are its children. The record is kept for
+ * the order retention (the group view of GET /v1/orders/{id}) but is open only before
+ * `pickupAtMs`: from then on it is neither listed as open nor joinable.
+ */
+export interface OpenShipment {
+  /** The waybill every member shares (the master shipment's tracking number); the record's id within its group. */
+  trackingNumber: string;
+  masterOrderId: string;
+  /** Index of the shipment in the master's decision. */
+  shipment: number;
+  warehouseId: string;
+  courierId: string;
+  /** Destination province code and the local day (YYYY-MM-DD) whose capacity counters the shipment uses. */
+  provinceCode: string;
+  shipDay: string;
+  /** When the courier collects it, and its ETA, epoch ms. */
+  pickupAtMs: number;
+  etaMs: number;
+  /** Grams in the shipment now (every member's), and the most it may hold in its parcels (null: no parcel weight limit). */
+  grams: number;
+  maxGrams: number | null;
+  /** The master first, then each order that joined, in joining order. */
+  members: OpenShipmentMember[];
+}
+
+export interface OpenShipmentMember {
+  orderId: string;
+  /** Grams the order put in the shipment. */
+  grams: number;
+  /** When the order was placed, epoch ms. */
+  placedAtMs: number;
+  /** The order's amount and discount as the ERP sent them, CNY (absent when not sent). */
+  amountCny?: number;
+  discountCny?: number;
+  /** Freight the order saved by joining instead of shipping alone, CNY (0 for the master). */
+  savedCny: number;
+}
+
+/** The outcome of joining an open shipment: joined now, already a member (a retry), or refused (picked up, no room). */
+export type JoinResult = 'joined' | 'member' | 'closed' | 'full' | 'missing';
 
 export interface Store {
   readonly kind: 'memory' | 'redis';
@@ -131,6 +334,23 @@ export interface Store {
    * customer's own active locks (a snapshot for candidate generation). Zero entries are left out.
    */
   freeStock(skus: readonly string[], customerId?: string): Promise<Map<string, Map<string, number>>>;
+  /**
+   * Free units per lot of the given SKUs, every warehouse (lots with no free units left out),
+   * sorted by warehouse, SKU, expiry, lot.
+   */
+  freeLots(skus: readonly string[]): Promise<LotFree[]>;
+  /**
+   * Whether any lot may exist (answered from what this process knows, without a store round trip):
+   * false only while no lot was seeded, defined or seen, so that a network without lots decides
+   * as it did before lots, with no extra read.
+   */
+  mayHaveLots(): boolean;
+  /**
+   * Records a lot's expiry day unless the lot has one; answers the recorded day (a different day
+   * than asked means the lot exists with another expiry). A lot's stock cell is `lotCell(sku, lot)`:
+   * counts and receipts then go through setOnHand and adjustOnHand on that cell.
+   */
+  defineLot(warehouseId: string, sku: string, lot: string, expiresOn: string): Promise<string>;
   /** Sets on-hand quantities, all or nothing; rejects any item whose onHand < reserved + locked. */
   setOnHand(items: { warehouseId: string; sku: string; onHand: number }[]): Promise<
     { ok: true } | { ok: false; rejected: { warehouseId: string; sku: string; onHand: number; reserved: number; locked: number }[] }
@@ -144,8 +364,27 @@ export interface Store {
     sku: string,
     delta: number,
   ): Promise<{ ok: true; onHand: number } | { ok: false; onHand: number; reserved: number; locked: number }>;
-  /** Records an event id; true the first time, false when it was seen before (idempotent events). */
+  /**
+   * Records an event id; true the first time, false when it was recorded before and is still kept
+   * (idempotent events). Ids are kept for the store's event retention (StoreOptions), then forgotten.
+   */
   markEvent(eventId: string): Promise<boolean>;
+  /** Forgets an event id (its event was rejected and changed nothing: a corrected re-send must apply). */
+  forgetEvent(eventId: string): Promise<void>;
+  /**
+   * Stores `value` under an idempotency key unless one is stored (atomic: of two concurrent calls,
+   * exactly one sees created: true); either way answers the stored value. Kept `ttlMs`.
+   */
+  claimIdempotency<T>(key: string, value: T, ttlMs: number): Promise<IdempotencyClaim<T>>;
+  /** Forgets an idempotency key (its request failed and changed nothing). */
+  dropIdempotency(key: string): Promise<void>;
+  /**
+   * Replaces an order's share of the running KPI counters (null: it no longer counts), atomically
+   * with the totals. The share is dropped with the order (`retainUntil` of its decision).
+   */
+  kpiPut(orderId: string, share: KpiShare | null, retainUntil: number | null): Promise<void>;
+  /** The running KPI counters now (the store's clock), shares past their retention dropped first. */
+  kpiRead(): Promise<KpiTotals>;
   /** Current values of capacity counters (0 when unset). */
   counters(keys: readonly string[]): Promise<Map<string, number>>;
   /**
@@ -156,18 +395,40 @@ export interface Store {
   reserve(req: ReservationRequest): Promise<ReserveResult>;
   /** Returns held stock and capacity; false when the reservation is not held. */
   release(id: string): Promise<boolean>;
-  /** The reserved stock ships: it leaves on hand and reserved. Refused once the reservation expired. */
+  /**
+   * The order shipped, in one atomic step against its cancellation and its expiry: its reserved
+   * stock leaves on hand and reserved. Refused ('cancelled') once the order was cancelled, and
+   * ('expired') once the reservation expired, and ('not-held') when the order holds no decided
+   * reservation (never reserved, or already committed). Of a commit and a cancel racing on one
+   * order exactly one wins.
+   */
   commit(id: string): Promise<CommitResult>;
+  /**
+   * Cancels an order in one atomic step: its held reservation (if any) is released and the order
+   * marked cancelled together, or, when the order shipped, nothing changes ('committed').
+   * Cancelling twice answers 'cancelled' again.
+   */
+  cancelOrder(orderId: string): Promise<CancelResult>;
+  /**
+   * The recovery pass: gives back what attempts left reserved without a stored decision (the
+   * store went away between reserve and storing the decision, or the process died), and finishes
+   * cancels and commits that the store interrupted, once their deadline passed. Idempotent and
+   * safe to run on several instances at once. The embedded store has nothing to recover (a
+   * process that dies takes it along).
+   */
+  recover(): Promise<RecoveryReport>;
   getDecision<D>(orderId: string): Promise<StoredDecision<D> | null>;
   /**
    * Stores the decision unless one exists for the orderId; returns the one stored. `attempt` (from
    * reserve) binds it to this attempt's reservation: when another decision won, this attempt's
    * reservation is returned; when the attempt was taken over, ReservationLostError is thrown.
    * The store takes ownership of `d.decision`: the caller must not change it afterwards.
+   * `lists` are entries pushed to lists (as listPush) when this call stores the decision: the
+   * indexes that make the order complete. If the store fails after the decision may have been
+   * stored, the recovery pass pushes them once the store answers again; an entry may then be
+   * pushed twice (this call and the pass), so readers of those lists must tolerate repeats.
    */
-  putDecisionIfAbsent<D>(d: StoredDecision<D>, attempt?: string): Promise<StoredDecision<D>>;
-  /** Marks a stored decision cancelled (after its reservation was released). */
-  markCancelled(orderId: string): Promise<void>;
+  putDecisionIfAbsent<D>(d: StoredDecision<D>, attempt?: string, lists?: readonly ListEntry[]): Promise<StoredDecision<D>>;
   /** Locks units of free stock for a customer; refused (with the free units) when not enough is free. */
   createLock(req: LockRequest): Promise<{ ok: true; lock: StockLock } | { ok: false; free: number }>;
   getLock(id: string): Promise<StockLock | null>;
@@ -175,9 +436,10 @@ export interface Store {
   releaseLock(id: string): Promise<StockLock | null>;
   /**
    * Adds WMS scans to an order, keyed by `key` (order number + code + operation time): a scan
-   * already stored under its key is not added again. Returns how many were new.
+   * already stored under its key is not added again. Returns, per scan in order, whether it was
+   * new (atomic per scan: of two instances adding the same scan, exactly one sees true).
    */
-  addScans(orderId: string, scans: { key: string; scan: StoredScan }[]): Promise<number>;
+  addScans(orderId: string, scans: { key: string; scan: StoredScan }[]): Promise<boolean[]>;
   /** Every scan stored for an order, in no particular order. */
   scans(orderId: string): Promise<StoredScan[]>;
   /** Every order id with a stored decision (for KPIs over the stored orders). */
@@ -187,9 +449,34 @@ export interface Store {
   kvSet(key: string, value: unknown): Promise<void>;
   /** Adds 1 to an integer and returns the new value (versions). */
   kvIncr(key: string): Promise<number>;
-  /** Appends a JSON value to a list (reroutes of an order, shipments of a courier-region-day). */
-  listPush(key: string, value: unknown): Promise<void>;
+  /**
+   * Appends a JSON value to a list (reroutes of an order, shipments of a courier-region-day). With
+   * `ttlMs`, the list is dropped that long after this push (lists that belong to orders or days).
+   */
+  listPush(key: string, value: unknown, ttlMs?: number): Promise<void>;
   listAll<T>(key: string): Promise<T[]>;
+  /** The open shipments of a group (customer and normalised address, src/store/keys.ts openGroup): those not picked up by now. */
+  openShipments(group: string): Promise<OpenShipment[]>;
+  /** One shipment record of a group, open or not (null when unknown or past retention). */
+  openShipment(group: string, trackingNumber: string): Promise<OpenShipment | null>;
+  /** Records a new open shipment (its master as the only member) unless the group has it already; kept `ttlMs`. */
+  openShipmentPut(group: string, s: OpenShipment, ttlMs: number): Promise<void>;
+  /**
+   * Adds an order to an open shipment, atomically: refused when it is picked up by now ('closed')
+   * or its parcels lack the room ('full'); an order already a member answers 'member' and changes
+   * nothing (idempotent across instances). `members`: the orders on the shipment after the call (0 when missing).
+   */
+  openShipmentJoin(group: string, trackingNumber: string, member: OpenShipmentMember): Promise<{ result: JoinResult; members: number }>;
+  /**
+   * Takes the group's decision lock for `ttlMs` unless another token holds it (true: taken). Orders
+   * of one customer and address are decided one at a time across instances, so that a later order
+   * sees the open shipment of an earlier one even when they arrive together.
+   */
+  groupLock(group: string, token: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lock back if `token` still holds it. */
+  groupUnlock(group: string, token: string): Promise<void>;
+  /** Takes an order out of a shipment it joined (its reservation failed after the join); nothing when it is not a member. */
+  openShipmentLeave(group: string, trackingNumber: string, orderId: string): Promise<void>;
   /**
    * Moves a held reservation's capacity use from one counter to another (a reroute to another
    * courier), atomically: refused (false) when `to` would exceed its limit, or when the
@@ -197,6 +484,59 @@ export interface Store {
    * (courier counters do).
    */
   moveCounter(orderId: string, from: { key: string; amount: number }, to: { key: string; amount: number; limit: number }): Promise<boolean>;
+  /**
+   * Replaces a held reservation's plan (a re-optimisation move), in one atomic step: refused
+   * ('not-held') unless the order has a decision, is not cancelled and its reservation is held
+   * (not committed: a shipment picked up is never moved, whatever was read before); the new items
+   * and counters are checked with the order's own current use counted as available to itself, then
+   * the old use is returned and the new one taken together, or nothing changes. The reservation
+   * keeps its expiry. The invariant onHand = free + reserved + locked holds before and after.
+   */
+  replan(orderId: string, req: ReplanRequest): Promise<ReplanResult>;
+  /**
+   * Takes or renews a named lease for `token` until now + `ttlMs` (Redis: SET NX PX, renewed only
+   * by its holder): true when `token` holds it after the call; false when another token does.
+   */
+  leaseAcquire(name: string, token: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up if `token` holds it; true when it did. */
+  leaseRelease(name: string, token: string): Promise<boolean>;
+  /**
+   * Adds outbox entries, each unless an entry with its id exists (one atomic step per entry);
+   * returns per entry whether it was new. Acknowledged only once written (on Redis, and with
+   * OUTBOX_MIN_REPLICAS, once that many replicas have it too).
+   */
+  outboxAdd(entries: readonly OutboxEntry[]): Promise<boolean[]>;
+  /**
+   * Claims up to `limit` pending entries that are due (nextAttemptAt reached) and not claimed, or
+   * whose claim expired (its instance died), oldest due first: each gets a fresh lease for
+   * `leaseMs`. Several instances may claim at once; no entry is claimed twice while its lease holds.
+   */
+  outboxClaim(limit: number, leaseMs: number): Promise<OutboxEntry[]>;
+  /**
+   * Records one attempt of a claimed entry (attempts + 1) and its outcome, and ends the claim.
+   * Null, and nothing changed, when `lease` is no longer the entry's claim.
+   */
+  outboxSettle(id: string, lease: string, outcome: OutboxOutcome): Promise<OutboxEntry | null>;
+  outboxGet(id: string): Promise<OutboxEntry | null>;
+  /**
+   * Entries matching the filter, oldest first (createdAt, then id), a page at a time: `cursor`
+   * null starts; `next` continues, null at the end. A page may hold fewer than `limit` entries
+   * before the end (the store bounds the work of one call).
+   */
+  outboxList(filter: OutboxFilter, cursor: string | null, limit: number): Promise<{ items: OutboxEntry[]; next: string | null }>;
+  /**
+   * Sends a delivered or dead entry again: pending, due now, attempts from 0, replays + 1, any
+   * claim dropped. `replayed` false (and nothing changed) when the entry is pending.
+   */
+  outboxReplay(id: string): Promise<{ entry: OutboxEntry; replayed: boolean } | null>;
+  /** Entries per state. */
+  outboxCounts(): Promise<Record<OutboxState, number>>;
+  /**
+   * Forgets up to `limit` delivered entries created before `before` (epoch ms), oldest first;
+   * returns how many. Pending and dead entries are kept whatever their age. A purged action
+   * enqueued again is delivered again (its receivers dedupe by its key).
+   */
+  outboxPurge(before: number, limit: number): Promise<number>;
   /** Throws when the store cannot be reached (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -224,6 +564,22 @@ export class ReservationLostError extends Error {
   }
 }
 
+/**
+ * Thrown by any store method when the store cannot be reached or does not answer in time (a
+ * connection refused or lost, a command timeout, a Redis node loading or failing over). The
+ * service answers it with 503 DSP_STORE_UNAVAILABLE; nothing else in the service needs to know
+ * how a particular store fails.
+ */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+  constructor(
+    message: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+  }
+}
+
 /** Options shared by the store implementations. */
 export interface StoreOptions {
   /** Epoch-ms clock (default Date.now). */
@@ -233,6 +589,21 @@ export interface StoreOptions {
    * process died or lost the store), and a retry may take the order over, ms.
    */
   claimTimeoutMs?: number;
+  /**
+   * Redis: outbox entries are acknowledged only once this many replicas of their node have them
+   * (WAIT), so that a failover to a replica does not lose an acknowledged action; 0 = the master's
+   * write is enough. The wait is bounded by `replicaWaitMs`.
+   */
+  outboxMinReplicas?: number;
+  replicaWaitMs?: number;
+  /**
+   * How long an order is kept after its reservation ends at the latest, ms (ORDER_RETENTION_DAYS):
+   * then its decision, scans, reroutes and KPI share are dropped. Undefined = kept forever (tests,
+   * what-if replays, which forget orders themselves).
+   */
+  orderRetentionMs?: number;
+  /** How long an applied stock event id is kept, ms (EVENT_RETENTION_DAYS). Undefined = forever. */
+  eventRetentionMs?: number;
 }
 
 /** Default claim timeout, ms: far above any healthy reserve path, short enough for ERP retries. */

@@ -1,7 +1,6 @@
-import type { Warehouse } from '../domain/network.js';
-
 export const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
+/** One day, ms. */
+export const DAY_MS = 24 * HOUR_MS;
 /** Warehouses start releasing work at 08:00 local time. */
 export const OPEN_LOCAL_MINUTES = 8 * 60;
 
@@ -23,27 +22,27 @@ export function localDay(ms: number, tzMinutes: number): string {
   return new Date(ms + tzMinutes * 60_000).toISOString().slice(0, 10);
 }
 
-/**
- * When a warehouse hands a shipment to the courier, epoch ms: stock available at
- * now + leadHours (line haul), released for processing at once if before the warehouse's
- * cut-off (no earlier than 08:00 local), otherwise at 08:00 the next day; then processingHours.
- */
-export function nextReadyMs(nowMs: number, w: Pick<Warehouse, 'cutoffLocal' | 'processingHours'>, leadHours: number, tzMinutes: number): number {
-  const tzMs = tzMinutes * 60_000;
-  const local = nowMs + leadHours * HOUR_MS + tzMs;
-  const dayStart = Math.floor(local / DAY_MS) * DAY_MS;
-  const minuteOfDay = (local - dayStart) / 60_000;
-  let release = local;
-  if (minuteOfDay < OPEN_LOCAL_MINUTES) release = dayStart + OPEN_LOCAL_MINUTES * 60_000;
-  else if (minuteOfDay > parseLocalTime(w.cutoffLocal)) release = dayStart + DAY_MS + OPEN_LOCAL_MINUTES * 60_000;
-  return release - tzMs + w.processingHours * HOUR_MS;
+const ISO_WITH_OFFSET = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(?:[zZ]|([+-])(\d{2}):(\d{2}))$/;
+
+/** Days in a month of the proleptic Gregorian calendar (month 1-12). */
+function daysInMonth(year: number, month: number): number {
+  return month === 2 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
 
-const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([zZ]|[+-]\d{2}:\d{2})$/;
-
-/** Epoch ms of an ISO-8601 time that carries its offset (Z or ±hh:mm); null for anything else. */
+/**
+ * Epoch ms of an ISO-8601 time that carries its offset (Z or ±hh:mm); null for anything else,
+ * including times that do not exist on the calendar or the clock: 30 February and 24:00 are
+ * refused, not rolled over into March or the next day as Date.parse would. Offsets up to ±14:00
+ * (the zones that exist), years 1000-9999.
+ */
 export function parseIsoWithOffset(s: string): number | null {
-  if (!ISO_WITH_OFFSET.test(s)) return null;
+  const m = ISO_WITH_OFFSET.exec(s);
+  if (!m) return null;
+  const [year, month, day, hour, minute] = [m[1], m[2], m[3], m[4], m[5]].map(Number) as [number, number, number, number, number];
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  if (year < 1000 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
+  if (hour > 23 || minute > 59 || second > 59) return null;
+  if (m[8] !== undefined && (Number(m[9]) > 14 || Number(m[10]) > 59 || (Number(m[9]) === 14 && Number(m[10]) > 0))) return null;
   const ms = Date.parse(s);
   return Number.isFinite(ms) ? ms : null;
 }

@@ -1,6 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-
 /**
  * The order state machine fed by WMS / PDA scans (the case's "digital glue"): raw WMS codes map to
  * business states (data/wms/status-map.json). Pure: the tracking view is a function of the *set*
@@ -50,17 +47,6 @@ export interface TrackingView {
 export const LEFT_WAREHOUSE_RANK = 5;
 export const DELIVERED_RANK = 7;
 
-/** Loads and checks the mapping: every code names a known state or exception. */
-export function loadStatusMap(dataDir: string): StatusMap {
-  const map = JSON.parse(readFileSync(join(dataDir, 'wms/status-map.json'), 'utf8')) as StatusMap;
-  const states = new Set(map.states.map((s) => s.state));
-  const exceptions = new Set(map.exceptions.map((e) => e.exception));
-  for (const [code, m] of Object.entries(map.codes)) {
-    const ok = (m.state !== undefined && states.has(m.state) && m.exception === undefined) || (m.exception !== undefined && exceptions.has(m.exception) && m.state === undefined);
-    if (!ok) throw new Error(`data/wms/status-map.json: code ${code} must name exactly one known state or exception`);
-  }
-  return map;
-}
 
 /** The identity of a scan: order number (implicit) + code + operation time. */
 export function scanKey(e: Pick<ScanEvent, 'code' | 'at'>): string {

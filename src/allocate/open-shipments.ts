@@ -1,0 +1,201 @@
+import { parcelsFor, shipmentWeightKg } from '../../solver/cost.js';
+import type { Plan, ProblemOption } from '../../solver/types.js';
+import type { Config } from '../config.js';
+import { addressKey } from '../domain/address.js';
+import type { RegionProps } from '../domain/network.js';
+import type { AllocateRequest, Decision } from '../domain/schemas.js';
+import { toIsoWithOffset } from '../domain/time.js';
+import type { NetworkContext } from '../network/context.js';
+import { openGroup, storeKeys } from '../store/keys.js';
+import type { OpenShipment, Store } from '../store/types.js';
+import type { Candidates } from './candidates.js';
+import { orderListTtlMs } from './retention.js';
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/** Open shipments offered to one order at most (each is one more candidate site). */
+const MAX_JOIN_OPTIONS = 3;
+
+/** What the open-shipment and merge rules need of an order beyond the candidate input. */
+export interface MergeFacts {
+  /** The order's group (customer and normalised address; store/keys.ts openGroup), or null when it opted out or merging is off. */
+  group: string | null;
+  /** When the order was placed, epoch ms. */
+  placedAtMs: number;
+  amountCny?: number;
+  discountCny?: number;
+}
+
+/**
+ * The order's group: its customer and its destination's normalised address (src/domain/address.ts:
+ * the region code, then the address without its province and city prefix). Without an address
+ * text, the coordinates to 5 decimals (about a metre) stand for it: the ERP sends the same ones for
+ * the same delivery point. Null when the order opts out (`merge: false`) or MERGE_WINDOW_MINUTES is 0.
+ */
+export function mergeFacts(net: NetworkContext, cfg: Pick<Config, 'mergeWindowMinutes'>, req: AllocateRequest, region: RegionProps, placedAtMs: number): MergeFacts {
+  const money = { ...(req.amountCny !== undefined ? { amountCny: req.amountCny } : {}), ...(req.discountCny !== undefined ? { discountCny: req.discountCny } : {}) };
+  if (req.merge === false || cfg.mergeWindowMinutes <= 0) return { group: null, placedAtMs, ...money };
+  const admin = [net.regions.get(region.provinceCode)?.nameZh ?? '', region.nameZh];
+  const text = req.destination.address !== undefined && req.destination.address.trim() !== '' ? req.destination.address : `@${req.destination.lon.toFixed(5)},${req.destination.lat.toFixed(5)}`;
+  return { group: openGroup(req.customerId, addressKey(region.code, text, admin)), placedAtMs, ...money };
+}
+
+/**
+ * The open shipments of the order's group it may join: not its own, placed within
+ * MERGE_WINDOW_MINUTES of the shipment's first order, and whose first order still holds its
+ * reservation (not shipped, cancelled or expired). The store already left out the picked-up ones.
+ */
+export async function joinableShipments(store: Store, cfg: Pick<Config, 'mergeWindowMinutes'>, orderId: string, m: MergeFacts): Promise<OpenShipment[]> {
+  if (m.group === null) return [];
+  const open = (await store.openShipments(m.group)).filter(
+    // Within the window either side of the first order's placement: orders that arrive together may be decided in any order.
+    (s) => s.masterOrderId !== orderId && !s.members.some((x) => x.orderId === orderId) && Math.abs(m.placedAtMs - s.members[0]!.placedAtMs) <= cfg.mergeWindowMinutes * 60_000,
+  );
+  if (open.length === 0) return open;
+  // At most one per warehouse and courier (the one with the most room), and MAX_JOIN_OPTIONS in
+  // all: a burst of one customer's orders that do not fit one shipment opens several, and each
+  // would otherwise become one more site for every later order of the burst.
+  const room = (s: OpenShipment) => (s.maxGrams === null ? Infinity : s.maxGrams - s.grams);
+  const best = new Map<string, OpenShipment>();
+  for (const s of open) {
+    const k = `${s.warehouseId}/${s.courierId}`;
+    const seen = best.get(k);
+    if (seen === undefined || room(s) > room(seen)) best.set(k, s);
+  }
+  const picked = [...best.values()].sort((a, b) => room(b) - room(a)).slice(0, MAX_JOIN_OPTIONS);
+  const masters = await Promise.all(picked.map((s) => store.getDecision(s.masterOrderId)));
+  return picked.filter((_, i) => masters[i] !== null && !masters[i]!.cancelled && masters[i]!.reservation === 'held');
+}
+
+/** One shipment of a plan that joins an open shipment: the option index, the shipment, grams and the freight it saves. */
+export interface PlannedJoin {
+  shipment: OpenShipment;
+  grams: number;
+  /** Freight of shipping the same weight alone on the same lane minus the joining freight: the base rate of its parcels, CNY. */
+  savedCny: number;
+  /** Orders on the shipment once this one joined (set by joinAll). */
+  members?: number;
+}
+
+/** The plan's shipments that join an open shipment. */
+export function plannedJoins(cands: Candidates, plan: Plan): PlannedJoin[] {
+  const out: PlannedJoin[] = [];
+  for (const s of plan.shipments) {
+    const join = cands.optionInfo[s.option]!.join;
+    if (join === undefined) continue;
+    const kg = shipmentWeightKg(cands.problem, s);
+    const alone = parcelsFor({ parcelMaxKg: join.parcelMaxKg } as ProblemOption, kg);
+    out.push({ shipment: join.shipment, grams: Math.round(kg * 1_000), savedCny: round2(join.baseCny * alone) });
+  }
+  return out;
+}
+
+/**
+ * Joins the order to each planned shipment, atomically per shipment in the store. All or none: a
+ * shipment picked up or filled meanwhile undoes the joins already made and answers false (the
+ * caller re-plans from fresh open shipments).
+ */
+export async function joinAll(store: Store, orderId: string, m: MergeFacts, joins: PlannedJoin[]): Promise<boolean> {
+  const done: PlannedJoin[] = [];
+  for (const j of joins) {
+    const r = await store.openShipmentJoin(m.group!, j.shipment.trackingNumber, {
+      orderId,
+      grams: j.grams,
+      placedAtMs: m.placedAtMs,
+      savedCny: j.savedCny,
+      ...(m.amountCny !== undefined ? { amountCny: m.amountCny } : {}),
+      ...(m.discountCny !== undefined ? { discountCny: m.discountCny } : {}),
+    });
+    if (r.result === 'joined' || r.result === 'member') {
+      j.members = r.members;
+      done.push(j);
+      continue;
+    }
+    await leaveAll(store, orderId, m, done);
+    return false;
+  }
+  return true;
+}
+
+/** Undoes joins (the order's reservation failed after it joined). */
+export async function leaveAll(store: Store, orderId: string, m: MergeFacts, joins: readonly PlannedJoin[]): Promise<void> {
+  await Promise.all(joins.map((j) => store.openShipmentLeave(m.group!, j.shipment.trackingNumber, orderId)));
+}
+
+/**
+ * Records the decision's own shipments (not the joined ones) as open shipments of the order's
+ * group, with the order as master, so that the group's later orders may join them until pickup.
+ * The room of a shipment is what its parcels hold beyond its weight (the courier's heaviest
+ * parcel times its parcels).
+ */
+export async function recordOpenShipments(store: Store, net: NetworkContext, cfg: Pick<Config, 'reservationTtlMinutes' | 'orderRetentionDays'>, d: Decision, cands: Candidates, plan: Plan, m: MergeFacts, nowMs: number): Promise<void> {
+  if (m.group === null) return;
+  const ttlMs = orderListTtlMs(cfg);
+  // The order's group, beside its record, so GET /v1/orders/{id} finds the group's waybills (written once: a retry finds its decision stored first).
+  await store.listPush(storeKeys.orderGroup(d.orderId), m.group, ttlMs);
+  await Promise.all(
+    d.shipments.map((sh, i) => {
+      const info = cands.optionInfo[plan.shipments[i]!.option]!;
+      if (info.join !== undefined || info.pickupMs <= nowMs) return undefined;
+      const courier = net.couriers.find((c) => c.id === sh.courierId)!;
+      const grams = Math.round(shipmentWeightKg(cands.problem, plan.shipments[i]!) * 1_000);
+      const open: OpenShipment = {
+        trackingNumber: sh.trackingNumber,
+        masterOrderId: d.orderId,
+        shipment: i,
+        warehouseId: sh.warehouseId,
+        courierId: sh.courierId,
+        provinceCode: cands.region.provinceCode,
+        shipDay: info.shipDay,
+        pickupAtMs: info.pickupMs,
+        etaMs: info.etaMs,
+        grams,
+        maxGrams: Math.round(sh.parcels * courier.maxParcelKg * 1_000),
+        members: [{ orderId: d.orderId, grams, placedAtMs: m.placedAtMs, savedCny: 0, ...(m.amountCny !== undefined ? { amountCny: m.amountCny } : {}), ...(m.discountCny !== undefined ? { discountCny: m.discountCny } : {}) }],
+      };
+      return store.openShipmentPut(m.group!, open, ttlMs);
+    }),
+  );
+}
+
+/** The merge group of an order as GET /v1/orders/{id} shows it (one per shared waybill with more than one order). */
+export interface GroupView {
+  waybill: string;
+  masterOrderId: string;
+  childOrderIds: string[];
+  /** MERGE_MIN_ORDERS or more orders share the waybill: a merged group (master and children). */
+  merged: boolean;
+  /** Still open for later orders (not picked up). */
+  open: boolean;
+  pickupAt: string;
+  /** Freight the children saved by joining instead of shipping alone, CNY. */
+  savedCny: number;
+  members: { orderId: string; role: 'master' | 'child'; weightKg: number; placedAt: string; amountCny?: number; discountCny?: number }[];
+}
+
+/** The groups of the order's waybills that more than one order shares. */
+export async function groupViews(store: Store, cfg: Pick<Config, 'mergeMinOrders' | 'timezoneOffsetMinutes'>, d: Decision, nowMs: number): Promise<GroupView[]> {
+  const [group] = await store.listAll<string>(storeKeys.orderGroup(d.orderId));
+  if (group === undefined) return [];
+  const records = await Promise.all([...new Set(d.shipments.map((s) => s.trackingNumber))].map((t) => store.openShipment(group, t)));
+  const tz = cfg.timezoneOffsetMinutes;
+  return records
+    .filter((r): r is OpenShipment => r !== null && r.members.length > 1)
+    .map((r) => ({
+      waybill: r.trackingNumber,
+      masterOrderId: r.masterOrderId,
+      childOrderIds: r.members.slice(1).map((x) => x.orderId),
+      merged: r.members.length >= cfg.mergeMinOrders,
+      open: r.pickupAtMs > nowMs,
+      pickupAt: toIsoWithOffset(r.pickupAtMs, tz),
+      savedCny: round2(r.members.reduce((n, x) => n + x.savedCny, 0)),
+      members: r.members.map((x, i) => ({
+        orderId: x.orderId,
+        role: i === 0 ? ('master' as const) : ('child' as const),
+        weightKg: x.grams / 1_000,
+        placedAt: toIsoWithOffset(x.placedAtMs, tz),
+        ...(x.amountCny !== undefined ? { amountCny: x.amountCny } : {}),
+        ...(x.discountCny !== undefined ? { discountCny: x.discountCny } : {}),
+      })),
+    }));
+}

@@ -1,0 +1,204 @@
+import type { Plan, Problem } from '../../../solver/types.js';
+import { DAY_MS } from '../../domain/time.js';
+import type { LotFree } from '../../store/types.js';
+import type { ArcInfo, CandidateContext, Pools, SiteDraft } from './context.js';
+
+/**
+ * Stage "lots" (FEFO) for shelf-life SKUs. Their stock is kept per lot with an expiry day
+ * (src/store/keys.ts `lotCell`). A lot is offered only when the shelf life it has left when it
+ * reaches the customer is at least the minimum (the catalogue's minRemainingShelfLifeDays, or the
+ * customer's MIN_SHELF_LIFE_OVERRIDES entry), judged at `cutoffMs`: no shipment of the decision
+ * arrives later than that (the allocator re-plans with a later cutoff when one would), so every
+ * offered lot is good for every shipment. An expired lot is never offered.
+ *
+ * The solver stays generic: a (warehouse, SKU) pool holds the eligible lots' free units (plus any
+ * stock kept without a lot, from before lots), split in two pools when some of it is near expiry
+ * (see `nearExpiry`), and the fresher pool's arcs cost NEAR_EXPIRY_CREDIT_CNY more per unit: a
+ * decision weight (docs/cost-model.md), never reported as money. After the solve, each warehouse's
+ * units are taken lot by lot, earliest expiry first (`assignLots`).
+ */
+
+/** A lot as offered: its free units and whether it is near expiry. */
+export interface OfferedLot extends LotFree {
+  near: boolean;
+}
+
+/** What one (warehouse, SKU) of a shelf-life SKU offers: its eligible lots, earliest expiry first. */
+export interface LotCell {
+  lots: OfferedLot[];
+  /** Free units of the eligible lots near expiry. */
+  near: number;
+  /** Free units of all eligible lots. */
+  total: number;
+}
+
+/** The lots a decision may use, per warehouse and SKU, and the time they were judged at. */
+export interface LotOffer {
+  /** Every shipment arrives at or before this, epoch ms. */
+  cutoffMs: number;
+  cells: Map<string, LotCell>;
+  /** SKUs whose stock is kept per lot (the order's shelf-life SKUs). */
+  skus: ReadonlySet<string>;
+}
+
+/** Epoch ms at which a lot expires: the start of its expiry day, local time. */
+export function expiryMs(expiresOn: string, timezoneOffsetMinutes: number): number {
+  return Date.parse(`${expiresOn}T00:00:00Z`) - timezoneOffsetMinutes * 60_000;
+}
+
+function cellKey(warehouseId: string, sku: string): string {
+  return `${warehouseId}\u0000${sku}`;
+}
+
+/**
+ * The eligible lots of the given shelf-life SKUs. `minDays(sku)` is the minimum remaining shelf life
+ * at delivery for this order's customer. A lot is near expiry when its last sellable moment (expiry
+ * minus the minimum) lies within `nearWindowDays` of now.
+ */
+export function offerLots(
+  lots: readonly LotFree[],
+  skus: ReadonlySet<string>,
+  opts: { nowMs: number; cutoffMs: number; timezoneOffsetMinutes: number; nearWindowDays: number; minDays: (sku: string) => number; latestFirst?: boolean },
+): LotOffer {
+  const cells = new Map<string, LotCell>();
+  for (const l of lots) {
+    if (!skus.has(l.sku) || l.free <= 0) continue;
+    const ends = expiryMs(l.expiresOn, opts.timezoneOffsetMinutes);
+    const lastSellable = ends - opts.minDays(l.sku) * DAY_MS;
+    if (ends <= opts.nowMs || lastSellable < opts.cutoffMs) continue;
+    const key = cellKey(l.warehouseId, l.sku);
+    let c = cells.get(key);
+    if (c === undefined) cells.set(key, (c = { lots: [], near: 0, total: 0 }));
+    const near = lastSellable - opts.nowMs <= opts.nearWindowDays * DAY_MS;
+    c.lots.push({ ...l, near });
+    c.total += l.free;
+    if (near) c.near += l.free;
+  }
+  // The picking order: earliest expiry first (FEFO), or, for what-if comparisons, the freshest first.
+  const dir = opts.latestFirst === true ? -1 : 1;
+  for (const c of cells.values()) c.lots.sort((a, b) => dir * (a.expiresOn < b.expiresOn ? -1 : a.expiresOn > b.expiresOn ? 1 : a.lot < b.lot ? -1 : 1));
+  return { cutoffMs: opts.cutoffMs, cells, skus };
+}
+
+export function lotCellOf(offer: LotOffer, warehouseId: string, sku: string): LotCell | undefined {
+  return offer.cells.get(cellKey(warehouseId, sku));
+}
+
+/**
+ * The free map candidate generation reads, with each shelf-life SKU's units replaced by its eligible
+ * lots plus its stock kept without a lot. The given map is not changed.
+ */
+export function freeWithLots(free: Map<string, Map<string, number>>, offer: LotOffer, warehouseIds: readonly string[]): Map<string, Map<string, number>> {
+  const out = new Map<string, Map<string, number>>();
+  for (const w of warehouseIds) {
+    const m = new Map(free.get(w) ?? []);
+    for (const sku of offer.skus) {
+      const units = (free.get(w)?.get(sku) ?? 0) + (lotCellOf(offer, w, sku)?.total ?? 0);
+      if (units > 0) m.set(sku, units);
+      else m.delete(sku);
+    }
+    if (m.size > 0) out.set(w, m);
+  }
+  return out;
+}
+
+/** One part of a shipment's line: units of a lot (or, lot null, of stock kept without a lot) from a warehouse. */
+export interface LotPick {
+  fromWarehouseId: string;
+  sku: string;
+  lot: string | null;
+  expiresOn: string | null;
+  qty: number;
+  /** The lot was near expiry (NEAR_EXPIRY_WINDOW_DAYS) when the decision picked it. */
+  near: boolean;
+}
+
+/**
+ * Takes each warehouse's units of a shelf-life SKU lot by lot, earliest expiry first, then from
+ * stock kept without a lot; shipments that arrive first get the earliest lots. Per plan shipment,
+ * the picks (empty for shipments without shelf-life units). `units(shipment)` lists what the
+ * shipment takes per source warehouse and SKU, `etaMs(shipment)` when it arrives.
+ */
+export function assignLots(
+  plan: Plan,
+  offer: LotOffer,
+  units: (shipment: number) => { fromWarehouseId: string; sku: string; qty: number }[],
+  etaMs: (shipment: number) => number,
+): LotPick[][] {
+  const out: LotPick[][] = plan.shipments.map(() => []);
+  const used = new Map<string, number>();
+  const order = plan.shipments.map((_s, i) => i).sort((a, b) => etaMs(a) - etaMs(b) || a - b);
+  for (const i of order) {
+    for (const u of units(i)) {
+      if (!offer.skus.has(u.sku)) continue;
+      const lots = lotCellOf(offer, u.fromWarehouseId, u.sku)?.lots ?? [];
+      let left = u.qty;
+      for (const l of lots) {
+        if (left === 0) break;
+        const key = `${u.fromWarehouseId}\u0000${u.sku}\u0000${l.lot}`;
+        const take = Math.min(left, l.free - (used.get(key) ?? 0));
+        if (take <= 0) continue;
+        used.set(key, (used.get(key) ?? 0) + take);
+        out[i]!.push({ fromWarehouseId: u.fromWarehouseId, sku: u.sku, lot: l.lot, expiresOn: l.expiresOn, qty: take, near: l.near });
+        left -= take;
+      }
+      if (left > 0) out[i]!.push({ fromWarehouseId: u.fromWarehouseId, sku: u.sku, lot: null, expiresOn: null, qty: left, near: false });
+    }
+  }
+  return out;
+}
+
+/** The latest ETA among the plan's shipments carrying a shelf-life SKU (null: none does). */
+export function latestLotEta(problem: Problem, plan: Plan, offer: LotOffer, etaMs: (option: number) => number): number | null {
+  let latest: number | null = null;
+  for (const s of plan.shipments) {
+    if (!s.arcs.some((a) => offer.skus.has(problem.lines[problem.arcs[a.arc]!.line]!.sku))) continue;
+    latest = Math.max(latest ?? -Infinity, etaMs(s.option));
+  }
+  return latest;
+}
+
+/**
+ * Adds the arcs that bring line `li`'s units from a warehouse's stock: one arc from its (warehouse,
+ * SKU) pool, or, for a shelf-life SKU with near-expiry units in a decision where
+ * NEAR_EXPIRY_CREDIT_CNY is on, one arc from the near-expiry pool and one from the rest. When any
+ * warehouse offers the line near-expiry units, every arc of the line from fresher stock carries the
+ * credit as an extra weight per unit (`expiryWeightPerUnit`): that is the credit for near-expiry
+ * units, shifted by a constant per unit shipped so that every arc cost stays >= 0.
+ */
+export function pushStockArcs(
+  ctx: CandidateContext,
+  draft: SiteDraft,
+  pools: Pools,
+  li: number,
+  fromWarehouseId: string,
+  qty: number,
+  transfer: boolean,
+  info: ArcInfo,
+): void {
+  const sku = ctx.lines[li]!.sku;
+  const offer = ctx.lots;
+  const credit = ctx.cfg.nearExpiryCreditCny;
+  if (offer === undefined || !offer.skus.has(sku) || credit <= 0 || !ctx.lineHasNear![li]) {
+    draft.arcs.push({ site: draft.site, line: li, pool: pools.of(fromWarehouseId, sku, qty), unitCost: 0, transfer });
+    draft.arcInfo.push(info);
+    return;
+  }
+  const near = lotCellOf(offer, fromWarehouseId, sku)?.near ?? 0;
+  if (near > 0) {
+    draft.arcs.push({ site: draft.site, line: li, pool: pools.of(fromWarehouseId, sku, near, 'near-expiry'), unitCost: 0, transfer });
+    draft.arcInfo.push({ ...info, nearExpiry: true });
+  }
+  if (qty - near > 0) {
+    draft.arcs.push({ site: draft.site, line: li, pool: pools.of(fromWarehouseId, sku, qty - near), unitCost: 0, transfer });
+    draft.arcInfo.push({ ...info, expiryWeightPerUnit: credit });
+  }
+}
+
+/** Per line: whether some warehouse offers near-expiry units of it (then the credit applies to the line). */
+export function linesWithNear(lines: readonly { sku: string }[], offer: LotOffer | undefined): boolean[] {
+  if (offer === undefined) return lines.map(() => false);
+  const skus = new Set<string>();
+  for (const c of offer.cells.values()) if (c.near > 0) skus.add(c.lots[0]!.sku);
+  return lines.map((l) => skus.has(l.sku));
+}
