@@ -1,4 +1,4 @@
-/* global window, document, protobuf, performance, requestAnimationFrame, setInterval, fetch */
+/* global window, document, protobuf, performance, requestAnimationFrame, setInterval, setTimeout, fetch */
 // The dispatchers' live map (issue 7). Plain ES module, no build step. Everything it loads comes
 // from the service itself: MapLibre GL and protobufjs from node_modules (/vendor/), the socket.io
 // client from the socket.io server, the schema from /live/dispatchd.proto (the same file the
@@ -6,6 +6,11 @@
 // no glyphs or sprites: labels are HTML markers in the system CJK font.
 import * as maplibregl from '/vendor/maplibre/maplibre-gl.mjs';
 import { io } from '/socket.io/socket.io.esm.min.js';
+import { apiKey, keyedFetch, refreshKey } from '/web/key.js';
+
+// The dispatcher role's API key (web/key.js): sent with the socket handshake and every API read.
+const auth = { key: '' };
+const api = keyedFetch('dispatcher', auth);
 
 const COURIER_COLORS = { STO: '#ff9f43', ZTO: '#4aa8ff', YUNDA: '#c08cff', SF: '#2fd08a' };
 const PALETTE = ['#ff6b8b', '#ffd166', '#06d6a0', '#118ab2'];
@@ -85,7 +90,7 @@ function labelPoint(geometry) {
 async function addBaseLayers() {
   const [regions, rings] = await Promise.all([
     fetch('/live/regions.geojson').then((r) => r.json()),
-    fetch('/live/rings.geojson').then((r) => r.json()),
+    api('/live/rings.geojson').then((r) => r.json()),
   ]);
   map.addSource('regions', { type: 'geojson', data: regions });
   map.addLayer({ id: 'prov-fill', type: 'fill', source: 'regions', filter: ['==', ['get', 'level'], 'province'], paint: { 'fill-color': '#0f1828' } });
@@ -276,7 +281,7 @@ function fillFilters() {
 }
 
 function renderKpi() {
-  let orders = 0, perMin = 0, cost = 0, split = 0, back = 0;
+  let orders = 0, perMin = 0, cost = 0, penalty = 0, split = 0, back = 0, backUnits = 0, backValue = 0;
   let onTimeKnown = false;
   const byCourier = new Map();
   const now = Date.now();
@@ -288,13 +293,18 @@ function renderKpi() {
     orders += k.orders;
     perMin += k.ordersPerMin;
     cost += k.costTotal;
+    penalty += k.penaltyTotal ?? 0;
+    backUnits += k.backorderedUnits ?? 0;
+    backValue += k.backorderedValueCny ?? 0;
     split += k.splitOrders;
     back += k.backorderedOrders;
     if (k.onTimePct !== undefined && k.onTimePct !== null) onTimeKnown = true;
     for (const c of k.couriers) byCourier.set(c.courierId, (byCourier.get(c.courierId) ?? 0) + c.shipments);
   }
   $('kpi-opm').textContent = perMin.toFixed(perMin < 10 ? 1 : 0);
+  // Money per order over every decision (freight, transfers, storage); penalties are decision weights, shown apart.
   $('kpi-cpo').textContent = orders > 0 ? cny(cost / orders) : '–';
+  $('kpi-cpo').title = orders > 0 ? `money only, over all ${orders} orders; penalties (lateness, split) ${cny(penalty / orders)} per order apart` : '';
   const ot = $('kpi-ontime');
   if (onTimeKnown) {
     const vals = [...state.kpis.values()].filter((k) => k.onTimePct !== undefined);
@@ -304,7 +314,7 @@ function renderKpi() {
     ot.textContent = 'n/a';
     ot.classList.add('na');
   }
-  $('kpi-split').textContent = orders > 0 ? `${((split / orders) * 100).toFixed(1)}% · ${((back / orders) * 100).toFixed(1)}%` : '–';
+  $('kpi-split').textContent = orders > 0 ? `${((split / orders) * 100).toFixed(1)}% · ${((back / orders) * 100).toFixed(1)}% (${backUnits} u, ${cny(backValue)})` : '–';
   $('instances').textContent = `${state.kpis.size} instance${state.kpis.size === 1 ? '' : 's'}`;
 
   // Courier bars: share of shipments in the window; thin bar: busiest destination province today vs its cap.
@@ -393,7 +403,7 @@ function select(orderId, shipment) {
     <h4 style="margin-top:8px">决策原因 Reasons</h4><table class="reasons">${reasons}</table>
     ${d.reasonsOmitted > 0 ? `<div class="muted" id="more-reasons">+ ${d.reasonsOmitted} reasons about the other warehouses…</div>` : ''}`;
   // The shipment's scans (WMS tracking), when the service tracks them: GET /v1/orders/{id}/timeline.
-  fetch(`/v1/orders/${encodeURIComponent(orderId)}/timeline`)
+  api(`/v1/orders/${encodeURIComponent(orderId)}/timeline`)
     .then((r) => (r.ok ? r.json() : null))
     .then((t) => {
       if (!t || state.selected?.orderId !== orderId || !Array.isArray(t.events) || t.events.length === 0) return;
@@ -405,7 +415,7 @@ function select(orderId, shipment) {
     .catch(() => undefined);
   if (d.reasonsOmitted > 0) {
     // The stream carries the reasons about the shipping warehouses; the full list is one request away.
-    fetch(`/v1/orders/${encodeURIComponent(orderId)}`)
+    api(`/v1/orders/${encodeURIComponent(orderId)}`)
       .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))))
       .then((view) => {
         if (state.selected?.orderId !== orderId) return;
@@ -454,13 +464,45 @@ async function start() {
     stock: root.lookupType('dispatchd.live.v1.StockUpdate'),
     capacity: root.lookupType('dispatchd.live.v1.CapacityUpdate'),
     kpi: root.lookupType('dispatchd.live.v1.Kpi'),
+    goodbye: root.lookupType('dispatchd.live.v1.Goodbye'),
   };
   const decode = (ev, buf) => types[ev].toObject(types[ev].decode(new Uint8Array(buf)), { longs: Number, defaults: true, arrays: true });
+  auth.key = await apiKey('dispatcher');
   await mapLoaded;
   await addBaseLayers();
 
-  const socket = io('/live', { transports: ['websocket'] });
+  const socket = io('/live', { transports: ['websocket'], auth: (cb) => cb({ key: auth.key }) });
+  // A refused handshake (no key, a revoked one, a key without the dispatcher role): ask for
+  // another once, then stay offline saying why.
+  let askedAgain = false;
+  socket.on('connect_error', async (err) => {
+    const code = err?.data?.code;
+    $('conn').textContent = `${code ?? 'offline'}: ${err.message}`;
+    $('conn').className = 'pill off';
+    if ((code === 'DSP_UNAUTHENTICATED' || code === 'DSP_FORBIDDEN') && !askedAgain) {
+      askedAgain = true;
+      auth.key = await refreshKey('dispatcher');
+      socket.connect();
+    }
+  });
+  // The server says why it closes this socket: shutting down (reconnect: another instance
+  // answers) or the key was revoked (ask for another).
+  socket.on('goodbye', (buf) => {
+    const g = decode('goodbye', buf);
+    window.__dispatchd.goodbye = g;
+    $('conn').textContent = `${g.code}: ${g.detail}`;
+    $('conn').className = 'pill off';
+    if (g.code === 'DSP_SHUTTING_DOWN') setTimeout(() => socket.connect(), 1_000 + Math.random() * 2_000);
+    else if (!askedAgain) {
+      askedAgain = true;
+      refreshKey('dispatcher').then((k) => {
+        auth.key = k;
+        socket.connect();
+      });
+    }
+  });
   socket.on('connect', () => {
+    askedAgain = false;
     $('conn').textContent = '实时 live';
     $('conn').className = 'pill on';
   });
