@@ -3,7 +3,7 @@
  * CPLEX LP format and solved by HiGHS (the `highs` package, HiGHS compiled to WebAssembly).
  *
  * It is written from the specification alone, independently of the product solver, so that the
- * two can be compared on many instances (tests/solver.diff.test.ts).
+ * two can be compared on many instances (tests/solver/diff.test.ts).
  *
  * Formulation (indices: a arc, o option, s site, l line, p pool, c courier; w(a) is the unit
  * weight of arc a's line; K(o) = parcelMaxKg(o); only pairs (a, o) with site(a) = site(o), and
@@ -99,8 +99,19 @@ function expr(terms: readonly (readonly [number, string])[]): string {
   return chunks.join('\n   ');
 }
 
-/** Builds the exact MIP of the specification as CPLEX LP text. */
-export function toCplexLp(p: Problem): LpModel {
+/**
+ * The stages of the on-time-first (lexicographic) optimum, written as constraints on the same MIP
+ * (the product restricts options instead; this is the definition, stated directly):
+ *   backorder  minimise the units backordered, Σ_l b[l];
+ *   late       minimise L, the order's lateness in whole days, with L ≥ late(o)·y[o] for every
+ *              option, subject to Σ_l b[l] ≤ B (the least backorder);
+ *   cost       minimise the usual objective subject to Σ_l b[l] ≤ B and y[o] = 0 for every
+ *              option later than L (the least lateness).
+ */
+export type LexStage = { kind: 'backorder' } | { kind: 'late'; maxBackorder: number } | { kind: 'cost'; maxBackorder: number; maxLate: number };
+
+/** Builds the exact MIP of the specification as CPLEX LP text (a stage of the lexicographic optimum when given). */
+export function toCplexLp(p: Problem, stage?: LexStage): LpModel {
   const columns: Column[] = [];
   const xs: { name: string; arc: number; option: number; weight: number; bound: number }[] = [];
 
@@ -172,7 +183,7 @@ export function toCplexLp(p: Problem): LpModel {
   // Objective: every column's coefficient, as recorded above. Opening an option is charged
   // fixedCost + splitPenalty (and perParcel when it is always one parcel), and z gives one
   // splitPenalty back, which yields splitPenalty * max(0, open - 1) at any optimum.
-  const obj: [number, string][] = columns.map((c): [number, string] => [c.cost, c.name]);
+  let obj: [number, string][] = columns.map((c): [number, string] => [c.cost, c.name]);
 
   const rows: string[] = [];
   const row = (name: string, terms: [number, string][], sense: '<=' | '>=' | '=', rhs: number): void => {
@@ -218,11 +229,22 @@ export function toCplexLp(p: Problem): LpModel {
   if (!p.allowSplit && openable.length > 1) row('one', openable.map((o) => [1, yName(o)]), '<=', 1);
   row('zcap', [[1, 'z'], ...openable.map((o): [number, string] => [-1, yName(o)])], '<=', 0);
 
+  const lateOf = (o: number) => p.options[o]?.late ?? 0;
+  const backorders: [number, string][] = p.lines.map((_, l): [number, string] => [1, `b${l}`]);
+  if (stage?.kind === 'backorder') obj = backorders;
+  if (stage && stage.kind !== 'backorder') row('lexb', backorders, '<=', stage.maxBackorder);
+  if (stage?.kind === 'late') {
+    obj = [[1, 'L']];
+    for (const o of openable) if (lateOf(o) > 0) row(`lexl${o}`, [[1, 'L'], [-lateOf(o), yName(o)]], '>=', 0);
+  }
+  if (stage?.kind === 'cost') for (const o of openable) if (lateOf(o) > stage.maxLate) row(`lexc${o}`, [[1, yName(o)]], '<=', 0);
+
   const bounds: string[] = [];
   for (const x of xs) bounds.push(` 0 <= ${x.name} <= ${x.bound}`);
   for (const [o, bound] of parcelBound) bounds.push(` 0 <= n${o} <= ${bound}`);
   for (const [l, line] of p.lines.entries()) bounds.push(` 0 <= b${l} <= ${line.qty}`);
   bounds.push(' 0 <= z <= 1');
+  if (stage?.kind === 'late') bounds.push(' 0 <= L <= 1000');
 
   const generals = [...xs.map((x) => x.name), ...[...parcelBound.keys()].map((o) => `n${o}`), ...p.lines.map((_, l) => `b${l}`)];
   const binaries = openable.map(yName);
@@ -303,9 +325,9 @@ export interface HighsResult {
  * 2e-8 are possible), so unit counts are rounded to the nearest integer; a value that is not
  * within 1e-3 of an integer means something is badly wrong and throws.
  */
-export async function solveWithHighs(p: Problem): Promise<HighsResult> {
+export async function solveWithHighs(p: Problem, stage?: LexStage): Promise<HighsResult> {
   const highs = await getHighs();
-  const model = toCplexLp(p);
+  const model = toCplexLp(p, stage);
   const t0 = performance.now();
   const result = highs.solve(model.lp, HIGHS_OPTIONS);
   const ms = performance.now() - t0;
@@ -359,4 +381,23 @@ export async function solveWithHighs(p: Problem): Promise<HighsResult> {
     shipment.parcels = limit === null ? 1 : Math.max(1, Math.ceil(weight / limit - 1e-9));
   }
   return { status, objective, highsObjective: result.ObjectiveValue, maxIntegralityError, plan: { shipments, backordered, objective }, ms };
+}
+
+/**
+ * The on-time-first optimum (LexStage): the least backorder, then the least lateness in whole days,
+ * then the least objective, each stage a MIP solved exactly by HiGHS. `plan` and `objective` are
+ * the last stage's (the usual objective, as solveWithHighs gives it).
+ */
+export async function solveLexicographicWithHighs(p: Problem): Promise<HighsResult & { backorder: number; lateDays: number }> {
+  const highs = await getHighs();
+  const stageValue = (stage: LexStage): number | null => {
+    const r = highs.solve(toCplexLp(p, stage).lp, HIGHS_OPTIONS);
+    return r.Status === 'Optimal' ? Math.round(r.ObjectiveValue) : null;
+  };
+  const backorder = stageValue({ kind: 'backorder' });
+  if (backorder === null) throw new Error('reference: backorder stage not optimal');
+  const lateDays = stageValue({ kind: 'late', maxBackorder: backorder });
+  if (lateDays === null) throw new Error('reference: lateness stage not optimal');
+  const last = await solveWithHighs(p, { kind: 'cost', maxBackorder: backorder, maxLate: lateDays });
+  return { ...last, backorder, lateDays };
 }

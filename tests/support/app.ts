@@ -1,5 +1,6 @@
-import type { FastifyInstance } from 'fastify';
-import { buildApp, loadNetworkContext } from '../../src/app.js';
+import type { FastifyInstance, InjectOptions } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import { loadNetworkContext } from '../../src/network/context.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { NetworkContext } from '../../src/network/context.js';
 import { MemoryStore } from '../../src/store/memory.js';
@@ -7,6 +8,40 @@ import type { Store } from '../../src/store/types.js';
 
 /** Double-11, 10:00 in Shanghai: every test decides at the same instant. */
 export const FIXED_NOW = Date.parse('2026-11-11T10:00:00+08:00');
+
+/**
+ * Test apps run with real API keys: this configured key holds every role, and testApp's inject
+ * sends it unless a request sets its own X-API-Key (tests/api/auth.test.ts tests the refusals).
+ * Rate limits are set out of reach for the same reason (tests/api/rate-limit.test.ts tests them).
+ */
+export const TEST_KEY_SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuv';
+export const TEST_KEY = `test-all.${TEST_KEY_SECRET}`;
+export const TEST_AUTH_CONFIG: Partial<Config> = {
+  apiKeys: `test-all:erp+dispatcher+planner+admin+metrics:${TEST_KEY_SECRET}`,
+  rateLimitPerKey: 100_000_000,
+  rateLimitPerAddress: 100_000_000,
+};
+
+const rawInjects = new WeakMap<FastifyInstance, FastifyInstance['inject']>();
+
+/** Makes app.inject send `key` as X-API-Key by default (a request's own X-API-Key wins). */
+export function withKey(app: FastifyInstance, key: string = TEST_KEY): FastifyInstance {
+  const raw = rawInjects.get(app) ?? app.inject.bind(app);
+  rawInjects.set(app, raw);
+  const inject = (opts?: InjectOptions | string) => {
+    if (opts === undefined) return raw();
+    const o: InjectOptions = typeof opts === 'string' ? { url: opts } : opts;
+    return raw({ ...o, headers: { 'x-api-key': key, ...(o.headers ?? {}) } });
+  };
+  app.inject = inject as FastifyInstance['inject'];
+  return app;
+}
+
+/** The app's own inject, without a default key (for tests of refusals). */
+export function injectRaw(app: FastifyInstance, opts: InjectOptions | string) {
+  const raw = rawInjects.get(app) ?? app.inject.bind(app);
+  return raw(typeof opts === 'string' ? { url: opts } : opts);
+}
 
 let shared: NetworkContext | undefined;
 /** The bundled network, loaded once per test file (parsing the region map takes a moment). */
@@ -21,16 +56,16 @@ export async function testApp<S extends Store = MemoryStore>(
   storeOf?: (net: NetworkContext) => Promise<S>,
   clock: () => number = () => FIXED_NOW,
 ): Promise<{ app: FastifyInstance; store: S }> {
-  // Solves run in the test's thread unless a test asks for the worker pool (tests/pool.test.ts),
+  // Solves run in the test's thread unless a test asks for the worker pool (tests/solver/pool.test.ts),
   // with a generous budget: the tests check decisions, and the 20 ms production deadline would
-  // make a decision depend on how busy the CI machine is (tests/pool.test.ts and
-  // tests/solver.exact.test.ts test the deadline itself).
-  const config = loadConfig({}, { solverThreads: 0, solveTimeoutMs: 10_000, solverWarmUpRounds: 0, ...overrides });
+  // make a decision depend on how busy the CI machine is (tests/solver/pool.test.ts and
+  // tests/solver/exact.test.ts test the deadline itself).
+  const config = loadConfig({}, { solverThreads: 0, solveTimeoutMs: 10_000, solverWarmUpRounds: 0, ...TEST_AUTH_CONFIG, ...overrides });
   const net = network();
   const store = storeOf ? await storeOf(net) : (new MemoryStore(net.network.stock, { clock }) as unknown as S);
   const app = await buildApp({ config, net, store, clock, logger: false });
   await app.ready();
-  return { app, store };
+  return { app: withKey(app), store };
 }
 
 /** Places in the network's area (WGS84). */

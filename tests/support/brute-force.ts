@@ -22,11 +22,23 @@ export interface BruteForceResult {
   leaves: number;
 }
 
-export function bruteForce(p: Problem, maxLeaves = 20_000_000): BruteForceResult {
+/**
+ * `lexicographic`: rank plans on time first, as the decision chain does (units backordered, then
+ * the latest open option's `late` days, then the objective) instead of by the objective alone.
+ */
+export function bruteForce(p: Problem, maxLeaves = 20_000_000, opts: { lexicographic?: boolean } = {}): BruteForceResult {
   const optionsBySite: number[][] = p.sites.map(() => []);
   for (const [o, option] of p.options.entries()) optionsBySite[option.site]?.push(o);
 
-  let best: { objective: number; chosen: number[]; x: number[] } | undefined;
+  let best: { objective: number; backorder: number; late: number; chosen: number[]; x: number[] } | undefined;
+  const better = (backorder: number, late: number, cost: number): boolean => {
+    if (best === undefined) return true;
+    if (opts.lexicographic) {
+      if (backorder !== best.backorder) return backorder < best.backorder;
+      if (late !== best.late) return late < best.late;
+    }
+    return cost < best.objective - 1e-9;
+  };
   let leaves = 0;
   const chosen: number[] = new Array<number>(p.sites.length).fill(-1);
 
@@ -104,8 +116,13 @@ export function bruteForce(p: Problem, maxLeaves = 20_000_000): BruteForceResult
         if (courier.parcelCap !== null && (courierParcels[c] ?? 0) > courier.parcelCap) return;
       }
       cost += p.splitPenalty * Math.max(0, open.length - 1);
-      for (const left of lineLeft) cost += p.backorderPenalty * left;
-      if (best === undefined || cost < best.objective - 1e-9) best = { objective: cost, chosen: chosen.slice(), x: x.slice() };
+      let backorder = 0;
+      for (const left of lineLeft) {
+        cost += p.backorderPenalty * left;
+        backorder += left;
+      }
+      const late = open.reduce((m, o) => Math.max(m, p.options[o]?.late ?? 0), 0);
+      if (better(backorder, late, cost)) best = { objective: cost, backorder, late, chosen: chosen.slice(), x: x.slice() };
     };
 
     // Depth-first over active arcs; each arc takes 0..min(line left, pool left) units, and

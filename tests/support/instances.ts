@@ -296,3 +296,85 @@ export function seedsFromEnv(prefix: string, baseSeed: number, count: number): n
   const n = Number(process.env[`${prefix}_COUNT`] ?? count);
   return Array.from({ length: n }, (_, i) => base + i);
 }
+
+/**
+ * The same instance with lateness levels, as candidate generation sets them: an option with a
+ * lateness cost (fixedCost > 0 on a direct option; on a transfer option, more than its site's
+ * direct one) is one or two whole days late, the rest are on time. Deterministic in the seed.
+ */
+export function withLateness(p: Problem, seed: number): Problem {
+  const rng = new Rng(mulberry32(seed ^ 0x2545f491));
+  const direct = new Map<string, number>();
+  for (const o of p.options) if (!o.transfer) direct.set(`${o.site}/${o.courier}`, o.fixedCost);
+  return {
+    ...p,
+    options: p.options.map((o) => {
+      const base = o.transfer ? (direct.get(`${o.site}/${o.courier}`) ?? 0) : 0;
+      const late = o.fixedCost > base || (o.transfer && rng.chance(0.3)) ? rng.int(1, 2) : 0;
+      return { ...o, late };
+    }),
+  };
+}
+
+/**
+ * Capacity over days (issue 17, item 2), as candidate generation builds it: some sites ship on a
+ * later day (1 or 2 days on). Their options use problem couriers of that day (copies of the
+ * couriers with their own remaining capacity, appended after the day's couriers), are that many
+ * whole days later and dearer by their lateness, and their arcs hold stock longer. Apply after
+ * withLateness (it adds the days to each option's lateness).
+ */
+export function withLaterDays(p: Problem, seed: number): Problem {
+  const rng = new Rng(mulberry32(seed ^ 0x5bd1e995));
+  const dayOf = p.sites.map(() => (rng.chance(0.3) ? rng.int(1, 2) : 0));
+  if (dayOf.every((d) => d === 0)) return p;
+  const couriers = [...p.couriers];
+  const base = new Map<number, number>();
+  for (const d of [...new Set(dayOf)].filter((x) => x > 0).sort()) {
+    base.set(d, couriers.length);
+    couriers.push(
+      ...p.couriers.map((c) => ({
+        ...c,
+        id: `${c.id}+${d}d`,
+        parcelCap: c.parcelCap === null ? (rng.chance(0.5) ? null : rng.int(1, 6)) : rng.int(0, c.parcelCap + 3),
+        kgCap: c.kgCap === null ? null : rng.int(0, Math.ceil(c.kgCap) + 50),
+      })),
+    );
+  }
+  return {
+    ...p,
+    couriers,
+    options: p.options.map((o) => {
+      const d = dayOf[o.site]!;
+      return d === 0 ? o : { ...o, courier: base.get(d)! + o.courier, late: (o.late ?? 0) + d, fixedCost: o.fixedCost + d * rng.int(0, 36) };
+    }),
+    arcs: p.arcs.map((a) => (dayOf[a.site]! > 0 ? { ...a, unitCost: a.unitCost + dayOf[a.site]! * 0.05 } : a)),
+  };
+}
+
+/**
+ * Open shipments as options (issue 21, item 1), as candidate generation builds them: some sites
+ * also have a shipment to the same customer and address that is not picked up yet. Joining it is
+ * one more site (same warehouse: its direct arcs draw on the same pools) with one option that pays
+ * no base rate (perParcel 0, one parcel: parcelMaxKg null), the lane's per kg, and the open
+ * shipment's lateness; its courier is a copy with no parcel cap and a kg cap for the room left in
+ * the shipment's parcels (sometimes none, sometimes zero). Deterministic in the seed.
+ */
+export function withOpenShipments(p: Problem, seed: number): Problem {
+  const rng = new Rng(mulberry32(seed ^ 0x1b873593));
+  const sites = [...p.sites];
+  const arcs = [...p.arcs];
+  const options = [...p.options];
+  const couriers = [...p.couriers];
+  p.sites.forEach((site, s) => {
+    if (!rng.chance(0.35)) return;
+    const direct = p.arcs.filter((a) => a.site === s && !a.transfer);
+    if (direct.length === 0) return;
+    const join = sites.push({ id: `${site.id}+open`, parcelCap: null }) - 1;
+    for (const a of direct) arcs.push({ ...a, site: join });
+    const like = p.options.find((o) => o.site === s && !o.transfer) ?? p.options[0]!;
+    const courier = couriers.push({ id: `${p.couriers[like.courier]!.id}+open${s}`, parcelCap: null, kgCap: rng.chance(0.3) ? null : rng.int(0, 30) }) - 1;
+    const late = rng.chance(0.2) ? rng.int(1, 2) : 0;
+    options.push({ site: join, courier, fixedCost: late > 0 ? rng.amount(0, 200) : 0, perParcel: 0, perKg: like.perKg, parcelMaxKg: null, transfer: false, late });
+  });
+  return { ...p, sites, arcs, options, couriers };
+}

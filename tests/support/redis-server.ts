@@ -29,6 +29,10 @@ export interface RedisProcess {
   kill: () => Promise<void>;
   /** Starts it again on the same port and directory (the append-only file brings the data back when `persist`). */
   restart: () => Promise<void>;
+  /** Freezes the server (SIGSTOP): its sockets stay open, nothing answers, as a stalled host. */
+  freeze: () => void;
+  /** Lets a frozen server run on (SIGCONT): it then serves what its sockets received meanwhile. */
+  thaw: () => void;
 }
 
 async function waitForPing(port: number): Promise<void> {
@@ -80,6 +84,8 @@ export async function startRedis(opts: { persist?: boolean; extraArgs?: string[]
     },
     kill: () => exit('SIGKILL'),
     restart: launch,
+    freeze: () => void proc.kill('SIGSTOP'),
+    thaw: () => void proc.kill('SIGCONT'),
   };
 }
 
@@ -87,9 +93,12 @@ export async function startRedis(opts: { persist?: boolean; extraArgs?: string[]
  * A 3-master Redis Cluster of the test's own: three `redis-server --cluster-enabled yes` on free
  * ports, joined by `redis-cli --cluster create`, ready when every node reports cluster_state:ok.
  */
-export async function startRedisCluster(masters = 3): Promise<{ nodes: { host: string; port: number }[]; stop: () => Promise<void> }> {
+export async function startRedisCluster(
+  masters = 3,
+  extraArgs: string[] = [],
+): Promise<{ nodes: { host: string; port: number }[]; servers: RedisProcess[]; stop: () => Promise<void> }> {
   const servers: RedisProcess[] = [];
-  for (let i = 0; i < masters; i++) servers.push(await startRedis({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '5000'] }));
+  for (let i = 0; i < masters; i++) servers.push(await startRedis({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '5000', ...extraArgs] }));
   const nodes = servers.map((s) => ({ host: '127.0.0.1', port: s.port }));
   await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
   for (const n of nodes) {
@@ -100,7 +109,7 @@ export async function startRedisCluster(masters = 3): Promise<{ nodes: { host: s
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  return { nodes, stop: async () => void (await Promise.all(servers.map((s) => s.stop()))) };
+  return { nodes, servers, stop: async () => void (await Promise.all(servers.map((s) => s.stop()))) };
 }
 
 /** An ioredis Cluster client on the given nodes, connected (slots known), as the service builds one. */
