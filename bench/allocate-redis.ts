@@ -16,10 +16,10 @@
 import type { Cluster } from 'ioredis';
 import { Redis } from 'ioredis';
 import { Bench } from 'tinybench';
-import { Allocator } from '../src/allocate/allocator.js';
+import { openServices } from '../src/services.js';
 import { loadExactSolver } from '../src/solve/exact.js';
 import { InThreadSolver } from '../src/solve/pool.js';
-import { loadNetworkContext } from '../src/app.js';
+import { loadNetworkContext } from '../src/network/context.js';
 import { loadConfig } from '../src/config.js';
 import { generateOrders } from '../src/demo/orders.js';
 import { MemoryStore } from '../src/store/memory.js';
@@ -69,7 +69,7 @@ export async function runAllocateRedis(opts: { orders: number; concurrency: numb
     for (const kind of kinds) {
       const store = await kind.open();
       let now = 0;
-      const allocator = new Allocator(net, config, store, new InThreadSolver(exact), () => now);
+      const { allocator } = await openServices(config, { net, store, solver: new InThreadSolver(exact), clock: () => now });
       const all: number[] = [];
       const locked: number[] = [];
       for (const o of seqOrders) {

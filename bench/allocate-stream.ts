@@ -6,10 +6,8 @@
  *
  *   npx tsx bench/allocate-stream.ts [--profile double11|normal] [--seed 1] [--count N]
  */
-import { Allocator } from '../src/allocate/allocator.js';
-import { loadExactSolver } from '../src/solve/exact.js';
-import { InThreadSolver } from '../src/solve/pool.js';
-import { loadNetworkContext } from '../src/app.js';
+import { openServices } from '../src/services.js';
+import { loadNetworkContext } from '../src/network/context.js';
 import { loadConfig } from '../src/config.js';
 import { generateOrders } from '../src/demo/orders.js';
 import { MemoryStore } from '../src/store/memory.js';
@@ -26,10 +24,8 @@ export async function runAllocateStream(opts: { profile: 'normal' | 'double11'; 
   });
   const store = new MemoryStore(net.network.stock);
   let now = 0;
-  const solver = new InThreadSolver(await loadExactSolver(config.solver));
-  // As the service does before it listens (SOLVER_WARM_UP_ROUNDS).
-  solver.warmUp(config.solverWarmUpRounds);
-  const allocator = new Allocator(net, config, store, solver, () => now);
+  // Opened as the service opens them, the request-thread solver warmed up (SOLVER_WARM_UP_ROUNDS).
+  const { allocator } = await openServices({ ...config, solverThreads: 0 }, { net, store, clock: () => now });
   const byMode = new Map<string, number[]>();
   const solverMicros: number[] = [];
   const all: number[] = [];

@@ -20,10 +20,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
-import { loadNetworkContext } from '../src/app.js';
+import { loadNetworkContext } from '../src/network/context.js';
 import type { LiveDecision } from '../src/live/hub.js';
 import { livePaths } from '../src/live/paths.js';
 import { startLiveService } from '../src/live/standalone.js';
+
+/** The clients' API key (dispatcher role), configured on the service the bench starts. */
+const FANOUT_SECRET = 'fanout-secret-0123456789abcdefghijklmnopqrst';
+const FANOUT_KEY = `fanout.${FANOUT_SECRET}`;
 
 function flag(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -66,7 +70,7 @@ function lightDecode(bytes) {
 }
 for (let i = 0; i < workerData.clients; i++) {
   const decodeFully = i < workerData.fullClients;
-  const s = io(workerData.url + '/live', { transports: ['websocket'], forceNew: true, reconnection: false });
+  const s = io(workerData.url + '/live', { transports: ['websocket'], forceNew: true, reconnection: false, auth: { key: workerData.key } });
   s.on('connect', () => { connected++; });
   s.on('snapshot', () => { snapshots++; if (snapshots === workerData.clients) parentPort.postMessage({ type: 'ready' }); });
   s.on('decision', (buf) => {
@@ -104,7 +108,7 @@ function pct(sorted: Float64Array, p: number): number {
 async function main() {
   const config = loadConfig({}, { solverThreads: 0 });
   const net = loadNetworkContext(config);
-  const svc = await startLiveService({ net, feedRate: 0, ...(REDIS ? { live: { redisUrl: REDIS } } : {}) });
+  const svc = await startLiveService({ net, feedRate: 0, config: { apiKeys: `fanout:dispatcher:${FANOUT_SECRET}` }, ...(REDIS ? { live: { redisUrl: REDIS } } : {}) });
   const paths = livePaths();
   console.log(`fan-out bench: ${CLIENTS} clients over ${WORKERS} client process(es), ${RATE} decisions/s for ${SECONDS} s (+${WARMUP_S} s warm-up), server ${svc.url}${REDIS ? ` with Redis adapter ${REDIS}` : ''}`);
 
@@ -118,7 +122,7 @@ async function main() {
     const fullClients = Math.min(clients, Math.ceil(FULL / WORKERS), fullLeft);
     fullLeft -= fullClients;
     return fork(script, [], {
-      env: { ...process.env, FANOUT_WORKER: JSON.stringify({ url: svc.url, proto: paths.proto, root: paths.root, clients, fullClients }) },
+      env: { ...process.env, FANOUT_WORKER: JSON.stringify({ url: svc.url, proto: paths.proto, root: paths.root, clients, fullClients, key: FANOUT_KEY }) },
       execArgv: [],
       serialization: 'advanced',
     });

@@ -8,6 +8,14 @@
  * out of stock (which would turn most requests into cheap backorders).
  *
  *   npm run build && npx tsx bench/http-load.ts [--seconds 10] [--connections 50] [--rate 1000]
+ *
+ * `--keys compare`: instead, POST /v1/allocate at saturation against the service with API keys
+ * and rate limits on and with them off (bench/serve-variant.ts, both run the same way), in
+ * alternating rounds of one run: what checking a key and counting it against a rate limit costs.
+ * The limit is on but out of reach (RATE_LIMIT_PER_KEY = 100,000,000 per window), so every
+ * request pays for the check and the count and none is refused.
+ *
+ *   npx tsx bench/http-load.ts --keys compare [--seconds 10] [--connections 50] [--rounds 3]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { loadNetworkContext } from '../src/app.js';
+import { loadNetworkContext } from '../src/network/context.js';
 import { loadConfig } from '../src/config.js';
 import { generateOrders } from '../src/demo/orders.js';
 import type { AllocateRequest } from '../src/domain/schemas.js';
@@ -23,6 +31,11 @@ import { freePort } from '../tests/support/redis-server.js';
 import { flag, machine } from './util.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** The bench's own API key (API_KEYS of the service it starts). */
+const BENCH_SECRET = 'bench-secret-0123456789abcdefghijklmnopqrstu';
+const BENCH_KEY = `bench.${BENCH_SECRET}`;
+const BENCH_ENV = { API_KEYS: `bench:erp+metrics:${BENCH_SECRET}`, RATE_LIMIT_PER_KEY: '100000000' };
 
 /** A copy of data/ with stock and daily parcel capacities multiplied. */
 export function scaledDataDir(factor: number): string {
@@ -88,7 +101,7 @@ async function load(target: string, url: string, bodies: () => string, seconds: 
     requests: [
       {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', 'x-api-key': BENCH_KEY },
         setupRequest: (req) => {
           const body = bodies();
           bytes += body.length;
@@ -123,9 +136,9 @@ async function load(target: string, url: string, bodies: () => string, seconds: 
   };
 }
 
-export async function runHttpLoad(opts: { seconds: number; connections: number; rate: number }) {
-  const config = loadConfig({});
-  const net = loadNetworkContext(config);
+/** Seeded Double-11 allocate bodies with unique orderIds and live times (RECY- lines linked to an old part with `linkCores`). */
+function bodies(tag: string, linkCores = false): () => string {
+  const net = loadNetworkContext(loadConfig({}));
   const stream = generateOrders(net.network, net.regionsGeoJson, { seed: 1, profile: 'double11', date: '2026-11-11' });
   let i = 0;
   const body = (): string => {
@@ -136,24 +149,29 @@ export async function runHttpLoad(opts: { seconds: number; connections: number; 
     const now = Date.now();
     const req: AllocateRequest = {
       ...o,
-      orderId: `${o.orderId}-L${run}`,
+      ...(linkCores ? { lines: o.lines.map((l) => (l.sku.startsWith('RECY-') ? { ...l, linkedCoreReturn: `CR-${o.orderId}` } : l)) } : {}),
+      orderId: `${o.orderId}-${tag}${run}`,
       placedAt: new Date(now).toISOString(),
       promisedBy: new Date(now + (Date.parse(o.promisedBy) - placed)).toISOString(),
     };
     return JSON.stringify(req);
   };
+  return body;
+}
 
+export async function runHttpLoad(opts: { seconds: number; connections: number; rate: number }) {
+  const body = bodies('L');
   const dataDir = scaledDataDir(100);
   const [svcPort, barePort] = [await freePort(), await freePort()];
   const svc = spawn(process.execPath, [join(root, 'dist/src/main.js'), 'serve'], {
-    env: { ...process.env, PORT: String(svcPort), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', DEMO_FEED: process.env.DEMO_FEED ?? 'off' },
+    env: { ...process.env, ...BENCH_ENV, PORT: String(svcPort), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', DEMO_FEED: process.env.DEMO_FEED ?? 'off' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   let bare: ChildProcess | undefined;
   try {
     await waitFor(`http://127.0.0.1:${svcPort}/healthz`, svc);
     // The bare server answers with a real decision of the stream, so both send the same sizes.
-    const sample = await (await fetch(`http://127.0.0.1:${svcPort}/v1/allocate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body() })).text();
+    const sample = await (await fetch(`http://127.0.0.1:${svcPort}/v1/allocate`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': BENCH_KEY }, body: body() })).text();
     writeFileSync(join(dataDir, 'response.json'), sample);
     bare = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/bare-server.ts')], {
       env: { ...process.env, PORT: String(barePort), RESPONSE_FILE: join(dataDir, 'response.json') },
@@ -171,7 +189,7 @@ export async function runHttpLoad(opts: { seconds: number; connections: number; 
     // A fixed offered rate: latency at a realistic load, both measured the same way.
     const svcAtRate = await load(`dispatchd, ${opts.rate} req/s offered, 10 conn`, svcUrl, body, opts.seconds, 10, opts.rate);
     const bareAtRate = await load(`bare fastify, ${opts.rate} req/s offered, 10 conn`, bareUrl, body, opts.seconds, 10, opts.rate);
-    const metrics = await (await fetch(`http://127.0.0.1:${svcPort}/metrics`)).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${svcPort}/metrics`, { headers: { 'x-api-key': BENCH_KEY } })).text();
     const modes = [...metrics.matchAll(/^dispatchd_decisions_total\{mode="([^"]+)",solver="([^"]+)",status="([^"]+)"\} (\d+)/gm)].map((m) => ({
       mode: m[1],
       solver: m[2],
@@ -191,7 +209,65 @@ export async function runHttpLoad(opts: { seconds: number; connections: number; 
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+/** POST /v1/allocate at saturation, keys and rate limits on vs off, in alternating rounds of one run. */
+export async function runKeysComparison(opts: { seconds: number; connections: number; rounds: number }) {
+  const r = await runVariantComparison({ ...opts, variants: { on: { BENCH_KEYS: 'on' }, off: { BENCH_KEYS: 'off' } }, label: 'keys + rate limits' });
+  return { rows: r.rows, onRps: r.means.on!, offRps: r.means.off! };
+}
+
+/**
+ * POST /v1/allocate at saturation against variants of the service (bench/serve-variant.ts, each
+ * with its own environment over the same scaled data), in alternating rounds of one run (which
+ * variant goes first rotates), so that a drift of the machine does not favour one side.
+ */
+export async function runVariantComparison(opts: { seconds: number; connections: number; rounds: number; variants: Record<string, Record<string, string>>; label: string; linkCores?: boolean }) {
+  const dataDir = scaledDataDir(100);
+  const procs: ChildProcess[] = [];
+  try {
+    const start = async (env: Record<string, string>) => {
+      const port = await freePort();
+      const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/serve-variant.ts')], {
+        env: { ...process.env, ...BENCH_ENV, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', DEMO_FEED: 'off', ...env },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      procs.push(p);
+      await waitFor(`http://127.0.0.1:${port}/healthz`, p);
+      return `http://127.0.0.1:${port}/v1/allocate`;
+    };
+    const names = Object.keys(opts.variants);
+    const urls: Record<string, string> = {};
+    const body: Record<string, () => string> = {};
+    for (const [i, k] of names.entries()) {
+      urls[k] = await start(opts.variants[k]!);
+      body[k] = bodies(`V${i}`, opts.linkCores ?? false);
+    }
+    for (const k of names) await load('warm-up', urls[k]!, body[k]!, 2, opts.connections);
+    const rows: LoadResult[] = [];
+    for (let r = 1; r <= opts.rounds; r++) {
+      const order = names.map((_, i) => names[(i + r - 1) % names.length]!);
+      for (const k of order) rows.push(await load(`round ${r}, ${opts.label} ${k}`, urls[k]!, body[k]!, opts.seconds, opts.connections));
+    }
+    const means: Record<string, number> = {};
+    for (const k of names) {
+      const xs = rows.filter((x) => x.target.endsWith(` ${k}`)).map((x) => x['req/s']);
+      means[k] = xs.reduce((a, b) => a + b, 0) / xs.length;
+    }
+    return { rows, means };
+  } finally {
+    await Promise.all(procs.map(stop));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` && flag('keys', '') === 'compare') {
+  const seconds = Number(flag('seconds', '10'));
+  const connections = Number(flag('connections', '50'));
+  const rounds = Number(flag('rounds', '3'));
+  const r = await runKeysComparison({ seconds, connections, rounds });
+  console.log(`# POST /v1/allocate, keys + rate limits on vs off: ${rounds} rounds of ${seconds} s each, ${connections} connections, Double-11 demo stream; ${machine()}`);
+  console.table(r.rows);
+  console.log(`mean req/s: on ${r.onRps.toFixed(0)}, off ${r.offRps.toFixed(0)}: on = ${((r.onRps / r.offRps) * 100).toFixed(1)} % of off`);
+} else if (import.meta.url === `file://${process.argv[1]}`) {
   const seconds = Number(flag('seconds', '10'));
   const connections = Number(flag('connections', '50'));
   const rate = Number(flag('rate', '1000'));

@@ -8,8 +8,8 @@
  *
  *   npx tsx bench/stream-solver.ts [--count N] [--stride K]
  */
-import { Allocator } from '../src/allocate/allocator.js';
-import { loadNetworkContext } from '../src/app.js';
+import { openServices } from '../src/services.js';
+import { loadNetworkContext } from '../src/network/context.js';
 import { loadConfig } from '../src/config.js';
 import { generateOrders } from '../src/demo/orders.js';
 import { loadExactSolver } from '../src/solve/exact.js';
@@ -32,7 +32,7 @@ export async function streamProblems(count?: number): Promise<Problem[]> {
     kept.push(structuredClone(p));
     return exact(p, { timeoutMs: Math.max(o.timeoutMs, 2_000) });
   });
-  const allocator = new Allocator(net, config, store, capture, () => now);
+  const { allocator } = await openServices(config, { net, store, solver: capture, clock: () => now });
   for (const o of orders) {
     now = Date.parse(o.placedAt);
     await allocator.allocate(o);

@@ -74,6 +74,9 @@ function emit(prefix: string, category: string, drafts: Draft[]): void {
       priceCny: price,
       grossMarginCny: r2(price * marginShare),
       shelfLifeDays: d.shelfLifeDays,
+      // A customer accepts a shelf-life part with at least a third of its life left at delivery
+      // (the common one-third rule of parts and consumables distribution).
+      minRemainingShelfLifeDays: d.shelfLifeDays === null ? null : Math.ceil(d.shelfLifeDays / 3),
     });
   });
 }

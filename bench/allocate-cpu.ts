@@ -1,0 +1,57 @@
+/**
+ * CPU time per POST /v1/allocate through the whole fastify stack (routing, hooks, validation,
+ * decision, serialisation; app.inject, so no sockets), on the bundled network with stock and
+ * capacities x100 (as bench/http-load.ts), the Double-11 demo stream with unique orderIds.
+ * process.cpuUsage() per request is far steadier than req/s when the machine is shared: the
+ * figure to compare two versions of the request path with, run after run in one session.
+ *
+ * With --healthz it sends GET /healthz instead: the per-request cost of the HTTP stack alone
+ * (hooks, request ids, metrics), which a decision's ~1 ms hides.
+ *
+ *   npx tsx bench/allocate-cpu.ts [--requests 3000] [--rounds 3] [--healthz]
+ */
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { generateOrders } from '../src/demo/orders.js';
+import { loadNetworkContext } from '../src/network/context.js';
+import { scaledDataDir } from './http-load.js';
+import { flag, machine } from './util.js';
+
+const requests = Number(flag('requests', '3000'));
+const rounds = Number(flag('rounds', '3'));
+const healthz = process.argv.includes('--healthz');
+const dataDir = scaledDataDir(100);
+// The service checks API keys (issue 18): the bench calls with its own key, and its rate limit is
+// out of reach. ALLOCATION_POLICY, CAPACITY_HORIZON_DAYS, RULES_DIR and PRICES_REFRESH_MS pass
+// through to compare variants.
+const SECRET = 'bench-secret-0123456789abcdefghijklmnopqrstu';
+const passThrough = Object.fromEntries(['ALLOCATION_POLICY', 'CAPACITY_HORIZON_DAYS', 'RULES_DIR', 'PRICES_REFRESH_MS'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
+const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', API_KEYS: `bench:erp+metrics:${SECRET}`, RATE_LIMIT_PER_KEY: '100000000', ...passThrough });
+const net = loadNetworkContext(config);
+const app = await buildApp({ config, net, logger: false });
+await app.ready();
+const stream = generateOrders(net.network, net.regionsGeoJson, { seed: 1, profile: 'double11', date: '2026-11-11' });
+let i = 0;
+const body = () => {
+  const o = stream[i % stream.length]!;
+  const placed = Date.parse(o.placedAt);
+  const now = Date.now();
+  const req = { ...o, orderId: `${o.orderId}-C${i}`, placedAt: new Date(now).toISOString(), promisedBy: new Date(now + (Date.parse(o.promisedBy) - placed)).toISOString() };
+  i++;
+  return JSON.stringify(req);
+};
+const send = async () => {
+  const r = healthz ? await app.inject('/healthz') : await app.inject({ method: 'POST', url: '/v1/allocate', headers: { 'content-type': 'application/json', 'x-api-key': `bench.${SECRET}` }, payload: body() });
+  if (r.statusCode !== 200) throw new Error(`${r.statusCode} ${r.body}`);
+};
+for (let k = 0; k < 500; k++) await send(); // warm-up (JIT)
+const perRequest: number[] = [];
+for (let round = 0; round < rounds; round++) {
+  const cpu0 = process.cpuUsage();
+  for (let k = 0; k < requests; k++) await send();
+  const cpu = process.cpuUsage(cpu0);
+  perRequest.push((cpu.user + cpu.system) / requests);
+}
+await app.close();
+console.log(`# ${healthz ? 'GET /healthz' : 'POST /v1/allocate'} CPU per request (app.inject, ${requests} requests x ${rounds} rounds); ${machine()}`);
+console.log(`CPU µs per request by round: ${perRequest.map((x) => x.toFixed(0)).join(', ')}; min ${Math.min(...perRequest).toFixed(0)}`);
