@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # Multi-stage: build TypeScript with dev dependencies, run on production dependencies only,
-# as a non-root user, with a health check on /healthz.
-FROM node:20-bookworm-slim AS build
+# as a non-root user, with a health check on /healthz. Node 22 (LTS until April 2027): Node 20
+# reached its end of life in April 2026 (the tests here still run on Node 20, README "Set up").
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -10,12 +11,12 @@ COPY solver ./solver
 COPY src ./src
 RUN npx tsc -p tsconfig.build.json
 
-FROM node:20-bookworm-slim AS deps
+FROM node:22-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
+FROM node:22-bookworm-slim
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 DEMO_FEED=off
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
