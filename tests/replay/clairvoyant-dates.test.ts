@@ -5,7 +5,7 @@ import { defaultDataDir, loadStatusMap } from '../../src/network/load.js';
 import { clairvoyant } from '../../src/replay/clairvoyant.js';
 import { replayPolicy, scenarioEvents } from '../../src/replay/engine.js';
 import { hindsightBound } from '../../src/replay/hindsight.js';
-import type { Scenario } from '../../src/replay/scenario.js';
+import type { Scenario, ScenarioEvent } from '../../src/replay/scenario.js';
 import { loadExactSolver } from '../../src/solve/exact.js';
 import { InThreadSolver } from '../../src/solve/pool.js';
 import { network } from '../support/app.js';
@@ -21,6 +21,31 @@ import { checkStreamPlan } from '../support/check-stream-plan.js';
  * simulated time and accept them, so both hindsight models must accept them too, whatever day
  * the replay is run on: the wall clock is set here far from the stream, on both sides.
  */
+describe('the clairvoyant model of a stream with no order to decide', () => {
+  const config = loadConfig({}, { solverThreads: 0 });
+  const net = network();
+  const scenario: Scenario = { name: 'normal week, first orders', generator: { seed: 1, profile: 'normal', startDate: '2026-10-12', days: 1 } };
+  const orders = scenarioEvents(scenario, [], net)
+    .slice(0, 3)
+    .flatMap((e) => (e.type === 'order' ? [e] : []));
+
+  // HiGHS answers a model without columns 'empty' (status 6) without solving; with no order the
+  // optimum is the empty plan, not an error. Refused orders count in the denominators only.
+  it.each([
+    ['no orders at all', [] as ScenarioEvent[]],
+    ['every order refused (unknown SKU)', orders.map((e) => ({ ...e, order: { ...e.order, lines: [{ sku: 'NO-SUCH-SKU', qty: 1 }] } }))],
+  ])('%s: a bound and a plan of 0, no error', async (_label, events) => {
+    const solver = new InThreadSolver(await loadExactSolver('exact'));
+    const r = await clairvoyant(scenario, events, net, config, solver, { mipTimeLimitMs: 1_000, lateDayWeight: 0 });
+    expect(r.orders).toBe(events.length);
+    expect(r.ordersWithoutOptions).toBe(events.length);
+    expect(r.lpBound).toBe(0);
+    expect(r.costPerOrder).toBe(0);
+    expect(r.plan?.optimal).toBe(true);
+    expect(r.plans).toEqual([]);
+  }, 20_000);
+});
+
 describe('hindsight models of a stream far from the wall clock', () => {
   const config = loadConfig({}, { solverThreads: 0 });
   const net = network();
