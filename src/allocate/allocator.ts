@@ -328,8 +328,12 @@ export class Allocator {
     return existing.decision;
   }
 
-  /** Validates what the schema cannot: known SKUs, times, a served destination; merges repeated SKUs. */
-  private normalise(req: AllocateRequest): NormalOrder {
+  /**
+   * Validates what the schema cannot: known SKUs, times, a served destination; merges repeated SKUs.
+   * The times are judged at `now`, the decision time: the service's clock for a live request, the
+   * order's own instant when a replay's hindsight models rebuild a past (or future) stream.
+   */
+  private normalise(req: AllocateRequest, now: number = this.clock()): NormalOrder {
     if (req.lines.length > this.cfg.maxLinesPerOrder) {
       throw new DspError('DSP_VALIDATION', `at most ${this.cfg.maxLinesPerOrder} lines per order (MAX_LINES_PER_ORDER; got ${req.lines.length})`);
     }
@@ -347,7 +351,6 @@ export class Allocator {
     if (tooMany.length > 0) {
       throw new DspError('DSP_VALIDATION', `at most ${MAX_LINE_QTY} units of a SKU per order (${tooMany.map(([sku, qty]) => `${sku}: ${qty}`).join(', ')})`, tooMany.map(([sku, qty]) => ({ sku, qty })));
     }
-    const now = this.clock();
     const promisedByMs = parseIsoWithOffset(req.promisedBy);
     if (promisedByMs === null) throw new DspError('DSP_BAD_TIME', `promisedBy is not a valid time (ISO-8601 with an offset, on the calendar): ${req.promisedBy}`);
     const placed = req.placedAt === undefined ? now : parseIsoWithOffset(req.placedAt);
@@ -580,10 +583,14 @@ export class Allocator {
   /**
    * The order's problem as candidate generation builds it at `now`, but from the given stock and
    * with every capacity limit lifted: the relaxation the hindsight bound of a replay solves
-   * (src/replay/hindsight.ts). Reserves nothing.
+   * (src/replay/hindsight.ts) and the clairvoyant model's per-order options
+   * (src/replay/clairvoyant.ts). Reserves nothing. The request is validated at `now` too, not at
+   * this allocator's clock: those callers open the services without a simulated clock, so the wall
+   * clock refused every order placed more than PROMISE_WINDOW_DAYS from today (a replayed week two
+   * months back: the clairvoyant model came out empty, the per-order bound 0).
    */
   async relaxedProblem(req: AllocateRequest, now: number, free: Map<string, Map<string, number>>): Promise<Candidates> {
-    const order = this.normalise(req);
+    const order = this.normalise(req, now);
     const books = await this.book.quotes();
     const noLimits = new Map(this.net.couriers.map((c) => [c.id, { parcels: null, kg: null }]));
     const terms: CourierTerms = { terms: (c, from, to) => this.book.terms(books, c, from, to), limits: noLimits };

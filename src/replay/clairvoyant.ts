@@ -213,6 +213,8 @@ export interface Solved {
 
 /** Solves a whole-stream model once with HiGHS (a MIP when the model is integral), stopping at `relGap` or the time limit. */
 export function solveStreamModel(highs: Highs, model: StreamModel, timeLimitMs: number | null, relGap = MIP_REL_GAP): Solved {
+  // No order to decide (see columnGeneration): the empty plan is the optimum.
+  if (model.numCols === 0) return { model, status: highs.constants.modelStatus.optimal, colValue: new Float64Array(0), rowDual: new Float64Array(model.numRows), objective: 0, mipGap: model.integral ? 0 : null, backordered: 0 };
   const m = highs.createModel({
     numCols: model.numCols,
     numRows: model.numRows,
@@ -252,6 +254,10 @@ function columnGeneration(highs: Highs, data: StreamData, active: Set<number>[],
   const builder = new StreamBuilder(data, objective, false);
   active.forEach((set, oi) => [...set].sort((x, y) => x - y).forEach((k) => builder.addOption(oi, k)));
   const start = builder.model();
+  // A stream with no order to decide (none at all, or every one refused by the service) builds a
+  // model without columns, which HiGHS answers 'empty' (model status 6) without solving and
+  // without a solution to read. Its optimum is 0 and there is nothing to price.
+  if (start.numCols === 0) return { builder, colValue: new Float64Array(0), objective: 0, rounds: 0 };
   const m = highs.createModel({
     numCols: start.numCols,
     numRows: start.numRows,
