@@ -349,16 +349,11 @@ async function onTimeFirstStages(p: Problem, optimise: (p: Problem) => Promise<S
   }
   const floor = backorderFloor(p);
   const solved: { level: number; result: SolveResult }[] = [];
-  // Fast path: the full problem first. When its optimum is on time and backorders no more than the
-  // floor, it is also the optimum of the on-time level (the same objective over fewer options, and
-  // the plan is one of them), so the levels need not be solved: one solve instead of two or more
-  // for the orders that can be on time anyway, most of a day's orders. Otherwise the full result
-  // is the last level's, reused below.
-  const full = await optimise(p);
-  if (full.optimal && lateDaysOf(p, full.plan) === 0 && unitsBackordered(full.plan) <= floor) return { result: full, lateDays: 0 };
-  // Work adds up over every solve, the full one included; proof only over the levels that answer.
-  let nodes = full.stats.nodes;
-  let micros = full.stats.micros;
+  // Levels from the best up, each a smaller problem than the whole: an order that can be on time
+  // (most of a day's) is answered by one solve of its on-time options alone; the last level is the
+  // whole problem. Work adds up over every solve; proof only over the levels that answer.
+  let nodes = 0;
+  let micros = 0;
   let allProven = true;
   const answer = (k: number) => {
     const { result, level } = solved[k]!;
@@ -376,13 +371,11 @@ async function onTimeFirstStages(p: Problem, optimise: (p: Problem) => Promise<S
   };
   for (const level of levels) {
     const restricted = level === levels[levels.length - 1] ? null : restrictOptions(p, (o) => (p.options[o]!.late ?? 0) <= level);
-    const r = restricted ? await optimise(restricted.problem) : full;
+    const r = restricted ? await optimise(restricted.problem) : await optimise(p);
     const result = restricted ? { ...r, plan: liftPlan(restricted, r.plan) } : r;
     solved.push({ level, result });
-    if (restricted) {
-      nodes += r.stats.nodes;
-      micros += r.stats.micros;
-    }
+    nodes += r.stats.nodes;
+    micros += r.stats.micros;
     allProven &&= r.optimal;
     if (unitsBackordered(result.plan) <= floor) return answer(solved.length - 1);
   }
