@@ -157,7 +157,7 @@ export async function openServices(config: Config, overrides: ServiceOverrides =
   const reoptimizeJob = new ReoptimizeJob(store, reoptimizer, config);
   if (overrides.runningKpis !== false) {
     // Every change of an order replaces its share of the running KPI counters (src/tracking/kpi.ts).
-    allocator.listeners.push((d) => tracker.noteChange(d.orderId));
+    allocator.listeners.push((_d, _stats, stored) => tracker.noteDecision(stored));
     allocator.changed.push((orderId) => tracker.noteChange(orderId));
     tracker.listeners.push((orderId) => tracker.noteChange(orderId));
     rerouter.listeners.push((orderId) => tracker.noteChange(orderId));

@@ -108,7 +108,7 @@ export class Allocator {
   /** Warehouses closed now: they ship nothing (what-if replays close them; empty in service). */
   readonly closed: Set<string>;
   /** Observers of every new decision (metrics, live stream later). */
-  readonly listeners: ((d: Decision, stats: DecisionStats) => void)[] = [];
+  readonly listeners: ((d: Decision, stats: DecisionStats, stored: StoredDecision<Decision>) => void)[] = [];
   /** Observers of an order shipped or cancelled here (the running KPI counters). */
   readonly changed: ((orderId: string) => void)[] = [];
 
@@ -510,7 +510,7 @@ export class Allocator {
         // The order's own shipments become open shipments its customer's later orders to the same address may join.
         await afterDecision(order.orderId, () => recordOpenShipments(this.store, this.net, this.cfg, decision, cands, plan, order.merge, now));
       }
-      for (const l of this.listeners) l(stored.decision, { solver: stored.decision.solver as DecisionStats['solver'], solveMicros: stats.micros, nodes: stats.nodes, decideMicros: micros });
+      for (const l of this.listeners) l(stored.decision, { solver: stored.decision.solver as DecisionStats['solver'], solveMicros: stats.micros, nodes: stats.nodes, decideMicros: micros }, stored);
       await afterDecision(order.orderId, () => this.enqueueActions(stored.decision));
       return stored.decision;
     }
@@ -550,7 +550,7 @@ export class Allocator {
       this.store.putDecisionIfAbsent<Decision>({ orderId: order.orderId, requestHash: hash, decision, reservation: null, expiresAt: null, cancelled: false, promisedByMs: order.promisedByMs }),
     );
     if (stored.requestHash !== hash) return this.replay(stored, hash);
-    for (const l of this.listeners) l(stored.decision, { solver: 'none', solveMicros: 0, nodes: 0, decideMicros: decision.decideMicros });
+    for (const l of this.listeners) l(stored.decision, { solver: 'none', solveMicros: 0, nodes: 0, decideMicros: decision.decideMicros }, stored);
     await afterDecision(order.orderId, () => this.enqueueActions(stored.decision));
     return stored.decision;
   }

@@ -142,6 +142,8 @@ export class Tracker {
   private readonly refreshing = new Map<string, Promise<void>>();
   /** Orders whose queued refresh has not started reading yet: more changes meanwhile need no second one. */
   private readonly queued = new Set<string>();
+  /** Decisions just stored whose queued refresh may use them as read (see noteDecision). */
+  private readonly fresh = new Map<string, StoredDecision<Decision>>();
 
   /**
    * An order changed (decided, cancelled, shipped, scanned, rerouted): its share of the running
@@ -152,6 +154,22 @@ export class Tracker {
    * refresh the store refuses (an outage) is redone at the order's next change.
    */
   noteChange(orderId: string): void {
+    this.fresh.delete(orderId);
+    this.queue(orderId);
+  }
+
+  /**
+   * A decision was just stored (the store's own view of it, as putDecisionIfAbsent answered): its
+   * refresh computes the share from that view instead of reading the order back, which costs a
+   * JSON parse of the decision (and a round trip on Redis) on every allocation. Any other change
+   * noted before the refresh starts drops the view, so the refresh then reads the store.
+   */
+  noteDecision(stored: StoredDecision<Decision>): void {
+    this.fresh.set(stored.orderId, stored);
+    this.queue(stored.orderId);
+  }
+
+  private queue(orderId: string): void {
     if (this.queued.has(orderId)) return;
     this.queued.add(orderId);
     const before = this.refreshing.get(orderId) ?? Promise.resolve();
@@ -169,7 +187,9 @@ export class Tracker {
 
   /** Recomputes one order's KPI share (see noteChange). */
   async refreshKpi(orderId: string): Promise<void> {
-    const d = await this.store.getDecision<Decision>(orderId);
+    const known = this.fresh.get(orderId);
+    this.fresh.delete(orderId);
+    const d = known ?? (await this.store.getDecision<Decision>(orderId));
     if (!d) {
       await this.store.kpiPut(orderId, null, null);
       return;
