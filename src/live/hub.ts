@@ -683,7 +683,10 @@ export class LiveHub {
       return !b || b.onHand !== a.onHand || b.free !== a.free || b.reserved !== a.reserved || b.locked !== a.locked || b.skusOut !== a.skusOut || b.skusLow !== a.skusLow;
     });
     const first = this.stock.size === 0;
-    await this.readWriteOffs(levels);
+    // The write-offs keep their last reading when the store id cannot be read: the stock still updates.
+    await this.readWriteOffs(levels).catch(() => {
+      this.stats.refreshErrors++;
+    });
     this.stock = next;
     this.lastStockRead = Date.now();
     if (!first && changed.length > 0 && !this.closed) this.emitTo(this.nsp.to('live'), 'stock', { atMs: this.lastStockRead, warehouses: changed });
