@@ -282,8 +282,12 @@ function fillFilters() {
 
 function renderKpi() {
   let orders = 0, perMin = 0, cost = 0, penalty = 0, split = 0, back = 0, backUnits = 0, backValue = 0;
+  let groups = 0, mergeSaved = 0, moved = 0, moveSaved = 0, near = 0;
   let onTimeKnown = false;
   const byCourier = new Map();
+  // Written-off stock is the state of a store, not a sum over decisions: instances sharing a store
+  // report the same figure under one storeId, so each store counts once (its newest reading).
+  const byStore = new Map();
   const now = Date.now();
   for (const [id, k] of state.kpis) {
     if (now - k.receivedAt > 10_000 && state.kpis.size > 1) {
@@ -298,6 +302,16 @@ function renderKpi() {
     backValue += k.backorderedValueCny ?? 0;
     split += k.splitOrders;
     back += k.backorderedOrders;
+    groups += k.mergedGroups ?? 0;
+    mergeSaved += k.mergeSavedCny ?? 0;
+    moved += k.reoptimizedShipments ?? 0;
+    moveSaved += k.reoptimizationSavingCny ?? 0;
+    near += k.nearExpiryUnits ?? 0;
+    if (k.writtenOffUnits !== undefined && k.writtenOffUnits !== null) {
+      const at = Number(k.atMs);
+      const prev = byStore.get(k.storeId);
+      if (!prev || at > prev.at) byStore.set(k.storeId, { at, units: k.writtenOffUnits, value: k.writtenOffValueCny ?? 0 });
+    }
     if (k.onTimePct !== undefined && k.onTimePct !== null) onTimeKnown = true;
     for (const c of k.couriers) byCourier.set(c.courierId, (byCourier.get(c.courierId) ?? 0) + c.shipments);
   }
@@ -315,6 +329,15 @@ function renderKpi() {
     ot.classList.add('na');
   }
   $('kpi-split').textContent = orders > 0 ? `${((split / orders) * 100).toFixed(1)}% · ${((back / orders) * 100).toFixed(1)}% (${backUnits} u, ${cny(backValue)})` : '–';
+  $('kpi-merge').textContent = `${groups} 组 · ${cny(mergeSaved)}`;
+  $('kpi-reopt').textContent = `${moved} 件 · ${cny(moveSaved)}`;
+  $('kpi-near').textContent = `${near} 件`;
+  if (byStore.size > 0) {
+    const stores = [...byStore.values()];
+    const value = stores.reduce((n, x) => n + x.value, 0);
+    // Large sums (a demo stock past its lots' days runs to millions) in whole yuan with separators, so the tile stays readable.
+    $('kpi-wo').textContent = `${stores.reduce((n, x) => n + x.units, 0).toLocaleString('en-US')} 件 · ${value >= 10_000 ? `¥${Math.round(value).toLocaleString('en-US')}` : cny(value)}`;
+  } else $('kpi-wo').textContent = '–';
   $('instances').textContent = `${state.kpis.size} instance${state.kpis.size === 1 ? '' : 's'}`;
 
   // Courier bars: share of shipments in the window; thin bar: busiest destination province today vs its cap.

@@ -68,6 +68,8 @@ const Kpi = Type.Object({
   backorderedUnits: Type.Integer({ description: 'Units backordered over all orders.' }),
   backorderedValueCny: Type.Number({ description: 'Their value at list price, CNY.' }),
   nearExpiryUnitsShipped: Type.Integer({ description: 'Units of shelf-life lots shipped while near expiry (NEAR_EXPIRY_WINDOW_DAYS) over all orders: stock used up before it would be written off.' }),
+  writtenOffUnits: Type.Integer({ description: 'Units on hand now, not held by an order, in lots that can no longer be sold to any customer: expired, or with less shelf life left than the SKU\'s default minimum (minRemainingShelfLifeDays; per-customer overrides not applied). The stock\'s state at `at`, not a sum over orders.' }),
+  writtenOffValueCny: Type.Number({ description: 'Their value at list price, CNY.' }),
   joinedShipments: Type.Integer({ description: 'Shipments that joined an open shipment of the same customer and address (one waybill with it), over all orders.' }),
   mergedGroups: Type.Integer({ description: 'Waybills that came to carry MERGE_MIN_ORDERS or more orders of one customer to one address: merged groups (master and children).' }),
   mergeSavedCny: Type.Number({ description: 'Freight saved by joining open shipments (merging), CNY: the base rate each joining shipment would have paid shipping alone on its lane.' }),

@@ -1268,6 +1268,10 @@ export interface components {
             backorderedValueCny: number;
             /** @description Units of shelf-life lots shipped while near expiry (NEAR_EXPIRY_WINDOW_DAYS) over all orders: stock used up before it would be written off. */
             nearExpiryUnitsShipped: number;
+            /** @description Units on hand now, not held by an order, in lots that can no longer be sold to any customer: expired, or with less shelf life left than the SKU's default minimum (minRemainingShelfLifeDays; per-customer overrides not applied). The stock's state at `at`, not a sum over orders. */
+            writtenOffUnits: number;
+            /** @description Their value at list price, CNY. */
+            writtenOffValueCny: number;
             /** @description Shipments that joined an open shipment of the same customer and address (one waybill with it), over all orders. */
             joinedShipments: number;
             /** @description Waybills that came to carry MERGE_MIN_ORDERS or more orders of one customer to one address: merged groups (master and children). */

@@ -1,10 +1,13 @@
 import type { Reoptimization } from '../allocate/reoptimized.js';
 import { hostname } from 'node:os';
 import type { Namespace, Socket } from 'socket.io';
+import { randomUUID } from 'node:crypto';
 import { localDay } from '../domain/time.js';
+import { writeOffs, type WriteOffs } from '../tracking/write-offs.js';
 import { counterKeys } from '../store/keys.js';
 import type { Services } from '../api/services.js';
 import type { Decision } from '../domain/schemas.js';
+import type { StockLevel } from '../store/types.js';
 import type { LiveCodec, LiveEvent } from './codec.js';
 
 /** What the hub needs from the service (a subset of Services, so tests and benches can build it). */
@@ -108,6 +111,20 @@ export interface KpiSample {
   backordered: boolean;
   /** Courier ids, one per shipment. */
   couriers: string[];
+  /** Merged groups the decision formed (its MERGED_GROUP reason), and the freight its joins saved, CNY. */
+  mergedGroups?: number;
+  mergeSaved?: number;
+  /** Units of near-expiry lots the decision ships. */
+  nearExpiryUnits?: number;
+}
+
+/** A re-optimisation move of this instance's job, for the rolling KPIs. */
+export interface MoveSample {
+  at: number;
+  /** Shipments moved (the order's shipments before the move). */
+  shipments: number;
+  /** Money the move saved, CNY. */
+  saving: number;
 }
 
 /**
@@ -126,6 +143,9 @@ export class KpiWindow {
   shipments = 0;
   split = 0;
   backordered = 0;
+  mergedGroups = 0;
+  mergeSaved = 0;
+  nearExpiryUnits = 0;
   /** Shipments per courier id (couriers with none left in the window are dropped). */
   readonly byCourier = new Map<string, number>();
 
@@ -148,6 +168,7 @@ export class KpiWindow {
       this.cost = 0;
       this.penalty = 0;
       this.backorderedValue = 0;
+      this.mergeSaved = 0;
     } else if (this.head > 1024 && this.head * 2 > this.samples.length) {
       this.samples.splice(0, this.head);
       this.head = 0;
@@ -160,6 +181,9 @@ export class KpiWindow {
     this.backorderedUnits += sign * (s.backorderedUnits ?? 0);
     this.backorderedValue += sign * (s.backorderedValue ?? 0);
     this.shipments += sign * s.shipments;
+    this.mergedGroups += sign * (s.mergedGroups ?? 0);
+    this.mergeSaved += sign * (s.mergeSaved ?? 0);
+    this.nearExpiryUnits += sign * (s.nearExpiryUnits ?? 0);
     if (s.split) this.split += sign;
     if (s.backordered) this.backordered += sign;
     for (const c of s.couriers) {
@@ -170,7 +194,42 @@ export class KpiWindow {
   }
 }
 
+/**
+ * The re-optimisation moves of the KPI window and their running sums (few: the job runs every
+ * few minutes, on one instance at a time), in the order they were made.
+ */
+export class MoveWindow {
+  private samples: MoveSample[] = [];
+  shipments = 0;
+  saving = 0;
+
+  get size(): number {
+    return this.samples.length;
+  }
+
+  add(m: MoveSample): void {
+    this.samples.push(m);
+    this.shipments += m.shipments;
+    this.saving += m.saving;
+  }
+
+  /** Drops the moves older than `from` (epoch ms). */
+  expire(from: number): void {
+    let k = 0;
+    while (k < this.samples.length && this.samples[k]!.at < from) {
+      this.shipments -= this.samples[k]!.shipments;
+      this.saving -= this.samples[k]!.saving;
+      k++;
+    }
+    if (k > 0) this.samples = this.samples.slice(k);
+    // Empty: start the sums afresh (no floating-point residue from adding and taking out).
+    if (this.samples.length === 0) this.saving = 0;
+  }
+}
+
 const CONTEXT_MAX = 20_000;
+/** The key of the store's id (LiveHub.readWriteOffs) among the store's shared values. */
+const STORE_ID_KEY = 'live:store-id';
 
 /**
  * The live stream's state and fan-out: it turns decisions (and, later, reroutes and statuses)
@@ -193,6 +252,9 @@ export class LiveHub {
   private frameTimer: NodeJS.Timeout | undefined;
   private readonly contexts = new Map<string, OrderContext>();
   private readonly window = new KpiWindow();
+  private readonly moves = new MoveWindow();
+  /** The stock written off now (read with the stock), and the id of the store it is of; undefined until read. */
+  private writtenOff: (WriteOffs & { storeId: string }) | undefined;
   private ordersTotal = 0;
   private readonly startedAt: number;
   private stock = new Map<string, WarehouseStock>();
@@ -276,6 +338,14 @@ export class LiveHub {
     if (this.recent.length > this.recentMax) this.recent.splice(0, this.recent.length - this.recentMax);
     this.ordersTotal++;
     const sku = this.svc.net.skuByCode;
+    let mergedGroups = 0;
+    let mergeSaved = 0;
+    for (const r of d.reasons) {
+      if (r.code === 'MERGED_GROUP') mergedGroups++;
+      else if (r.code === 'JOINED_OPEN_SHIPMENT') mergeSaved += r.costDelta ?? 0;
+    }
+    let nearExpiryUnits = 0;
+    for (const x of d.shipments) for (const l of x.lines) for (const lot of l.lots ?? []) if (lot.nearExpiry === true) nearExpiryUnits += lot.qty;
     this.window.add({
       at: now,
       // Money only, over every decision of the window (issue 16); penalties apart.
@@ -287,6 +357,9 @@ export class LiveHub {
       split: d.shipments.length > 1,
       backordered: d.backordered.length > 0,
       couriers: d.shipments.map((s) => s.courierId),
+      mergedGroups,
+      mergeSaved,
+      nearExpiryUnits,
     });
     this.kpiChanged = true;
     this.stockDirty = true;
@@ -352,6 +425,8 @@ export class LiveHub {
    * decision, when this instance holds it, takes the new shipments, so a later snapshot shows them.
    */
   publishReoptimization(orderId: string, m: Reoptimization): void {
+    this.moves.add({ at: Date.now(), shipments: m.from.length, saving: m.savingCny });
+    this.kpiChanged = true;
     let known: LiveDecision | undefined;
     for (let i = this.recent.length - 1; i >= 0 && !known; i--) if (this.recent[i]!.orderId === orderId) known = this.recent[i];
     if (known) {
@@ -520,6 +595,8 @@ export class LiveHub {
     const from = now - this.kpiWindowMs;
     const w = this.window;
     w.expire(from);
+    this.moves.expire(from);
+    const money = (x: number) => Math.round(x * 100) / 100;
     const spanMs = Math.max(1_000, Math.min(this.kpiWindowMs, now - this.startedAt));
     const cost = w.cost;
     const orders = w.size;
@@ -541,13 +618,19 @@ export class LiveHub {
       backorderedOrders: w.backordered,
       couriers: [...w.byCourier].map(([courierId, shipments]) => ({ courierId, shipments, parcels: 0 })),
       ordersTotal: this.ordersTotal,
+      mergedGroups: w.mergedGroups,
+      mergeSavedCny: money(w.mergeSaved),
+      reoptimizedShipments: this.moves.shipments,
+      reoptimizationSavingCny: money(this.moves.saving),
+      nearExpiryUnits: w.nearExpiryUnits,
+      ...(this.writtenOff !== undefined ? { writtenOffUnits: this.writtenOff.units, writtenOffValueCny: this.writtenOff.valueFen / 100, storeId: this.writtenOff.storeId } : {}),
     };
   }
 
   private emitKpi(): void {
     if (this.closed) return;
     // Once a second while orders flow; also when the window empties out or on-time changes.
-    if (!this.kpiChanged && this.window.size === 0) return;
+    if (!this.kpiChanged && this.window.size === 0 && this.moves.size === 0) return;
     if (!this.watched()) {
       // Unwatched: nothing is sent (a joining map computes the KPIs for its snapshot), but the
       // window still lets go of what has left it.
@@ -600,6 +683,10 @@ export class LiveHub {
       return !b || b.onHand !== a.onHand || b.free !== a.free || b.reserved !== a.reserved || b.locked !== a.locked || b.skusOut !== a.skusOut || b.skusLow !== a.skusLow;
     });
     const first = this.stock.size === 0;
+    // The write-offs keep their last reading when the store id cannot be read: the stock still updates.
+    await this.readWriteOffs(levels).catch(() => {
+      this.stats.refreshErrors++;
+    });
     this.stock = next;
     this.lastStockRead = Date.now();
     if (!first && changed.length > 0 && !this.closed) this.emitTo(this.nsp.to('live'), 'stock', { atMs: this.lastStockRead, warehouses: changed });
@@ -608,6 +695,30 @@ export class LiveHub {
     const capChanged = JSON.stringify(cap) !== JSON.stringify(this.capacity);
     this.capacity = cap;
     if (capChanged && !first && !this.closed) this.emitTo(this.nsp.to('live'), 'capacity', { atMs: this.lastStockRead, ...cap });
+  }
+
+  /**
+   * The stock written off now (src/tracking/write-offs.ts) from the levels just read, and the id of
+   * the store they come from: an id kept in the store itself, so that instances sharing one Redis
+   * report one id and a map counts their (equal) figure once, while instances with stores of their
+   * own are added up. A change makes the next KPI message go out.
+   */
+  private async readWriteOffs(levels: readonly StockLevel[]): Promise<void> {
+    const { net, config, store, clock } = this.svc;
+    let storeId = await store.kvGet<string>(STORE_ID_KEY);
+    if (storeId === null) {
+      // Two instances creating it at once: the later write wins, and the next read (every refresh) agrees.
+      await store.kvSet(STORE_ID_KEY, randomUUID());
+      storeId = (await store.kvGet<string>(STORE_ID_KEY)) ?? '';
+    }
+    const w = writeOffs(levels, clock(), {
+      timezoneOffsetMinutes: config.timezoneOffsetMinutes,
+      minDays: (sku) => net.skuByCode.get(sku)?.minRemainingShelfLifeDays ?? 0,
+      priceCny: (sku) => net.skuByCode.get(sku)?.priceCny ?? 0,
+    });
+    const was = this.writtenOff;
+    if (was === undefined || was.units !== w.units || was.valueFen !== w.valueFen || was.storeId !== storeId) this.kpiChanged = true;
+    this.writtenOff = { ...w, storeId };
   }
 
   /** Today's parcels per courier and destination province, and per warehouse, from the store's counters. */

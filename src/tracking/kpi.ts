@@ -3,6 +3,7 @@ import { currentDecision, type Reoptimization } from '../allocate/reoptimized.js
 import type { Decision } from '../domain/schemas.js';
 import type { TrackingView } from '../domain/scan-states.js';
 import type { KpiShare, KpiTotals, StoredDecision } from '../store/types.js';
+import type { WriteOffs } from './write-offs.js';
 
 /**
  * The delivery KPIs from running counters (issue 19: GET /v1/kpi read every stored order, 150-340
@@ -110,8 +111,11 @@ export function kpiShare(d: StoredDecision<Decision>, reroutes: readonly Reroute
   return { sums, marks };
 }
 
-/** The KPIs as GET /v1/kpi answers them, from the running totals at `now`. */
-export function kpiFromTotals(t: KpiTotals, now: number, staleAfterHours: number, at: string) {
+/**
+ * The KPIs as GET /v1/kpi answers them, from the running totals at `now`. The write-offs are not
+ * a sum over orders but the stock's state at `now` (src/tracking/write-offs.ts), read beside them.
+ */
+export function kpiFromTotals(t: KpiTotals, now: number, staleAfterHours: number, at: string, writtenOff: WriteOffs = { units: 0, valueFen: 0 }) {
   const n = (k: string) => t.sums[k] ?? 0;
   const orders = n('orders');
   const due = n('due') + t.marksAtOrBefore.promise;
@@ -141,6 +145,8 @@ export function kpiFromTotals(t: KpiTotals, now: number, staleAfterHours: number
     mergeSavedCny: Math.round(n('mergeSavedMicroCny') / 10_000) / 100,
     backorderedValueCny: round(n('backorderedValueFen') / 100, 2),
     nearExpiryUnitsShipped: n('nearExpiryUnits'),
+    writtenOffUnits: writtenOff.units,
+    writtenOffValueCny: writtenOff.valueFen / 100,
     heldByReason: byReason(t, 'held:'),
     refusedByReason: byReason(t, 'refused:'),
     etaErrorHours: {

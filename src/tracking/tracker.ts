@@ -3,6 +3,7 @@ import type { Allocator } from '../allocate/allocator.js';
 import type { Reoptimization } from '../allocate/reoptimized.js';
 import type { Reroute } from '../allocate/reroute.js';
 import { etaOf, kpiFromTotals, kpiShare } from './kpi.js';
+import { writeOffs, type WriteOffs } from './write-offs.js';
 import { storeKeys } from '../store/keys.js';
 import { parseIsoWithOffset, toIsoWithOffset } from '../domain/time.js';
 import type { Config } from '../config.js';
@@ -223,9 +224,29 @@ export class Tracker {
   async kpi() {
     await Promise.all([...this.refreshing.values()]);
     const now = this.clock();
-    const totals = await this.store.kpiRead();
-    return kpiFromTotals(totals, now, this.cfg.staleTrackingHours, toIsoWithOffset(now, this.cfg.timezoneOffsetMinutes));
+    const [totals, writtenOff] = await Promise.all([this.store.kpiRead(), this.writeOffs(now)]);
+    return kpiFromTotals(totals, now, this.cfg.staleTrackingHours, toIsoWithOffset(now, this.cfg.timezoneOffsetMinutes), writtenOff);
   }
+
+  /**
+   * Units that can no longer be sold at `now` and their list value (src/tracking/write-offs.ts),
+   * from the free units of the shelf-life SKUs' lots: one read of the lots, never of the orders,
+   * and none at all while the store has no lot.
+   */
+  private async writeOffs(now: number): Promise<WriteOffs> {
+    if (!this.store.mayHaveLots()) return { units: 0, valueFen: 0 };
+    const net = this.allocator.net;
+    this.shelfLifeSkus ??= [...net.skuByCode.values()].filter((s) => s.shelfLifeDays !== null).map((s) => s.sku);
+    const lots = await this.store.freeLots(this.shelfLifeSkus);
+    return writeOffs(lots, now, {
+      timezoneOffsetMinutes: this.cfg.timezoneOffsetMinutes,
+      minDays: (sku) => net.skuByCode.get(sku)?.minRemainingShelfLifeDays ?? 0,
+      priceCny: (sku) => net.skuByCode.get(sku)?.priceCny ?? 0,
+    });
+  }
+
+  /** The SKUs whose stock is kept in lots (those with a shelf life), listed once. */
+  private shelfLifeSkus: string[] | undefined;
 }
 
 /** Orders a KPI rebuild refreshes between two turns of the event loop. */

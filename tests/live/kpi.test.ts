@@ -4,7 +4,7 @@
  * what summing the decisions still in the window gives.
  */
 import { describe, expect, it } from 'vitest';
-import { KpiWindow, type KpiSample } from '../../src/live/hub.js';
+import { KpiWindow, MoveWindow, type KpiSample } from '../../src/live/hub.js';
 import { mulberry32 } from '../../src/util/prng.js';
 
 const COURIERS = ['SF', 'ZTO', 'YTO', 'JD'];
@@ -71,5 +71,29 @@ describe('KPI window', () => {
     expect([w.size, w.shipments, w.split, w.backordered, [...w.byCourier]]).toEqual([1, 2, 1, 1, [['SF', 1], ['JD', 1]]]);
     w.expire(3);
     expect([w.size, w.cost, w.shipments, w.split, w.backordered, w.byCourier.size]).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
+  it('counts merged groups, merge savings and near-expiry units of the decisions in the window, and re-optimisation moves apart', () => {
+    const w = new KpiWindow();
+    w.add({ at: 1, cost: 1, shipments: 1, split: false, backordered: false, couriers: ['SF'], mergedGroups: 0, mergeSaved: 8.4, nearExpiryUnits: 3 });
+    w.add({ at: 2, cost: 1, shipments: 1, split: false, backordered: false, couriers: ['SF'], mergedGroups: 1, mergeSaved: 8.4, nearExpiryUnits: 0 });
+    expect([w.mergedGroups, w.nearExpiryUnits]).toEqual([1, 3]);
+    expect(w.mergeSaved).toBeCloseTo(16.8, 9);
+    w.expire(2);
+    expect([w.mergedGroups, w.nearExpiryUnits]).toEqual([1, 0]);
+    expect(w.mergeSaved).toBeCloseTo(8.4, 9);
+    w.expire(3);
+    expect([w.mergedGroups, w.nearExpiryUnits, w.mergeSaved]).toEqual([0, 0, 0]);
+
+    const m = new MoveWindow();
+    m.add({ at: 5, shipments: 2, saving: 3.1 });
+    m.add({ at: 9, shipments: 1, saving: 0.7 });
+    expect([m.size, m.shipments]).toEqual([2, 3]);
+    m.expire(6);
+    expect([m.size, m.shipments]).toEqual([1, 1]);
+    // Running float sums (the KPI message rounds them to the fen).
+    expect(m.saving).toBeCloseTo(0.7, 9);
+    m.expire(10);
+    expect([m.size, m.shipments, m.saving]).toEqual([0, 0, 0]);
   });
 });

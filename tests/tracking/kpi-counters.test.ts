@@ -101,6 +101,18 @@ async function kpiByFullScan(store: Store, machine: StatusMachine, net: NetworkC
     const last = view.lastEventAt ?? Date.parse(d.decision.decidedAt);
     if (delivered === null && d.reservation !== 'expired' && now - last > staleTrackingHours * HOUR) stale++;
   }
+  // Write-offs: free units of lots past their last sellable day under the SKU's default minimum
+  // (or expired), read off the stock listing with the day arithmetic done here, at +08:00.
+  let writtenOffUnits = 0;
+  let writtenOffValue = 0;
+  for (const l of await store.stock()) {
+    if (l.lot === undefined || l.free <= 0) continue;
+    const sku = net.skuByCode.get(l.sku)!;
+    const expires = Date.parse(`${l.expiresOn!}T00:00:00+08:00`);
+    if (expires > now && expires - (sku.minRemainingShelfLifeDays ?? 0) * 24 * HOUR >= now) continue;
+    writtenOffUnits += l.free;
+    writtenOffValue += l.free * sku.priceCny;
+  }
   const round = (x: number, k = 4) => Math.round(x * 10 ** k) / 10 ** k;
   return {
     orders,
@@ -121,6 +133,8 @@ async function kpiByFullScan(store: Store, machine: StatusMachine, net: NetworkC
     mergeSavedCny: round(mergeSaved, 2),
     backorderedValueCny: round(backorderedValue, 2),
     nearExpiryUnitsShipped: nearExpiryUnits,
+    writtenOffUnits,
+    writtenOffValueCny: round(writtenOffValue, 2),
     heldByReason: held,
     refusedByReason: refused,
     etaErrorHours: {
@@ -158,6 +172,12 @@ async function mixedStream(app: FastifyInstance, store: Store, clock: { now: num
   // Eight units of SCARCE in the whole network, all in Shanghai.
   const rows = await store.stock({ sku: SCARCE });
   await store.setOnHand(rows.map((r) => ({ warehouseId: r.warehouseId, sku: SCARCE, onHand: r.warehouseId === 'SH01' ? 8 : 0 })));
+  // Lots of a shelf-life SKU no order of the stream asks for, whose last sellable moments (expiry
+  // minus its 365 days) fall at the start, inside and after the stream's time: write-offs grow
+  // as the clock moves.
+  const lots = ['2027-11-01', '2027-11-12', '2027-11-13', '2027-11-14', '2028-06-01'].map((expiresOn, k) => ({ type: 'receipt', warehouseId: k % 2 === 0 ? 'SH01' : 'NJ01', sku: 'BFL-0002', lot: `WO-${k}`, expiresOn, qty: 3 + k }));
+  const received = await app.inject({ method: 'POST', url: '/v1/stock/events', payload: { events: lots } });
+  expect(received.json<{ results: { status: string }[] }>().results.map((x) => x.status)).toEqual(lots.map(() => 'applied'));
   const check = async (step: string) => {
     const counted = await svc.tracker.kpi();
     const full = await kpiByFullScan(store, svc.machine, svc.net, clock.now, svc.config.staleTrackingHours);
@@ -243,6 +263,9 @@ describe('KPIs from running counters equal the full recomputation', () => {
       expect(k.etaErrorHours.n).toBeGreaterThan(0);
       expect(k.reroutes).toBeGreaterThan(0);
       expect(k.heldByReason).toEqual({ RECY_NO_CORE_LINK: 2 });
+      // Some of the stream's lots were written off by its end, not all.
+      expect(k.writtenOffUnits).toBeGreaterThan(3);
+      expect(k.writtenOffUnits).toBeLessThan(3 + 4 + 5 + 6 + 7);
     } finally {
       await app.close();
     }
