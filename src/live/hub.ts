@@ -430,17 +430,7 @@ export class LiveHub {
     let known: LiveDecision | undefined;
     for (let i = this.recent.length - 1; i >= 0 && !known; i--) if (this.recent[i]!.orderId === orderId) known = this.recent[i];
     if (known) {
-      known.shipments = m.shipments.map((s) => ({
-        warehouseId: s.warehouseId,
-        courierId: s.courierId,
-        lines: s.lines,
-        transfers: s.transfers,
-        weightKg: s.weightKg,
-        parcels: s.parcels,
-        distanceKm: s.distanceKm,
-        etaMs: Date.parse(s.eta),
-        cost: s.cost,
-      }));
+      known.shipments = m.shipments.map(liveShipment);
       known.totalCost = m.totalCost;
     }
     const atMs = Date.parse(m.at) || Date.now();
@@ -763,17 +753,7 @@ export function toLiveDecision(d: Decision, ctx: OrderContext | undefined, insta
     orderId: d.orderId,
     status: d.status,
     mode: d.mode,
-    shipments: d.shipments.map((s) => ({
-      warehouseId: s.warehouseId,
-      courierId: s.courierId,
-      lines: s.lines,
-      transfers: s.transfers,
-      weightKg: s.weightKg,
-      parcels: s.parcels,
-      distanceKm: s.distanceKm,
-      etaMs: Date.parse(s.eta) || 0,
-      cost: s.cost,
-    })),
+    shipments: d.shipments.map(liveShipment),
     backordered: d.backordered,
     totalCost: d.totalCost,
     reasons: kept.map((r) => ({
@@ -794,5 +774,20 @@ export function toLiveDecision(d: Decision, ctx: OrderContext | undefined, insta
     instanceId,
     publishedAtMs,
     reasonsOmitted: d.reasons.length - kept.length,
+  };
+}
+
+/** A decision's shipment as the live map carries it (ETA in epoch ms; 0 when it does not parse). */
+function liveShipment(s: Decision['shipments'][number]) {
+  return {
+    warehouseId: s.warehouseId,
+    courierId: s.courierId,
+    lines: s.lines,
+    transfers: s.transfers,
+    weightKg: s.weightKg,
+    parcels: s.parcels,
+    distanceKm: s.distanceKm,
+    etaMs: Date.parse(s.eta) || 0,
+    cost: s.cost,
   };
 }
