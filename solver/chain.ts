@@ -301,12 +301,24 @@ export async function onTimeFirst(original: Problem, optimise: (p: Problem) => P
   // Backorder first needs a backorder weight that dominates everything else a plan can cost; the
   // stages solve with one that provably does, and the answer's objective is given back in the
   // problem's own weights (the plan is the same).
+  const { p, inOwnWeights } = withDominantBackorders(original);
+  const r = await onTimeFirstStages(p, optimise);
+  return { ...r, result: inOwnWeights(r.result) };
+}
+
+/**
+ * The problem with a backorder weight that dominates everything else (dominantBackorderWeight),
+ * for the stages, and the way back: a result's objective in the problem's own weight (the plan is
+ * the same).
+ */
+function withDominantBackorders(original: Problem): { p: Problem; inOwnWeights: (r: SolveResult) => SolveResult } {
   const weight = dominantBackorderWeight(original);
   const extra = weight - original.backorderPenalty;
-  const p = extra > 0 ? { ...original, backorderPenalty: weight } : original;
-  const inOwnWeights = (r: { result: SolveResult; lateDays: number }) =>
-    extra > 0 ? { ...r, result: { ...r.result, plan: { ...r.result.plan, objective: r.result.plan.objective - extra * unitsBackordered(r.result.plan) } } } : r;
-  return inOwnWeights(await onTimeFirstStages(p, optimise));
+  if (extra <= 0) return { p: original, inOwnWeights: (r) => r };
+  return {
+    p: { ...original, backorderPenalty: weight },
+    inOwnWeights: (r) => ({ ...r, plan: { ...r.plan, objective: r.plan.objective - extra * unitsBackordered(r.plan) } }),
+  };
 }
 
 /**
@@ -396,10 +408,7 @@ async function onTimeFirstStages(p: Problem, optimise: (p: Problem) => Promise<S
  * fast path spends on these orders, about half of their solver time.
  */
 export async function onTimeOrNull(original: Problem, feasible: Plan, optimise: (p: Problem) => Promise<SolveResult>): Promise<SolveResult | null> {
-  const weight = dominantBackorderWeight(original);
-  const extra = weight - original.backorderPenalty;
-  const p = extra > 0 ? { ...original, backorderPenalty: weight } : original;
-  const inOwnWeights = (r: SolveResult): SolveResult => (extra > 0 ? { ...r, plan: { ...r.plan, objective: r.plan.objective - extra * unitsBackordered(r.plan) } } : r);
+  const { p, inOwnWeights } = withDominantBackorders(original);
   const floor = backorderFloor(p);
   const total = p.lines.reduce((n, l) => n + l.qty, 0);
   // The on-time level alone (the whole problem when every option is on time; none when no option is).
