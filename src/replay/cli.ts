@@ -128,7 +128,7 @@ async function main(argv: string[]): Promise<number> {
     ]),
   );
   console.table(table);
-  // Freight and merging (docs/replays.md "Freight and merging"): money only, no penalties.
+  // Freight and merging (docs/replays.md "KPIs"): money only, no penalties.
   console.table(
     Object.fromEntries(
       Object.entries(result.policies).map(([name, r]) => [

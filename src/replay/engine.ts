@@ -88,7 +88,7 @@ export interface PolicyReport extends PolicyKpis {
   gapCaptured: number | null;
   /** The re-optimisation job's work when the replay ran it (ReplayOptions.reoptimizeIntervalMs); absent otherwise. */
   reoptimization?: ReoptimizationReport;
-  /** Waybills and merging (issue 21; docs/replays.md "Freight and merging"). */
+  /** Waybills and merging (issue 21; docs/replays.md "KPIs" and "A promotion day"). */
   merging: MergingReport;
 }
 
@@ -113,8 +113,8 @@ export interface MergingReport {
    */
   freightSavedCny: number;
   /**
-   * Shared waybills an order joined at or after the time its wave collected it, counted from the
-   * replay's own log of departures (independent of the store's open-shipment checks): must be 0.
+   * Joins made at or after the wave collected the waybill, counted from the replay's own log of
+   * departures (independent of the store's open-shipment checks): must be 0.
    */
   joinsAfterPickup: number;
 }
@@ -369,7 +369,6 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
     decidedAt: number;
     leftAt: number | null;
     waitsFor: number | null;
-    joinedAfterPickup: boolean;
   }
   const waybills = new Map<string, Waybill>();
   const settle = (tn: string, w: Waybill) => {
@@ -378,18 +377,17 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
       merging.mergedGroups++;
       merging.ordersInMergedGroups += w.orders.size;
     }
-    if (w.joinedAfterPickup) merging.joinsAfterPickup++;
     waybills.delete(tn);
   };
   const recordWaybills = (d: Decision) => {
     for (const sh of d.shipments) {
       const w = waybills.get(sh.trackingNumber);
       if (sh.joinedOrderId === undefined) {
-        if (w === undefined) waybills.set(sh.trackingNumber, { orders: new Set([d.orderId]), decidedAt: now, leftAt: null, waitsFor: null, joinedAfterPickup: false });
+        if (w === undefined) waybills.set(sh.trackingNumber, { orders: new Set([d.orderId]), decidedAt: now, leftAt: null, waitsFor: null });
         else w.orders.add(d.orderId);
       } else if (w !== undefined) {
         w.orders.add(d.orderId);
-        if (w.leftAt !== null && w.leftAt <= now) w.joinedAfterPickup = true;
+        if (w.leftAt !== null && w.leftAt <= now) merging.joinsAfterPickup++;
       } else {
         // The waybill is not one this replay saw decided or it was settled long after it left: a join nobody may make.
         merging.joinsAfterPickup++;
