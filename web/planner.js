@@ -13,6 +13,10 @@ const KPIS = [
   ['onTimeRate', 'on time (all of the order, over all orders)', pct, +1],
   ['costPerOrder', 'money / order (freight + transfers + storage, all orders)', (v) => v.toFixed(2), -1],
   ['penaltyPerOrder', 'penalties / order (decision weights, not money)', (v) => (v ?? 0).toFixed(2), 0],
+  ['freightCnyPerOrder', 'freight / order (CNY, courier freight only)', (v) => (v ?? 0).toFixed(2), -1],
+  ['freightCnyPer1000CnyGoods', 'freight / 1,000 CNY of goods ordered (CNY)', (v) => (v ?? 0).toFixed(3), -1],
+  ['merging.mergedGroups', 'merged groups', (v) => String(v ?? 0), 0],
+  ['merging.freightSavedCny', 'freight saved by joins (CNY)', (v) => (v ?? 0).toFixed(2), +1],
   ['gapCaptured', 'gap captured (myopic → clairvoyant)', pct, +1],
   ['splitRate', 'split', pct, -1],
   ['transfers', 'transfers', String, -1],
@@ -50,10 +54,14 @@ async function compare() {
   const full = await Promise.all(ids.map(async (id) => (await fetch(`/v1/scenarios/${id}`)).json()));
   const cols = full.flatMap((j, k) => Object.keys(j.result.policies).map((p) => ({ side: k, label: `${j.scenario} · ${p}`, kpi: j.result.policies[p], policy: p })));
   $('#comparison thead').innerHTML = `<tr><th></th>${cols.map((c) => `<th>${esc(c.label)}</th>`).join('')}</tr>`;
+  // A key may name a nested figure (merging.mergedGroups).
+  const at = (kpi, key) => key.split('.').reduce((o, k) => (o === null || o === undefined ? undefined : o[k]), kpi);
   $('#comparison tbody').innerHTML = KPIS.map(([key, label, fmt, dir]) => `<tr><td>${esc(label)}</td>${cols.map((c) => {
     const twin = cols.find((o) => o.side !== c.side && o.policy === c.policy);
-    const cls = c.side === 1 && twin && dir !== 0 && c.kpi[key] !== null && twin.kpi[key] !== null && c.kpi[key] !== twin.kpi[key] ? ((c.kpi[key] - twin.kpi[key]) * dir > 0 ? 'better' : 'worse') : '';
-    return `<td class="${cls}">${esc(fmt(c.kpi[key]))}</td>`;
+    const v = at(c.kpi, key);
+    const w = twin ? at(twin.kpi, key) : undefined;
+    const cls = c.side === 1 && twin && dir !== 0 && v !== null && v !== undefined && w !== null && w !== undefined && v !== w ? ((v - w) * dir > 0 ? 'better' : 'worse') : '';
+    return `<td class="${cls}">${esc(fmt(v))}</td>`;
   }).join('')}</tr>`).join('');
 }
 

@@ -14,7 +14,7 @@ import { badEventTimes, scenarioOrders, scenarioProblems, ScenarioSchema, type S
 import { BODY_CODES, errorResponses } from './responses.js';
 import type { Services } from './services.js';
 
-export const BUNDLED_SCENARIOS = ['normal-week', 'double11', 'sto-gap', 'hefei-closed', 'demand-x3'] as const;
+export const BUNDLED_SCENARIOS = ['normal-week', 'double11', 'sto-gap', 'hefei-closed', 'demand-x3', 'promotion'] as const;
 const PolicyList = Type.Array(Type.Union([Type.Literal('nearest'), Type.Literal('radius-rule'), Type.Literal('myopic'), Type.Literal('optimized')]), { minItems: 1, maxItems: 4, uniqueItems: true });
 const Bundled = Type.Object(
   {

@@ -1349,7 +1349,7 @@ export interface components {
         /** @description A bundled scenario by name, optionally with other policies and the clairvoyant model. */
         BundledScenario: {
             /** @description A bundled scenario (data/scenarios/). */
-            bundled: "normal-week" | "double11" | "sto-gap" | "hefei-closed" | "demand-x3";
+            bundled: "normal-week" | "double11" | "sto-gap" | "hefei-closed" | "demand-x3" | "promotion";
             policies?: ("nearest" | "radius-rule" | "myopic" | "optimized")[];
             /** @description Also solve the whole-stream clairvoyant model (docs/replays.md): its LP bound, plan and each policy's gap captured; at most REPLAY_CLAIRVOYANT_MAX_ORDERS orders. */
             clairvoyant?: boolean;
@@ -1453,6 +1453,39 @@ export interface components {
                 startDate: string;
                 /** @description Local days to generate, at most 366 (a year; the replay streams them, so memory stays flat). */
                 days: number;
+                /** @description A "spend X, save Y" promotion day: repair shops stock up and split each purchase worth at least twice the threshold into orders at or above it, minutes apart, to the same address; every order carries amountCny and discountCny. Absent: ordinary days, orders without amounts. */
+                promotion?: {
+                    /**
+                     * @description Order amount (list prices, CNY) from which an order collects the discount; default 5000 (the case's "spend 5,000").
+                     * @default 5000
+                     */
+                    thresholdCny: number;
+                    /**
+                     * @description Discount per order at or above the threshold, CNY, below thresholdCny; default 800 (the case's "save 800").
+                     * @default 800
+                     */
+                    discountCny: number;
+                    /**
+                     * @description Share (0..1) of the 400 repair shops that place one stock-up purchase on each day; default 0.25.
+                     * @default 0.25
+                     */
+                    stockUpShare: number;
+                    /**
+                     * @description Orders at or above the threshold a stock-up purchase is filled for and split into; default 3 (the case's split into 3).
+                     * @default 3
+                     */
+                    ordersPerStockUp: number;
+                    /**
+                     * @description Longest gap between consecutive orders of a split purchase, minutes (each gap uniform from 1 minute to this); default 5.
+                     * @default 5
+                     */
+                    maxGapMinutes: number;
+                    /**
+                     * @description False: the same purchases (same seed) each as one order without discount: the pre-promotion level (CLI --no-promotion).
+                     * @default true
+                     */
+                    active: boolean;
+                };
             };
             overrides?: {
                 /** @description Orders x f: every generated day is drawn f times over (distinct order ids). */
@@ -1472,6 +1505,8 @@ export interface components {
                     from: string;
                 }[];
                 radiusLockFactor?: number;
+                /** @description MERGE_WINDOW_MINUTES for this replay, minutes; 0 = no joining and no merging (CLI --no-merge); absent: the configured value. */
+                mergeWindowMinutes?: number;
                 /** @description Every k days (at the first event of the day) each warehouse's on-hand is topped up to its bundled level; absent: no replenishment. */
                 replenishEveryDays?: number;
             };

@@ -15,7 +15,9 @@
  *   pads and 500 wipers;
  * - a promise (promisedBy) as the ERP makes it (promiseMs): from the customer's home warehouse,
  *   next day within the province, two days across East China, three days elsewhere, by 18:00
- *   local, one day more when the order comes after the home warehouse's cut-off.
+ *   local, one day more when the order comes after the home warehouse's cut-off;
+ * - optionally a "spend 5,000, save 800" promotion day (PromotionOptions): repair shops stock up
+ *   and split each purchase into orders at or above the threshold, minutes apart.
  */
 import * as turf from '@turf/turf';
 import type { Feature, MultiPolygon, Polygon } from 'geojson';
@@ -35,6 +37,10 @@ export interface DemoOrder {
   promisedBy: string;
   destination: { lon: number; lat: number; address?: string };
   lines: { sku: string; qty: number }[];
+  /** With a promotion option only: the order's amount at list prices, CNY, before its discount. */
+  amountCny?: number;
+  /** With a promotion option only: the promotion's discount the order collects, CNY (0 below the threshold or with the promotion off). */
+  discountCny?: number;
 }
 
 export interface GenerateOptions {
@@ -42,8 +48,84 @@ export interface GenerateOptions {
   profile: 'normal' | 'double11';
   /** Local (UTC+8) calendar day, YYYY-MM-DD. */
   date: string;
-  /** Exact number of orders; overrides the seeded daily volume. */
+  /** Exact number of ordinary purchases; overrides the seeded daily volume (a promotion's stock-ups come on top). */
   count?: number;
+  /** A promotion day (see PromotionOptions); absent: an ordinary day, orders without amounts. */
+  promotion?: Partial<PromotionOptions>;
+}
+
+/**
+ * A "spend thresholdCny, save discountCny" promotion day, as in the case (../shared/case-study.md
+ * item 6: "spend 5,000, save 800"; customers split their orders and freight per order rose). The
+ * discount is once per order at or above the threshold, so a customer who splits a purchase into
+ * k orders of at least the threshold each collects it k times. docs/replays.md ("A promotion
+ * day") says where each default comes from.
+ *
+ * - Stock-ups: each repair shop, with probability stockUpShare, places one purchase on the day
+ *   filled (ordinary lines, SKU popularity and quantities as any order) until it splits into
+ *   ordersPerStockUp orders at or above the threshold. They come on top of the day's ordinary
+ *   purchases, which are drawn exactly as without the promotion.
+ * - Splitting: every repair shop's purchase worth at least twice the threshold (stock-ups and the
+ *   rare large ordinary purchase) is split into ⌊amount / threshold⌋ orders (ordersPerStockUp for
+ *   a stock-up), each at or above the threshold, the units filled in line order; the orders go to
+ *   the same address, each 1 minute to maxGapMinutes after the previous one. The chain's own
+ *   stores collect no customer discount and key accounts buy on contract: their orders are never
+ *   split.
+ * - active false: the same purchases, drawn from the same seed, each as one order and without
+ *   discount: the pre-promotion level of the same customers' buying.
+ */
+export interface PromotionOptions {
+  /** Order amount from which an order collects the discount, CNY (list prices). */
+  thresholdCny: number;
+  /** Discount per order at or above the threshold, CNY. */
+  discountCny: number;
+  /** Share of the repair shops that place a stock-up purchase on the day, 0..1. */
+  stockUpShare: number;
+  /** Orders, each at or above the threshold, a stock-up purchase is filled for (2..10). */
+  ordersPerStockUp: number;
+  /** Longest gap between two consecutive orders of a split purchase, minutes (each gap uniform from 1 minute to this). */
+  maxGapMinutes: number;
+  /** False: the same purchases unsplit and without discount (the pre-promotion level). */
+  active: boolean;
+}
+
+/** Defaults of a promotion day: the case's threshold, discount and orders per split purchase; the rest docs/replays.md explains. */
+export const PROMOTION_DEFAULTS: Readonly<PromotionOptions> = Object.freeze({
+  thresholdCny: 5_000,
+  discountCny: 800,
+  stockUpShare: 0.25,
+  ordersPerStockUp: 3,
+  maxGapMinutes: 5,
+  active: true,
+});
+
+/** The bounds every promotion option is checked against (the scenario schema states the same). */
+export const PROMOTION_LIMITS = {
+  thresholdCny: { min: 100, max: 1_000_000 },
+  discountCny: { min: 0, max: 1_000_000 },
+  stockUpShare: { min: 0, max: 1 },
+  ordersPerStockUp: { min: 2, max: 10 },
+  maxGapMinutes: { min: 1, max: 60 },
+} as const;
+
+/** A promotion's options with the defaults filled in; throws naming every option out of bounds. */
+export function promotionOptions(p: Partial<PromotionOptions>): PromotionOptions {
+  const o: PromotionOptions = { ...PROMOTION_DEFAULTS, ...p };
+  const bad: string[] = [];
+  for (const [k, { min, max }] of Object.entries(PROMOTION_LIMITS) as [keyof typeof PROMOTION_LIMITS, { min: number; max: number }][]) {
+    const v = o[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) bad.push(`${k} must be within ${min}..${max} (got ${String(v)})`);
+  }
+  if (!Number.isInteger(o.ordersPerStockUp)) bad.push(`ordersPerStockUp must be a whole number (got ${o.ordersPerStockUp})`);
+  if (o.discountCny >= o.thresholdCny) bad.push(`discountCny (${o.discountCny}) must be below thresholdCny (${o.thresholdCny})`);
+  if (typeof o.active !== 'boolean') bad.push('active must be true or false');
+  if (bad.length > 0) throw new Error(`promotion: ${bad.join('; ')}`);
+  return o;
+}
+
+/** Mean orders a promotion adds to a day: each stock-up's orders (one when the promotion is off). */
+export function promotionExtraOrders(p: PromotionOptions): number {
+  return p.stockUpShare * WORKSHOP_COUNT * (p.active ? p.ordersPerStockUp : 1);
 }
 
 /** A customer of the demo stream: one of the chain's stores or an independent repair shop. */
@@ -480,7 +562,12 @@ export function generateOrders(net: Network, regions: Regions, opts: GenerateOpt
   const promiseCache = new Map<string, { days: number; cutoffLocal: string }>();
 
   const n = opts.count ?? dailyVolume(DAILY_ORDERS[opts.profile], rand);
-  const drafts: { ms: number; idx: number; order: Omit<DemoOrder, 'orderId'> }[] = [];
+  const drawLine = (r: () => number, chosen: Map<string, number>) => {
+    const s = skuSampler.pick(r);
+    chosen.set(s.sku, (chosen.get(s.sku) ?? 0) + lineQty(s, r));
+  };
+  /** One purchase of the day: who, when, what; `splittable` when a promotion may split it (a repair shop's, not on contract). */
+  const purchases: { ms: number; customer: DemoCustomer; lines: { sku: string; qty: number }[]; splittable: boolean }[] = [];
   for (let i = 0; i < n; i++) {
     const bulk = templateSampler !== null && keyAccounts.length > 0 && rand() < BULK_SHARE[opts.profile];
     const customer = bulk ? keyAccounts[Math.floor(rand() * keyAccounts.length)]! : customerSampler.pick(rand);
@@ -500,30 +587,104 @@ export function generateOrders(net: Network, regions: Regions, opts: GenerateOpt
       }
       lines = [...chosen.values()].map((s) => ({ sku: s.sku, qty: lineQty(s, rand) }));
     }
+    purchases.push({ ms, customer, lines, splittable: !bulk && customer.kind === 'workshop' });
+  }
 
+  const promo = opts.promotion === undefined ? null : promotionOptions(opts.promotion);
+  const priceCents = new Map(net.skus.map((s) => [s.sku, Math.round(s.priceCny * 100)]));
+  const cents = (lines: readonly { sku: string; qty: number }[]) => lines.reduce((v, l) => v + l.qty * priceCents.get(l.sku)!, 0);
+  const dayEnd = dayStart + 24 * HOUR_MS - 1_000;
+  // The promotion draws from its own stream, after the ordinary purchases: those stay exactly as
+  // without it, and the same seed gives the same purchases whether the promotion is on or off.
+  const prand = mulberry32(fnv1a(`${opts.seed}|${opts.profile}|${opts.date}|promotion`));
+  if (promo !== null) {
+    const threshold = Math.round(promo.thresholdCny * 100);
+    for (const customer of customers) {
+      if (customer.kind !== 'workshop' || prand() >= promo.stockUpShare) continue;
+      const hour = hourSampler.pick(prand);
+      // The purchase's last order still falls on the day.
+      const ms = Math.min(dayStart + hour * HOUR_MS + Math.floor(prand() * 3600) * 1000, dayEnd - (promo.ordersPerStockUp - 1) * promo.maxGapMinutes * 60_000);
+      const chosen = new Map<string, number>();
+      // The shop fills its cart until it splits into ordersPerStockUp orders at the threshold.
+      while (splitPurchase(linesOf(chosen), priceCents, threshold, promo.ordersPerStockUp).length < promo.ordersPerStockUp) drawLine(prand, chosen);
+      purchases.push({ ms, customer, lines: linesOf(chosen), splittable: true });
+    }
+  }
+
+  const drafts: { ms: number; idx: number; part: number; order: Omit<DemoOrder, 'orderId'> }[] = [];
+  purchases.forEach((b, idx) => {
+    let parts = [b.lines];
+    if (promo?.active && b.splittable) {
+      const threshold = Math.round(promo.thresholdCny * 100);
+      const k = Math.floor(cents(b.lines) / threshold);
+      if (k >= 2) parts = splitPurchase(b.lines, priceCents, threshold, k);
+    }
+    let ms = b.ms;
+    parts.forEach((lines, j) => {
+      // Each order of a split purchase comes 1 minute to maxGapMinutes after the previous one.
+      if (j > 0) ms = Math.min(dayEnd, ms + 60_000 + Math.floor(prand() * ((promo!.maxGapMinutes - 1) * 60 + 1)) * 1_000);
+      const amount = cents(lines);
+      const money =
+        promo === null ? {} : { amountCny: amount / 100, discountCny: promo.active && amount >= Math.round(promo.thresholdCny * 100) ? promo.discountCny : 0 };
+      drafts.push({ ms, idx, part: j, order: { ...orderOf(b.customer, ms, lines), ...money } });
+    });
+  });
+  drafts.sort((a, b) => a.ms - b.ms || a.idx - b.idx || a.part - b.part);
+  const prefix = opts.profile === 'double11' ? 'D11' : 'ORD';
+  const ymd = opts.date.replaceAll('-', '');
+  return drafts.map((d, i) => ({ orderId: `${prefix}-${ymd}-${String(i + 1).padStart(6, '0')}`, ...d.order }));
+
+  function orderOf(customer: DemoCustomer, ms: number, lines: { sku: string; qty: number }[]): Omit<DemoOrder, 'orderId'> {
     let tier = promiseCache.get(customer.id);
     if (tier === undefined) {
       tier = promiseTier(customer, regional, provinceOfRegion);
       promiseCache.set(customer.id, tier);
     }
-    drafts.push({
-      ms,
-      idx: i,
-      order: {
-        customerId: customer.id,
-        placedAt: toLocalIso(ms),
-        promisedBy: toLocalIso(promiseMs(ms, tier.days, tier.cutoffLocal)),
-        destination: {
-          lon: customer.lon,
-          lat: customer.lat,
-          address: `${customer.name}, ${regionName.get(customer.regionCode) ?? customer.regionCode}`,
-        },
-        lines,
+    return {
+      customerId: customer.id,
+      placedAt: toLocalIso(ms),
+      promisedBy: toLocalIso(promiseMs(ms, tier.days, tier.cutoffLocal)),
+      destination: {
+        lon: customer.lon,
+        lat: customer.lat,
+        address: `${customer.name}, ${regionName.get(customer.regionCode) ?? customer.regionCode}`,
       },
-    });
+      lines,
+    };
   }
-  drafts.sort((a, b) => a.ms - b.ms || a.idx - b.idx);
-  const prefix = opts.profile === 'double11' ? 'D11' : 'ORD';
-  const ymd = opts.date.replaceAll('-', '');
-  return drafts.map((d, i) => ({ orderId: `${prefix}-${ymd}-${String(i + 1).padStart(6, '0')}`, ...d.order }));
+}
+
+const linesOf = (m: ReadonlyMap<string, number>) => [...m].map(([sku, qty]) => ({ sku, qty }));
+
+/**
+ * A purchase split as a customer fills carts for a per-order threshold: units in line order into
+ * the first order until it reaches the threshold, then the next, the last of `orders` taking the
+ * rest. Each order but the last ends within one unit above the threshold; when the rest falls
+ * short, it rides with the order before (fewer orders). Prices and threshold in cents.
+ */
+export function splitPurchase(lines: readonly { sku: string; qty: number }[], priceCents: ReadonlyMap<string, number>, thresholdCents: number, orders: number): { sku: string; qty: number }[][] {
+  const parts: Map<string, number>[] = [];
+  let cur = new Map<string, number>();
+  let value = 0;
+  for (const l of lines) {
+    const p = priceCents.get(l.sku)!;
+    let left = l.qty;
+    while (left > 0) {
+      const last = parts.length === orders - 1;
+      const take = last || p === 0 ? left : Math.min(left, Math.max(1, Math.ceil((thresholdCents - value) / p)));
+      cur.set(l.sku, (cur.get(l.sku) ?? 0) + take);
+      value += take * p;
+      left -= take;
+      if (!last && value >= thresholdCents) {
+        parts.push(cur);
+        cur = new Map();
+        value = 0;
+      }
+    }
+  }
+  if (cur.size > 0) {
+    if (value >= thresholdCents || parts.length === 0) parts.push(cur);
+    else for (const [sku, qty] of cur) parts.at(-1)!.set(sku, (parts.at(-1)!.get(sku) ?? 0) + qty);
+  }
+  return parts.map(linesOf);
 }

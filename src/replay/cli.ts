@@ -9,7 +9,7 @@ import { runReplay, type ClairvoyantResult } from './run.js';
 import { loadScenario, ScenarioError, scenarioProblems, ScenarioSchema } from './scenario.js';
 
 /**
- * `npm run replay -- <scenario.json> [--policies nearest,radius-rule,optimized] [--json out.json] [--html out.html] [--no-hindsight] [--clairvoyant] [--clairvoyant-result result.json] [--reoptimize]`
+ * `npm run replay -- <scenario.json> [--policies nearest,radius-rule,optimized] [--json out.json] [--html out.html] [--no-hindsight] [--clairvoyant] [--clairvoyant-result result.json] [--reoptimize] [--no-merge] [--no-promotion]`
  * `npm run replay -- --schema` prints the scenario JSON Schema.
  *
  * Replays a scenario under each policy (src/replay/engine.ts), with a progress bar on stderr, and
@@ -18,7 +18,9 @@ import { loadScenario, ScenarioError, scenarioProblems, ScenarioSchema } from '.
  * whole-stream clairvoyant model (src/replay/clairvoyant.ts: its LP bound and plan) and each
  * policy's gap to the bound and share of the gap captured; --clairvoyant-result reads a result
  * computed before ({lpBound, costPerOrder, onTimeRate} as JSON) instead. --json and --html write
- * the report.
+ * the report. --no-merge replays with MERGE_WINDOW_MINUTES 0 (no joining, no merging);
+ * --no-promotion replays a promotion day's purchases unsplit and without discount (the
+ * generator's promotion.active false: the pre-promotion level). Both mark the scenario's name.
  */
 const POLICIES: readonly Policy[] = ['nearest', 'radius-rule', 'myopic', 'optimized'];
 
@@ -31,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
   const path = argv.find((a, i) => !a.startsWith('--') && !valued.includes(argv[i - 1] ?? ''));
   const flag = (name: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : undefined);
   if (!path) {
-    console.error('usage: npm run replay -- <scenario.json> [--policies nearest,radius-rule,optimized] [--json out.json] [--html out.html] [--no-hindsight] [--clairvoyant | --clairvoyant-result result.json] [--reoptimize] | --schema');
+    console.error('usage: npm run replay -- <scenario.json> [--policies nearest,radius-rule,optimized] [--json out.json] [--html out.html] [--no-hindsight] [--clairvoyant | --clairvoyant-result result.json] [--reoptimize] [--no-merge] [--no-promotion] | --schema');
     return 2;
   }
   let config;
@@ -47,6 +49,18 @@ async function main(argv: string[]): Promise<number> {
     throw e;
   }
   const { scenario, fileEvents } = loaded;
+  if (argv.includes('--no-merge')) {
+    scenario.overrides = { ...scenario.overrides, mergeWindowMinutes: 0 };
+    scenario.name += ' (merging off)';
+  }
+  if (argv.includes('--no-promotion')) {
+    if (!scenario.generator?.promotion) {
+      console.error(`${path}: --no-promotion needs a generator with a promotion`);
+      return 2;
+    }
+    scenario.generator.promotion = { ...scenario.generator.promotion, active: false };
+    scenario.name += ' (promotion off: the same purchases unsplit)';
+  }
   const asked = (flag('policies') ?? scenario.policies?.join(',') ?? 'nearest,optimized').split(',').map((p) => p.trim());
   const bad = asked.filter((p) => !POLICIES.includes(p as Policy));
   if (bad.length > 0) {
@@ -114,6 +128,27 @@ async function main(argv: string[]): Promise<number> {
     ]),
   );
   console.table(table);
+  // Freight and merging (docs/replays.md "KPIs"): money only, no penalties.
+  console.table(
+    Object.fromEntries(
+      Object.entries(result.policies).map(([name, r]) => [
+        name,
+        {
+          'freight CNY': r.freightCny,
+          'freight CNY/order': r.freightCnyPerOrder,
+          'goods CNY': r.goodsCny,
+          'freight CNY/1,000 CNY goods': r.freightCnyPer1000CnyGoods,
+          waybills: r.merging.waybills,
+          'joined shipments': r.merging.joinedShipments,
+          'merged groups': r.merging.mergedGroups,
+          'orders in groups': r.merging.ordersInMergedGroups,
+          'freight saved by joins CNY': r.merging.freightSavedCny,
+          'merge window min': r.merging.windowMinutes,
+          'joins after pick-up': r.merging.joinsAfterPickup,
+        },
+      ]),
+    ),
+  );
   for (const [name, r] of Object.entries(result.policies)) {
     const x = r.reoptimization;
     if (x) {

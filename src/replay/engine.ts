@@ -13,7 +13,7 @@ import { MemoryStore } from '../store/memory.js';
 import { openServices } from '../services.js';
 import type { StatusMachine } from '../domain/scan-states.js';
 import { mulberry32 } from '../util/prng.js';
-import type { Scenario, ScenarioEvent } from './scenario.js';
+import { generatedDailyOrders, type Scenario, type ScenarioEvent } from './scenario.js';
 
 /**
  * The replay engine (issue 6, issue 16): the service's own allocation pipeline (Allocator,
@@ -36,6 +36,18 @@ export interface PolicyKpis {
   onTimeRate: number;
   /** Money per order over all orders, CNY: freight + transfers + storage (reroutes applied); no penalty. */
   costPerOrder: number;
+  /** Courier freight over every shipment, CNY (money only: no transfer, storage or penalty). */
+  freightCny: number;
+  /** Courier freight per order over all orders, CNY. */
+  freightCnyPerOrder: number;
+  /** Goods ordered over all orders, CNY: each order's amountCny (before discount), else its lines at their price (the catalogue's list price when the line has none). */
+  goodsCny: number;
+  /**
+   * Courier freight per 1,000 CNY of goods ordered: the purchase-equivalent measure. Splitting a
+   * purchase into several orders keeps its goods, so streams of the same purchases split and
+   * unsplit compare on it where freight per order does not.
+   */
+  freightCnyPer1000CnyGoods: number;
   /** Decision weights per order over all orders, CNY: lateness + split penalties (never money). */
   penaltyPerOrder: number;
   /** Orders in more than one shipment / orders that ship, 0..1. */
@@ -76,6 +88,35 @@ export interface PolicyReport extends PolicyKpis {
   gapCaptured: number | null;
   /** The re-optimisation job's work when the replay ran it (ReplayOptions.reoptimizeIntervalMs); absent otherwise. */
   reoptimization?: ReoptimizationReport;
+  /** Waybills and merging (issue 21; docs/replays.md "KPIs" and "A promotion day"). */
+  merging: MergingReport;
+}
+
+/** Waybills and merging over a replay, counted from the decisions and the world's departures. */
+export interface MergingReport {
+  /** MERGE_WINDOW_MINUTES in force in this replay (0: merging off) and MERGE_MIN_ORDERS. */
+  windowMinutes: number;
+  minOrders: number;
+  /** Waybills: shipments of their own (with parcels); a shipment that joins an open one adds none. */
+  waybills: number;
+  /** Shipments that joined another order's open shipment (on its waybill). */
+  joinedShipments: number;
+  /** Waybills carrying two or more orders. */
+  sharedWaybills: number;
+  /** Waybills carrying MERGE_MIN_ORDERS or more orders (a master and its child orders), and the orders on them. */
+  mergedGroups: number;
+  ordersInMergedGroups: number;
+  /**
+   * Freight the joins saved, CNY: per joining shipment, the base rate of the parcels it would
+   * have paid shipping the same weight alone on the same lane (the service's own figure, reason
+   * JOINED_OPEN_SHIPMENT). Money only.
+   */
+  freightSavedCny: number;
+  /**
+   * Joins made at or after the wave collected the waybill, counted from the replay's own log of
+   * departures (independent of the store's open-shipment checks): must be 0.
+   */
+  joinsAfterPickup: number;
 }
 
 /** What the re-optimisation job did over a replay (docs/reoptimize.md). */
@@ -106,6 +147,8 @@ class Tally {
   onTime = 0;
   money = 0;
   penalty = 0;
+  freight = 0;
+  goods = 0;
   shipped = 0;
   split = 0;
   transfers = 0;
@@ -127,6 +170,10 @@ class Tally {
       orders: this.orders,
       onTimeRate: frac(this.onTime, this.orders),
       costPerOrder: this.orders === 0 ? 0 : cny(this.money / this.orders),
+      freightCny: cny(this.freight),
+      freightCnyPerOrder: this.orders === 0 ? 0 : cny(this.freight / this.orders),
+      goodsCny: cny(this.goods),
+      freightCnyPer1000CnyGoods: this.goods === 0 ? 0 : Math.round((this.freight / this.goods) * 1_000 * 1_000) / 1_000,
       penaltyPerOrder: this.orders === 0 ? 0 : cny(this.penalty / this.orders),
       splitRate: frac(this.split, this.shipped),
       transfers: this.transfers,
@@ -161,7 +208,7 @@ export function scenarioEventStream(s: Scenario, fileEvents: ScenarioEvent[], ne
   const sortedFixed = sortEvents(fixed);
   const factor = s.overrides?.demandFactor ?? 1;
   const g = s.generator;
-  const perDay = g ? (g.profile === 'double11' ? 3_500 : 800) * factor : 0;
+  const perDay = g ? generatedDailyOrders(g) * factor : 0;
   const expectedOrders = sortedFixed.filter((e) => e.type === 'order').length + Math.round(perDay * (g?.days ?? 0));
   function* days(): Generator<ScenarioEvent[]> {
     if (!g) return;
@@ -172,7 +219,7 @@ export function scenarioEventStream(s: Scenario, fileEvents: ScenarioEvent[], ne
       // Demand x f: whole draws of the day's stream (distinct seeds and ids), then the fraction of one more.
       const draws = Math.ceil(factor);
       for (let k = 0; k < draws; k++) {
-        let orders = generateOrders(net.network, net.regionsGeoJson, { seed: g.seed + 1_000 * k, profile: g.profile, date });
+        let orders = generateOrders(net.network, net.regionsGeoJson, { seed: g.seed + 1_000 * k, profile: g.profile, date, ...(g.promotion ? { promotion: g.promotion } : {}) });
         if (k === draws - 1 && factor < draws) orders = orders.filter((_, i) => (i * 0.618_034) % 1 < factor - (draws - 1));
         for (const o of orders) out.push({ at: o.placedAt, type: 'order', order: { ...o, orderId: k === 0 ? o.orderId : `${o.orderId}-x${k}` } });
       }
@@ -228,6 +275,8 @@ export interface ReplayOptions {
    * undefined or 0: not run (the default, so reports stay comparable with earlier runs).
    */
   reoptimizeIntervalMs?: number;
+  /** Called with every decision as it is made, and the simulated time (epoch ms): for tests and diagnostics. */
+  onDecision?: (d: Decision, atMs: number) => void;
 }
 
 /** Orders of the warm-up pass before each policy (see ReplayOptions.warmUpOrders). */
@@ -238,6 +287,8 @@ const RESOURCES_KEPT = 6;
 
 interface Pending {
   decision: Decision;
+  /** Goods ordered, CNY (PolicyKpis.goodsCny). */
+  goods: number;
   promisedBy: number;
   day: string;
   hour: string;
@@ -270,14 +321,22 @@ export async function replayPolicy(scenario: Scenario, events: Iterable<Scenario
       prefix.push(e);
       if (prefix.length >= warmUp) break;
     }
-    await runPolicy(scenario, prefix, policy, { ...opts, onProgress: undefined });
+    await runPolicy(scenario, prefix, policy, { ...opts, onProgress: undefined, onDecision: undefined });
   }
   return runPolicy(scenario, events, policy, opts);
 }
 
 async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, policy: Policy, opts: ReplayOptions): Promise<PolicyReport> {
   const { net } = opts;
-  const cfg: Config = Object.freeze({ ...opts.config, policy, wmsUrl: '', solveTimeoutMs: opts.config.replaySolveTimeoutMs, ...(scenario.overrides?.radiusLockFactor ? { radiusLockFactor: scenario.overrides.radiusLockFactor } : {}) });
+  const o = scenario.overrides;
+  const cfg: Config = Object.freeze({
+    ...opts.config,
+    policy,
+    wmsUrl: '',
+    solveTimeoutMs: opts.config.replaySolveTimeoutMs,
+    ...(o?.radiusLockFactor ? { radiusLockFactor: o.radiusLockFactor } : {}),
+    ...(o?.mergeWindowMinutes !== undefined ? { mergeWindowMinutes: o.mergeWindowMinutes } : {}),
+  });
   const tz = cfg.timezoneOffsetMinutes;
   let now = Number.NaN;
   const clock = () => now;
@@ -299,6 +358,43 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
   const warehouseLoad: Record<string, number> = {};
   const courierMix: Record<string, number> = {};
   const tallyOf = (m: Map<string, Tally>, k: string) => m.get(k) ?? m.set(k, new Tally()).get(k)!;
+
+  // ---- Waybills and merging: the orders on each waybill (from the decisions) and when its wave
+  // collected it (from the departures), so that a join after the collection is seen here and not
+  // only by the store's own checks. Settled (counted) once collected and a day old, or at the end.
+  const merging: MergingReport = { windowMinutes: cfg.mergeWindowMinutes, minOrders: cfg.mergeMinOrders, waybills: 0, joinedShipments: 0, sharedWaybills: 0, mergedGroups: 0, ordersInMergedGroups: 0, freightSavedCny: 0, joinsAfterPickup: 0 };
+  interface Waybill {
+    orders: Set<string>;
+    /** When the waybill's own shipment was decided, its wave collected it, and the wave it waits for after finding one full; epoch ms. */
+    decidedAt: number;
+    leftAt: number | null;
+    waitsFor: number | null;
+  }
+  const waybills = new Map<string, Waybill>();
+  const settle = (tn: string, w: Waybill) => {
+    if (w.orders.size >= 2) merging.sharedWaybills++;
+    if (w.orders.size >= cfg.mergeMinOrders) {
+      merging.mergedGroups++;
+      merging.ordersInMergedGroups += w.orders.size;
+    }
+    waybills.delete(tn);
+  };
+  const recordWaybills = (d: Decision) => {
+    for (const sh of d.shipments) {
+      const w = waybills.get(sh.trackingNumber);
+      if (sh.joinedOrderId === undefined) {
+        if (w === undefined) waybills.set(sh.trackingNumber, { orders: new Set([d.orderId]), decidedAt: now, leftAt: null, waitsFor: null });
+        else w.orders.add(d.orderId);
+      } else if (w !== undefined) {
+        w.orders.add(d.orderId);
+        if (w.leftAt !== null && w.leftAt <= now) merging.joinsAfterPickup++;
+      } else {
+        // The waybill is not one this replay saw decided or it was settled long after it left: a join nobody may make.
+        merging.joinsAfterPickup++;
+      }
+    }
+    for (const r of d.reasons) if (r.code === 'JOINED_OPEN_SHIPMENT') merging.freightSavedCny += r.costDelta ?? 0;
+  };
 
   // ---- The world's collection waves: parcels per (warehouse, day) and (courier, province, day).
   const pending = new Map<string, Pending>();
@@ -359,9 +455,13 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
     const complete = shipped && d.backordered.length === 0;
     let money = 0;
     let penalty = 0;
+    let freight = 0;
     for (const s of d.shipments) {
       money += s.cost.freight + s.cost.transfer + s.cost.storage;
       penalty += s.cost.lateness + s.cost.split;
+      freight += s.cost.freight;
+      if (s.joinedOrderId === undefined) merging.waybills++;
+      else merging.joinedShipments++;
     }
     const units = d.backordered.reduce((n, b) => n + b.qty, 0);
     const value = d.backordered.reduce((n, b) => n + b.qty * (net.skuByCode.get(b.sku)?.priceCny ?? 0), 0);
@@ -371,6 +471,8 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
       if (complete && p.arrival <= p.promisedBy) t.onTime++;
       t.money += money;
       t.penalty += penalty;
+      t.freight += freight;
+      t.goods += p.goods;
       if (shipped) t.shipped++;
       if (d.shipments.length > 1) t.split++;
       if (d.shipments.some((s) => s.transfers.length > 0)) t.transfers++;
@@ -403,6 +505,14 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
         p.decision = (await allocator.get(next.orderId)).decision;
       }
       const s = p.decision.shipments[next.shipment]!;
+      const bill = waybills.get(s.trackingNumber);
+      // A shipment that joined another order's travels in that order's parcels: it leaves when they
+      // do, and waits with them when their wave was full.
+      const joined = s.joinedOrderId !== undefined && bill !== undefined && (bill.leftAt !== null || bill.waitsFor !== null);
+      if (joined && bill.leftAt === null) {
+        departures.push({ ...next, at: bill.waitsFor!, seq: seq++ });
+        continue;
+      }
       const day = localDay(next.at, tz);
       const w = net.warehouseById.get(s.warehouseId)!;
       const whKey = `${w.id}|${day}`;
@@ -411,11 +521,17 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
       const cUsed = loaded.get(cKey) ?? 0;
       const cLimit = await courierLimit(s.courierId, p.province, day);
       // A full wave takes nothing more (a wave with nothing on it still takes one oversized shipment).
-      const full = (whUsed > 0 && whUsed + s.parcels > w.dailyOutboundParcels) || (cLimit !== null && cUsed > 0 && cUsed + s.parcels > cLimit);
+      const full = !joined && ((whUsed > 0 && whUsed + s.parcels > w.dailyOutboundParcels) || (cLimit !== null && cUsed > 0 && cUsed + s.parcels > cLimit));
       if (full) {
         for (const t of [total, tallyOf(byDay, p.day), tallyOf(byHour, p.hour)]) t.overflow += s.parcels;
-        departures.push({ ...next, at: nextWave(next.at, w, tz), seq: seq++ });
+        const at = nextWave(next.at, w, tz);
+        if (s.joinedOrderId === undefined && bill !== undefined) bill.waitsFor = at;
+        departures.push({ ...next, at, seq: seq++ });
         continue;
+      }
+      if (s.joinedOrderId === undefined && bill !== undefined) {
+        bill.leftAt = next.at;
+        bill.waitsFor = null;
       }
       loaded.set(whKey, whUsed + s.parcels);
       loaded.set(cKey, cUsed + s.parcels);
@@ -526,6 +642,9 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
     if (today !== lastDay) {
       // Past days' shipment indexes are read by no reroute any more (capacity is per day).
       const yesterday = localDay(now - DAY_MS, tz);
+      // Waybills collected a day ago take no more orders (a later join is counted all the same):
+      // settled, as are those whose own shipment never left under its number (moved by a reroute).
+      for (const [tn, w] of waybills) if ((w.leftAt !== null && w.leftAt < now - DAY_MS) || w.decidedAt < now - 7 * DAY_MS) settle(tn, w);
       store.forgetLists((k) => k.includes(':ship:') && k.slice(-10) < yesterday);
       if (firstDay === '') firstDay = today;
       else if (replenishEvery > 0 && Math.round((Date.parse(today) - Date.parse(firstDay)) / DAY_MS) % replenishEvery === 0) await replenish();
@@ -557,7 +676,9 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
       const micros = (performance.now() - t0) * 1_000;
       total.micros.push(micros);
       tallyOf(byDay, base.day).micros.push(micros);
-      const p: Pending = { ...base, decision: d, waiting: d.shipments.length, plan: 0 };
+      recordWaybills(d);
+      opts.onDecision?.(d, now);
+      const p: Pending = { ...base, decision: d, goods: goodsCny(e.order as AllocateRequest, net), waiting: d.shipments.length, plan: 0 };
       pending.set(d.orderId, p);
       if (d.shipments.length === 0) await finish(d.orderId, p);
       else d.shipments.forEach((s, shipment) => departures.push({ at: Date.parse(s.pickupAt ?? s.eta), seq: seq++, orderId: d.orderId, shipment, plan: 0 }));
@@ -582,6 +703,7 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
   if (sampledHour !== '') await sampleResources(sampledHour, now);
   // The stream has ended: the world goes on until the last parcel has left.
   await depart(Infinity);
+  for (const [tn, w] of waybills) settle(tn, w);
   if (opts.onProgress) opts.onProgress(done, done);
 
   const days: Record<string, PolicyKpis> = {};
@@ -607,9 +729,16 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
       .slice(0, RESOURCES_KEPT)
       .map(({ id, r }) => ({ id, kind, used: Array.from(resourceHours, (_, i) => r.used[i] ?? 0), limit: Array.from(resourceHours, (_, i) => r.limit[i] ?? null) })),
   );
-  const report: PolicyReport = { ...total.kpis(), days, hours, warehouseLoad, courierMix, resources: { hours: resourceHours, series }, gapCaptured: null };
+  merging.freightSavedCny = Math.round(merging.freightSavedCny * 100) / 100;
+  const report: PolicyReport = { ...total.kpis(), days, hours, warehouseLoad, courierMix, resources: { hours: resourceHours, series }, gapCaptured: null, merging };
   if (reoptEvery > 0) report.reoptimization = { ...reopt, savingCny: Math.round(reopt.savingCny * 100) / 100, seconds: Math.round(reopt.seconds * 10) / 10 };
   return report;
+}
+
+/** Goods ordered, CNY: the order's amountCny when the ERP sent it, else its lines at their price (the catalogue's list price when a line has none). */
+export function goodsCny(order: AllocateRequest, net: NetworkContext): number {
+  if (order.amountCny !== undefined) return order.amountCny;
+  return order.lines.reduce((v, l) => v + l.qty * (l.priceCny ?? net.skuByCode.get(l.sku)?.priceCny ?? 0), 0);
 }
 
 /** Days late of one parcel: drawn from the courier's shares (0, 1, 2, … days), seeded. */

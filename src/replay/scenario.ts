@@ -4,6 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parseIsoWithOffset } from '../domain/time.js';
 import { AllocateRequest } from '../domain/schemas.js';
+import { DAILY_ORDERS, PROMOTION_DEFAULTS, PROMOTION_LIMITS, promotionExtraOrders, promotionOptions, WORKSHOP_COUNT } from '../demo/orders.js';
 import type { NetworkContext } from '../network/context.js';
 
 /**
@@ -43,6 +44,25 @@ export const ClosureEvent = Type.Object(
 export const ScenarioEvent = Type.Union([OrderEvent, ReceiptEvent, CapacityEvent, ClosureEvent]);
 export type ScenarioEvent = Static<typeof ScenarioEvent>;
 
+const L = PROMOTION_LIMITS;
+const D = PROMOTION_DEFAULTS;
+/** The generator's promotion day (src/demo/orders.ts PromotionOptions; docs/replays.md "A promotion day"). */
+const Promotion = Type.Object(
+  {
+    thresholdCny: Type.Optional(Type.Number({ minimum: L.thresholdCny.min, maximum: L.thresholdCny.max, default: D.thresholdCny, description: `Order amount (list prices, CNY) from which an order collects the discount; default ${D.thresholdCny} (the case's "spend 5,000").` })),
+    discountCny: Type.Optional(Type.Number({ minimum: L.discountCny.min, maximum: L.discountCny.max, default: D.discountCny, description: `Discount per order at or above the threshold, CNY, below thresholdCny; default ${D.discountCny} (the case's "save 800").` })),
+    stockUpShare: Type.Optional(Type.Number({ minimum: L.stockUpShare.min, maximum: L.stockUpShare.max, default: D.stockUpShare, description: `Share (0..1) of the ${WORKSHOP_COUNT} repair shops that place one stock-up purchase on each day; default ${D.stockUpShare}.` })),
+    ordersPerStockUp: Type.Optional(Type.Integer({ minimum: L.ordersPerStockUp.min, maximum: L.ordersPerStockUp.max, default: D.ordersPerStockUp, description: `Orders at or above the threshold a stock-up purchase is filled for and split into; default ${D.ordersPerStockUp} (the case's split into 3).` })),
+    maxGapMinutes: Type.Optional(Type.Number({ minimum: L.maxGapMinutes.min, maximum: L.maxGapMinutes.max, default: D.maxGapMinutes, description: `Longest gap between consecutive orders of a split purchase, minutes (each gap uniform from 1 minute to this); default ${D.maxGapMinutes}.` })),
+    active: Type.Optional(Type.Boolean({ default: D.active, description: 'False: the same purchases (same seed) each as one order without discount: the pre-promotion level (CLI --no-promotion).' })),
+  },
+  {
+    additionalProperties: false,
+    description:
+      "A \"spend X, save Y\" promotion day: repair shops stock up and split each purchase worth at least twice the threshold into orders at or above it, minutes apart, to the same address; every order carries amountCny and discountCny. Absent: ordinary days, orders without amounts.",
+  },
+);
+
 export const ScenarioSchema = Type.Object(
   {
     name: Type.String({ minLength: 1 }),
@@ -57,6 +77,7 @@ export const ScenarioSchema = Type.Object(
           profile: Type.Union([Type.Literal('normal'), Type.Literal('double11')]),
           startDate: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'First local day.' }),
           days: Type.Integer({ minimum: 1, maximum: MAX_GENERATED_DAYS, description: `Local days to generate, at most ${MAX_GENERATED_DAYS} (a year; the replay streams them, so memory stays flat).` }),
+          promotion: Type.Optional(Promotion),
         },
         { additionalProperties: false, description: 'Seeded demo orders (src/demo/orders.ts), day by day.' },
       ),
@@ -75,6 +96,9 @@ export const ScenarioSchema = Type.Object(
             ),
           ),
           radiusLockFactor: Type.Optional(Type.Number({ minimum: 1, maximum: 10 })),
+          mergeWindowMinutes: Type.Optional(
+            Type.Number({ minimum: 0, maximum: 1_440, description: 'MERGE_WINDOW_MINUTES for this replay, minutes; 0 = no joining and no merging (CLI --no-merge); absent: the configured value.' }),
+          ),
           replenishEveryDays: Type.Optional(
             Type.Integer({ minimum: 1, maximum: 91, description: "Every k days (at the first event of the day) each warehouse's on-hand is topped up to its bundled level; absent: no replenishment." }),
           ),
@@ -146,14 +170,16 @@ export function badEventTimes(events: readonly ScenarioEvent[]): string[] {
   return bad;
 }
 
-/** Orders a day of each generator profile draws (src/demo/orders.ts volumes, before the demand factor). */
-const DAILY_ORDERS = { normal: 800, double11: 3_500 } as const;
+/** Mean orders a day of the scenario's generator draws (src/demo/orders.ts volumes and its promotion), before the demand factor. */
+export function generatedDailyOrders(g: NonNullable<Scenario['generator']>): number {
+  return DAILY_ORDERS[g.profile] + (g.promotion ? promotionExtraOrders(promotionOptions(g.promotion)) : 0);
+}
 
 /** How many orders the scenario replays per policy: its inline order events and what its generator draws. */
 export function scenarioOrders(s: Scenario, fileEvents: readonly ScenarioEvent[] = []): number {
   const inline = [...(s.events ?? []), ...fileEvents].filter((e) => e.type === 'order').length;
   const g = s.generator;
-  return inline + (g ? Math.ceil(g.days * DAILY_ORDERS[g.profile] * (s.overrides?.demandFactor ?? 1)) : 0);
+  return inline + (g ? Math.ceil(g.days * generatedDailyOrders(g) * (s.overrides?.demandFactor ?? 1)) : 0);
 }
 
 /** A local calendar day YYYY-MM-DD that exists (no 30 February, no month 13), in years 2000-2100. */
@@ -186,6 +212,13 @@ export function scenarioProblems(s: Scenario, net: NetworkContext, fileEvents: r
     else if (b <= a) problems.push(`${where}: ends (${to}) before it starts (${from})`);
   };
   if (s.generator && !isCalendarDay(s.generator.startDate)) problems.push(`generator.startDate ${s.generator.startDate} is not a calendar day (2000-2100)`);
+  if (s.generator?.promotion) {
+    try {
+      promotionOptions(s.generator.promotion);
+    } catch (e) {
+      problems.push(`generator.${(e as Error).message}`);
+    }
+  }
   [...(s.events ?? []), ...fileEvents].forEach((e, i) => {
     const where = `event ${i} (${e.type})`;
     if (e.type === 'receipt') {

@@ -78,7 +78,7 @@ describe('replay engine (issue 6, first part)', () => {
   });
 
   it('every bundled scenario is valid', () => {
-    for (const f of ['normal-week', 'double11', 'sto-gap', 'hefei-closed', 'demand-x3']) {
+    for (const f of ['normal-week', 'double11', 'sto-gap', 'hefei-closed', 'demand-x3', 'promotion']) {
       expect(() => loadScenario(join(defaultDataDir(), 'scenarios', `${f}.json`)), f).not.toThrow();
     }
   });
