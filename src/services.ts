@@ -28,6 +28,7 @@ import { PriceLpThread } from './pricing/thread.js';
 import { solvePriceLp } from '../solver/prices.js';
 import { InThreadSolver, SolverPool, solverThreadsFor, type Solver } from './solve/pool.js';
 import { stockWithLots } from './network/lots.js';
+import { localDay } from './domain/time.js';
 import { MemoryStore } from './store/memory.js';
 import { RedisStore } from './store/redis.js';
 import type { Store } from './store/types.js';
@@ -246,8 +247,10 @@ export async function openStore(config: Config, net: NetworkContext, clock: (() 
     eventRetentionMs: config.eventRetentionDays * 86_400_000,
     ...(clock ? { clock } : {}),
   };
-  // Shelf-life SKUs' bundled stock is split into lots (src/network/lots.ts).
-  const seed = stockWithLots(net.network);
+  // Shelf-life SKUs' bundled stock is split into lots (src/network/lots.ts), dated from the day the
+  // store is opened: the bundled counts are a snapshot "as of now", and lots dated from a fixed day
+  // went stale (a demo started weeks later found a fifth of its shelf-life stock written off).
+  const seed = stockWithLots(net.network, localDay((clock ?? Date.now)(), config.timezoneOffsetMinutes));
   if (config.redisUrl === '' && config.redisClusterNodes === '') return new MemoryStore(seed, storeOpts);
   // Fail fast instead of queueing while Redis is away: the ERP gets a 503 within the timeout.
   const nodeOpts = { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: config.redisTimeoutMs, connectTimeout: config.redisTimeoutMs };
