@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import type { Namespace, Socket } from 'socket.io';
 import { randomUUID } from 'node:crypto';
 import { localDay } from '../domain/time.js';
-import { writeOffs, type WriteOffs } from '../tracking/write-offs.js';
+import { mergeAndLotFigures } from '../tracking/kpi.js';
+import { catalogueWriteOffs, type WriteOffs } from '../tracking/write-offs.js';
 import { counterKeys } from '../store/keys.js';
 import type { Services } from '../api/services.js';
 import type { Decision } from '../domain/schemas.js';
@@ -338,14 +339,7 @@ export class LiveHub {
     if (this.recent.length > this.recentMax) this.recent.splice(0, this.recent.length - this.recentMax);
     this.ordersTotal++;
     const sku = this.svc.net.skuByCode;
-    let mergedGroups = 0;
-    let mergeSaved = 0;
-    for (const r of d.reasons) {
-      if (r.code === 'MERGED_GROUP') mergedGroups++;
-      else if (r.code === 'JOINED_OPEN_SHIPMENT') mergeSaved += r.costDelta ?? 0;
-    }
-    let nearExpiryUnits = 0;
-    for (const x of d.shipments) for (const l of x.lines) for (const lot of l.lots ?? []) if (lot.nearExpiry === true) nearExpiryUnits += lot.qty;
+    const f = mergeAndLotFigures(d);
     this.window.add({
       at: now,
       // Money only, over every decision of the window (issue 16); penalties apart.
@@ -357,9 +351,9 @@ export class LiveHub {
       split: d.shipments.length > 1,
       backordered: d.backordered.length > 0,
       couriers: d.shipments.map((s) => s.courierId),
-      mergedGroups,
-      mergeSaved,
-      nearExpiryUnits,
+      mergedGroups: f.mergedGroups,
+      mergeSaved: f.mergeSavedMicroCny / 1_000_000,
+      nearExpiryUnits: f.nearExpiryUnits,
     });
     this.kpiChanged = true;
     this.stockDirty = true;
@@ -701,11 +695,7 @@ export class LiveHub {
       await store.kvSet(STORE_ID_KEY, randomUUID());
       storeId = (await store.kvGet<string>(STORE_ID_KEY)) ?? '';
     }
-    const w = writeOffs(levels, clock(), {
-      timezoneOffsetMinutes: config.timezoneOffsetMinutes,
-      minDays: (sku) => net.skuByCode.get(sku)?.minRemainingShelfLifeDays ?? 0,
-      priceCny: (sku) => net.skuByCode.get(sku)?.priceCny ?? 0,
-    });
+    const w = catalogueWriteOffs(levels, clock(), net.skuByCode, config.timezoneOffsetMinutes);
     const was = this.writtenOff;
     if (was === undefined || was.units !== w.units || was.valueFen !== w.valueFen || was.storeId !== storeId) this.kpiChanged = true;
     this.writtenOff = { ...w, storeId };

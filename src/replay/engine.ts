@@ -10,6 +10,7 @@ import type { NetworkContext } from '../network/context.js';
 import type { Solver } from '../solve/pool.js';
 import { counterKeys, storeKeys } from '../store/keys.js';
 import { MemoryStore } from '../store/memory.js';
+import { mergeAndLotFigures } from '../tracking/kpi.js';
 import { openServices } from '../services.js';
 import type { StatusMachine } from '../domain/scan-states.js';
 import { mulberry32 } from '../util/prng.js';
@@ -393,7 +394,7 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
         merging.joinsAfterPickup++;
       }
     }
-    for (const r of d.reasons) if (r.code === 'JOINED_OPEN_SHIPMENT') merging.freightSavedCny += r.costDelta ?? 0;
+    merging.freightSavedCny += mergeAndLotFigures(d).mergeSavedMicroCny / 1_000_000;
   };
 
   // ---- The world's collection waves: parcels per (warehouse, day) and (courier, province, day).

@@ -64,16 +64,13 @@ export function kpiShare(d: StoredDecision<Decision>, reroutes: readonly Reroute
     penalties += micro(s.cost.lateness) + micro(s.cost.split);
   }
   sums.moneyMicroCny = money;
-  // Units of lots picked while near expiry: stock used up that would otherwise be written off.
-  sums.nearExpiryUnits = decision.shipments.reduce((n, s) => n + s.lines.reduce((m, l) => m + (l.lots ?? []).reduce((k, x) => k + (x.nearExpiry === true ? x.qty : 0), 0), 0), 0);
-  // Merging (issue 21): shipments that joined an open shipment, the freight that saved (money), and
-  // the merged groups (counted once, by the order that brought its waybill to MERGE_MIN_ORDERS).
-  for (const r of decision.reasons ?? []) {
-    if (r.code === 'JOINED_OPEN_SHIPMENT') {
-      sums.joinedShipments = (sums.joinedShipments ?? 0) + 1;
-      sums.mergeSavedMicroCny = (sums.mergeSavedMicroCny ?? 0) + micro(r.costDelta ?? 0);
-    } else if (r.code === 'MERGED_GROUP') sums.mergedGroups = (sums.mergedGroups ?? 0) + 1;
+  const f = mergeAndLotFigures(decision);
+  sums.nearExpiryUnits = f.nearExpiryUnits;
+  if (f.joinedShipments > 0) {
+    sums.joinedShipments = f.joinedShipments;
+    sums.mergeSavedMicroCny = f.mergeSavedMicroCny;
   }
+  if (f.mergedGroups > 0) sums.mergedGroups = f.mergedGroups;
   sums.penaltiesMicroCny = penalties;
   const units = decision.backordered.reduce((n, b) => n + b.qty, 0);
   sums.backorderedUnits = units;
@@ -109,6 +106,28 @@ export function kpiShare(d: StoredDecision<Decision>, reroutes: readonly Reroute
     if (until !== null) marks.staleUntil = until;
   }
   return { sums, marks };
+}
+
+/**
+ * A decision's merging and lot figures (issue 21), as the KPI counters, the live map and the
+ * replays count them: shipments that joined an open shipment and the freight that saved (money,
+ * in micro-CNY so that sums are exact), merged groups (counted once, by the order that brought its
+ * waybill to MERGE_MIN_ORDERS), and units of lots picked while near expiry (stock used up that
+ * would otherwise be written off).
+ */
+export function mergeAndLotFigures(d: Pick<Decision, 'shipments' | 'reasons'>): { joinedShipments: number; mergeSavedMicroCny: number; mergedGroups: number; nearExpiryUnits: number } {
+  let joinedShipments = 0;
+  let mergeSavedMicroCny = 0;
+  let mergedGroups = 0;
+  for (const r of d.reasons ?? []) {
+    if (r.code === 'JOINED_OPEN_SHIPMENT') {
+      joinedShipments++;
+      mergeSavedMicroCny += micro(r.costDelta ?? 0);
+    } else if (r.code === 'MERGED_GROUP') mergedGroups++;
+  }
+  let nearExpiryUnits = 0;
+  for (const s of d.shipments) for (const l of s.lines) for (const lot of l.lots ?? []) if (lot.nearExpiry === true) nearExpiryUnits += lot.qty;
+  return { joinedShipments, mergeSavedMicroCny, mergedGroups, nearExpiryUnits };
 }
 
 /**

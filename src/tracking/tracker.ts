@@ -3,7 +3,7 @@ import type { Allocator } from '../allocate/allocator.js';
 import type { Reoptimization } from '../allocate/reoptimized.js';
 import type { Reroute } from '../allocate/reroute.js';
 import { etaOf, kpiFromTotals, kpiShare } from './kpi.js';
-import { writeOffs, type WriteOffs } from './write-offs.js';
+import { catalogueWriteOffs, type WriteOffs } from './write-offs.js';
 import { storeKeys } from '../store/keys.js';
 import { parseIsoWithOffset, toIsoWithOffset } from '../domain/time.js';
 import type { Config } from '../config.js';
@@ -238,11 +238,7 @@ export class Tracker {
     const net = this.allocator.net;
     this.shelfLifeSkus ??= [...net.skuByCode.values()].filter((s) => s.shelfLifeDays !== null).map((s) => s.sku);
     const lots = await this.store.freeLots(this.shelfLifeSkus);
-    return writeOffs(lots, now, {
-      timezoneOffsetMinutes: this.cfg.timezoneOffsetMinutes,
-      minDays: (sku) => net.skuByCode.get(sku)?.minRemainingShelfLifeDays ?? 0,
-      priceCny: (sku) => net.skuByCode.get(sku)?.priceCny ?? 0,
-    });
+    return catalogueWriteOffs(lots, now, net.skuByCode, this.cfg.timezoneOffsetMinutes);
   }
 
   /** The SKUs whose stock is kept in lots (those with a shelf life), listed once. */

@@ -1,5 +1,6 @@
 import { expiryMs } from '../allocate/stages/lots.js';
 import { DAY_MS } from '../domain/time.js';
+import type { Sku } from '../domain/network.js';
 
 /**
  * Write-offs (issue 21, item 5): units of lots that can no longer be sold to any customer under
@@ -44,4 +45,13 @@ export function writeOffs(
     valueFen += l.free * Math.round(opts.priceCny(l.sku) * 100);
   }
   return { units, valueFen };
+}
+
+/** Write-offs under the catalogue's own rules: each SKU's default minimum remaining shelf life and its list price. */
+export function catalogueWriteOffs(lots: Iterable<LotUnits>, nowMs: number, skuByCode: ReadonlyMap<string, Pick<Sku, 'minRemainingShelfLifeDays' | 'priceCny'>>, timezoneOffsetMinutes: number): WriteOffs {
+  return writeOffs(lots, nowMs, {
+    timezoneOffsetMinutes,
+    minDays: (sku) => skuByCode.get(sku)?.minRemainingShelfLifeDays ?? 0,
+    priceCny: (sku) => skuByCode.get(sku)?.priceCny ?? 0,
+  });
 }
