@@ -404,8 +404,8 @@ async function onTimeFirstStages(p: Problem, optimise: (p: Problem) => Promise<S
  * answers on time only if no level reaches the floor and the on-time level backorders no more than
  * the full problem; `feasible` (the lock's plan, a plan of the full problem) settles that at once
  * when it reaches the floor itself (it always does: the lock requires stock for every line), and
- * only otherwise is the full problem solved. Saves the full problem's solve that onTimeFirst's
- * fast path spends on these orders, about half of their solver time.
+ * only otherwise is the full problem solved. onTimeFirst would go on to the later levels, whose
+ * answer the lock makes moot; without any on-time option nothing is solved.
  */
 export async function onTimeOrNull(original: Problem, feasible: Plan, optimise: (p: Problem) => Promise<SolveResult>): Promise<SolveResult | null> {
   const { p, inOwnWeights } = withDominantBackorders(original);
