@@ -591,6 +591,8 @@ export function generateOrders(net: Network, regions: Regions, opts: GenerateOpt
   }
 
   const promo = opts.promotion === undefined ? null : promotionOptions(opts.promotion);
+  /** The promotion's threshold in cents of a yuan (fen), the unit amounts are summed in so that they are exact. */
+  const threshold = promo === null ? 0 : Math.round(promo.thresholdCny * 100);
   const priceCents = new Map(net.skus.map((s) => [s.sku, Math.round(s.priceCny * 100)]));
   const cents = (lines: readonly { sku: string; qty: number }[]) => lines.reduce((v, l) => v + l.qty * priceCents.get(l.sku)!, 0);
   const dayEnd = dayStart + 24 * HOUR_MS - 1_000;
@@ -598,7 +600,6 @@ export function generateOrders(net: Network, regions: Regions, opts: GenerateOpt
   // without it, and the same seed gives the same purchases whether the promotion is on or off.
   const prand = mulberry32(fnv1a(`${opts.seed}|${opts.profile}|${opts.date}|promotion`));
   if (promo !== null) {
-    const threshold = Math.round(promo.thresholdCny * 100);
     for (const customer of customers) {
       if (customer.kind !== 'workshop' || prand() >= promo.stockUpShare) continue;
       const hour = hourSampler.pick(prand);
@@ -615,7 +616,6 @@ export function generateOrders(net: Network, regions: Regions, opts: GenerateOpt
   purchases.forEach((b, idx) => {
     let parts = [b.lines];
     if (promo?.active && b.splittable) {
-      const threshold = Math.round(promo.thresholdCny * 100);
       const k = Math.floor(cents(b.lines) / threshold);
       if (k >= 2) parts = splitPurchase(b.lines, priceCents, threshold, k);
     }
@@ -625,7 +625,7 @@ export function generateOrders(net: Network, regions: Regions, opts: GenerateOpt
       if (j > 0) ms = Math.min(dayEnd, ms + 60_000 + Math.floor(prand() * ((promo!.maxGapMinutes - 1) * 60 + 1)) * 1_000);
       const amount = cents(lines);
       const money =
-        promo === null ? {} : { amountCny: amount / 100, discountCny: promo.active && amount >= Math.round(promo.thresholdCny * 100) ? promo.discountCny : 0 };
+        promo === null ? {} : { amountCny: amount / 100, discountCny: promo.active && amount >= threshold ? promo.discountCny : 0 };
       drafts.push({ ms, idx, part: j, order: { ...orderOf(b.customer, ms, lines), ...money } });
     });
   });
