@@ -83,13 +83,16 @@ describe('a frozen Cluster master', () => {
     // The load: 40 allocations at once; the master freezes right after the 10th decision stored.
     const spy = store as unknown as { order: (script: string, ...args: unknown[]) => Promise<unknown> };
     const orderScript = spy.order.bind(store);
-    let decided = 0;
+    const decidedBeforeFreeze: string[] = [];
     let frozenAt = 0;
     spy.order = async (script, ...args) => {
       const r = await orderScript(script, ...args);
-      if (script === 'dspDecide' && Array.isArray(r) && r[0] === 'ok' && ++decided === 10) {
-        frozenAt = Date.now();
-        frozen!.freeze();
+      if (script === 'dspDecide' && Array.isArray(r) && r[0] === 'ok' && frozenAt === 0) {
+        decidedBeforeFreeze.push(String(args[0]));
+        if (decidedBeforeFreeze.length === 10) {
+          frozenAt = Date.now();
+          frozen!.freeze();
+        }
       }
       return r;
     };
@@ -100,7 +103,13 @@ describe('a frozen Cluster master', () => {
     const codes = new Map<string, number>();
     for (const x of replies) codes.set(x.code, (codes.get(x.code) ?? 0) + 1);
     expect([...codes.keys()].filter((k) => !['200', '503 DSP_STORE_UNAVAILABLE', '503 DSP_DECISION_PENDING'].includes(k))).toEqual([]);
-    expect(codes.get('200') ?? 0).toBeGreaterThanOrEqual(10);
+    // Each decision stored before the freeze answers 200, or DSP_DECISION_PENDING when the steps
+    // after it (the order index, the read-back) met the frozen master: never "unavailable", which
+    // would tell the ERP that nothing was reserved.
+    expect(decidedBeforeFreeze).toHaveLength(10);
+    const answerOf = new Map(load.map((o, i) => [o.orderId as string, replies[i]!.code]));
+    expect(decidedBeforeFreeze.map((id) => answerOf.get(id)).filter((c) => c !== '200' && c !== '503 DSP_DECISION_PENDING')).toEqual([]);
+    expect(codes.get('200') ?? 0).toBeGreaterThanOrEqual(1);
     const lastAfterFreezeMs = Math.max(...replies.map((x) => x.at - frozenAt));
     // A hang guard for the burst (its own CPU backlog included); the bound is asserted below on
     // single requests.
