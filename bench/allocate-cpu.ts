@@ -8,27 +8,33 @@
  * With --healthz it sends GET /healthz instead: the per-request cost of the HTTP stack alone
  * (hooks, request ids, metrics), which a decision's ~1 ms hides.
  *
- *   npx tsx bench/allocate-cpu.ts [--requests 3000] [--rounds 3] [--healthz]
+ * With --no-lots the store is seeded with the bundled counts as they are, without lots (issue 21's
+ * FEFO off); with MERGE_WINDOW_MINUTES=0 nothing joins an open shipment (its merging off). Both
+ * together give the request path with issue 21's features switched off, on the same code.
+ *
+ *   npx tsx bench/allocate-cpu.ts [--requests 3000] [--rounds 3] [--healthz] [--no-lots]
  */
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { generateOrders } from '../src/demo/orders.js';
 import { loadNetworkContext } from '../src/network/context.js';
+import { MemoryStore } from '../src/store/memory.js';
 import { scaledDataDir } from './http-load.js';
 import { flag, machine } from './util.js';
 
 const requests = Number(flag('requests', '3000'));
 const rounds = Number(flag('rounds', '3'));
 const healthz = process.argv.includes('--healthz');
+const noLots = process.argv.includes('--no-lots');
 const dataDir = scaledDataDir(100);
 // The service checks API keys (issue 18): the bench calls with its own key, and its rate limit is
-// out of reach. ALLOCATION_POLICY, CAPACITY_HORIZON_DAYS, RULES_DIR and PRICES_REFRESH_MS pass
+// out of reach. ALLOCATION_POLICY, CAPACITY_HORIZON_DAYS, RULES_DIR, PRICES_REFRESH_MS and MERGE_WINDOW_MINUTES pass
 // through to compare variants.
 const SECRET = 'bench-secret-0123456789abcdefghijklmnopqrstu';
-const passThrough = Object.fromEntries(['ALLOCATION_POLICY', 'CAPACITY_HORIZON_DAYS', 'RULES_DIR', 'PRICES_REFRESH_MS'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
+const passThrough = Object.fromEntries(['ALLOCATION_POLICY', 'CAPACITY_HORIZON_DAYS', 'RULES_DIR', 'PRICES_REFRESH_MS', 'MERGE_WINDOW_MINUTES'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
 const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', API_KEYS: `bench:erp+metrics:${SECRET}`, RATE_LIMIT_PER_KEY: '100000000', ...passThrough });
 const net = loadNetworkContext(config);
-const app = await buildApp({ config, net, logger: false });
+const app = await buildApp({ config, net, logger: false, ...(noLots ? { store: new MemoryStore(net.network.stock, { orderRetentionMs: config.orderRetentionDays * 86_400_000, eventRetentionMs: config.eventRetentionDays * 86_400_000 }) } : {}) });
 await app.ready();
 const stream = generateOrders(net.network, net.regionsGeoJson, { seed: 1, profile: 'double11', date: '2026-11-11' });
 let i = 0;

@@ -295,14 +295,18 @@ export class Allocator {
     // In this instance, orders of a group queue in memory, so that only the head of the queue asks
     // the store for the group's lock (a burst of one customer's orders costs no polling).
     const deadline = performance.now() + GROUP_LOCK_WAIT_MS;
-    const prev = this.groupTails.get(group) ?? Promise.resolve();
+    const prev = this.groupTails.get(group);
     let release!: () => void;
     const mine = new Promise<void>((r) => (release = r));
-    const tail = prev.then(() => mine);
+    const tail = prev === undefined ? mine : prev.then(() => mine);
     this.groupTails.set(group, tail);
-    let timer: NodeJS.Timeout | undefined;
-    const queued = await Promise.race([prev.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), GROUP_LOCK_WAIT_MS)))]);
-    clearTimeout(timer);
+    // The head of the queue (the usual case: one order of the group at a time) sets no timer.
+    let queued = true;
+    if (prev !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      queued = await Promise.race([prev.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), GROUP_LOCK_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
     const token = randomUUID();
     let held = false;
     try {

@@ -47,9 +47,10 @@ export function mergeFacts(net: NetworkContext, cfg: Pick<Config, 'mergeWindowMi
  */
 export async function joinableShipments(store: Store, cfg: Pick<Config, 'mergeWindowMinutes'>, orderId: string, m: MergeFacts): Promise<OpenShipment[]> {
   if (m.group === null) return [];
-  const open = (await store.openShipments(m.group)).filter(
-    // Within the window either side of the first order's placement: orders that arrive together may be decided in any order.
-    (s) => s.masterOrderId !== orderId && !s.members.some((x) => x.orderId === orderId) && Math.abs(m.placedAtMs - s.members[0]!.placedAtMs) <= cfg.mergeWindowMinutes * 60_000,
+  // Within the window either side of the first order's placement: orders that arrive together may be decided in any order.
+  const windowMs = cfg.mergeWindowMinutes * 60_000;
+  const open = (await store.openShipments(m.group, { fromMs: m.placedAtMs - windowMs, toMs: m.placedAtMs + windowMs })).filter(
+    (s) => s.masterOrderId !== orderId && !s.members.some((x) => x.orderId === orderId),
   );
   if (open.length === 0) return open;
   // At most one per warehouse and courier (the one with the most room), and MAX_JOIN_OPTIONS in
@@ -63,7 +64,7 @@ export async function joinableShipments(store: Store, cfg: Pick<Config, 'mergeWi
     if (seen === undefined || room(s) > room(seen)) best.set(k, s);
   }
   const picked = [...best.values()].sort((a, b) => room(b) - room(a)).slice(0, MAX_JOIN_OPTIONS);
-  const masters = await Promise.all(picked.map((s) => store.getDecision(s.masterOrderId)));
+  const masters = await Promise.all(picked.map((s) => store.orderState(s.masterOrderId)));
   return picked.filter((_, i) => masters[i] !== null && !masters[i]!.cancelled && masters[i]!.reservation === 'held');
 }
 

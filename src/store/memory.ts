@@ -3,6 +3,7 @@ import TinyQueue from 'tinyqueue';
 import { lotCell, parseCell, storeKeys } from './keys.js';
 import { compareLevels, compareLots, seedCell, stockLevel } from './lots.js';
 import type {
+  OrderState,
   JoinResult,
   OpenShipment,
   OpenShipmentMember,
@@ -33,7 +34,7 @@ import type {
   StoreOptions,
   StoredScan,
 } from './types.js';
-import { KPI_MARKS, ReservationExistsError, ReservationLostError } from './types.js';
+import { KPI_MARKS, placedWithin, ReservationExistsError, ReservationLostError } from './types.js';
 import { outboxCursor, OUTBOX_LIST_SCAN } from './keys.js';
 
 interface Cell {
@@ -467,6 +468,14 @@ export class MemoryStore implements Store {
     return this.view(d, JSON.parse(d.decision) as D);
   }
 
+  async orderState(orderId: string): Promise<OrderState | null> {
+    this.expireDue();
+    const d = this.decisions.get(orderId);
+    if (!d) return null;
+    const r = d.reservation !== null ? this.reservations.get(d.orderId) : undefined;
+    return r ? { reservation: r.state, expiresAt: r.expiresAt, cancelled: d.cancelled } : { reservation: d.reservation, expiresAt: d.expiresAt, cancelled: d.cancelled };
+  }
+
   /** A stored decision as read now: its reservation's current state and expiry. */
   private view<D>(d: StoredDecision<string>, decision: D): StoredDecision<D> {
     const out: StoredDecision<D> = { ...d, decision };
@@ -606,14 +615,14 @@ export class MemoryStore implements Store {
     return g !== undefined && g.until > now ? g : undefined;
   }
 
-  async openShipments(group: string): Promise<OpenShipment[]> {
+  async openShipments(group: string, firstPlacedWithin?: { fromMs: number; toMs: number }): Promise<OpenShipment[]> {
     const now = this.clock();
-    return [...(this.openGroupOf(group, now)?.byTracking.values() ?? [])].filter((o) => o.pickupAtMs > now).map((o) => structuredClone(o));
+    return [...(this.openGroupOf(group, now)?.byTracking.values() ?? [])].filter((o) => o.pickupAtMs > now && placedWithin(o, firstPlacedWithin)).map(copyOpen);
   }
 
   async openShipment(group: string, trackingNumber: string): Promise<OpenShipment | null> {
     const o = this.openGroupOf(group, this.clock())?.byTracking.get(trackingNumber);
-    return o === undefined ? null : structuredClone(o);
+    return o === undefined ? null : copyOpen(o);
   }
 
   async openShipmentPut(group: string, o: OpenShipment, ttlMs: number): Promise<void> {
@@ -625,7 +634,7 @@ export class MemoryStore implements Store {
       // Retention: the group is dropped at that time even if its customer never orders again.
       this.drops.push({ at: g.until, kind: 'open', key });
     }
-    if (!g.byTracking.has(o.trackingNumber)) g.byTracking.set(o.trackingNumber, structuredClone(o));
+    if (!g.byTracking.has(o.trackingNumber)) g.byTracking.set(o.trackingNumber, copyOpen(o));
   }
 
   async openShipmentJoin(group: string, trackingNumber: string, member: OpenShipmentMember): Promise<{ result: JoinResult; members: number }> {
@@ -893,4 +902,13 @@ class SortedTimes {
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * A copy of an open-shipment record, so callers never hold the store's own. The record is flat
+ * but for its members (flat themselves); structuredClone cost ~10 µs a record, and every order of
+ * a group reads all of its open shipments.
+ */
+function copyOpen(o: OpenShipment): OpenShipment {
+  return { ...o, members: o.members.map((m) => ({ ...m })) };
 }

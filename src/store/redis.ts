@@ -7,6 +7,7 @@ import { compareLevels, compareLots, seedCell, stockLevel } from './lots.js';
 import * as S from './redis-scripts.js';
 import { GROUP_UNLOCK, OPEN_JOIN, OPEN_LEAVE, OPEN_PUT } from './open-shipment-scripts.js';
 import type {
+  OrderState,
   LotFree,
   StockSeedRow,
   JoinResult,
@@ -39,7 +40,7 @@ import type {
   StoreOptions,
   StoredScan,
 } from './types.js';
-import { DEFAULT_CLAIM_TIMEOUT_MS, KPI_MARKS, OUTBOX_STATES, ReservationExistsError, ReservationLostError, StoreUnavailableError } from './types.js';
+import { DEFAULT_CLAIM_TIMEOUT_MS, KPI_MARKS, OUTBOX_STATES, placedWithin, ReservationExistsError, ReservationLostError, StoreUnavailableError } from './types.js';
 
 /**
  * The Redis implementation of Store (design §4), for several dispatchd instances sharing state on
@@ -695,21 +696,29 @@ export class RedisStore implements Store {
   async getDecision<D>(orderId: string): Promise<StoredDecision<D> | null> {
     const [state, raw, expiresAt, cancelled, dropAt] = await this.redis.hmget(orderKey(orderId), 'state', 'decision', 'expiresAt', 'cancelled', 'dropAt');
     if (!raw) return null;
-    // Past its retention the order is gone by the store's clock too (Redis drops it by its TTL).
+    const s = this.readState(state, expiresAt, cancelled, dropAt);
+    if (s === null) return null;
+    const d = JSON.parse(raw) as StoredDecision<D>;
+    return Object.assign(d, s);
+  }
+
+  async orderState(orderId: string): Promise<OrderState | null> {
+    const key = orderKey(orderId);
+    const [[state, expiresAt, cancelled, dropAt], stored] = await Promise.all([this.redis.hmget(key, 'state', 'expiresAt', 'cancelled', 'dropAt'), this.redis.hexists(key, 'decision')]);
+    if (stored !== 1) return null;
+    const s = this.readState(state, expiresAt, cancelled, dropAt);
+    return s === null ? null : { reservation: s.reservation, expiresAt: s.expiresAt, cancelled: s.cancelled };
+  }
+
+  /** The reservation fields of an order's hash as read now; null past its retention (Redis drops it by its TTL, the store's clock may be ahead). */
+  private readState(state?: string | null, expiresAt?: string | null, cancelled?: string | null, dropAt?: string | null): (OrderState & { retainUntil: number | null }) | null {
     const retainUntil = dropAt ? Number(dropAt) : null;
     if (retainUntil !== null && this.clock() >= retainUntil) return null;
-    const d = JSON.parse(raw) as StoredDecision<D>;
-    d.retainUntil = retainUntil;
     if (state === 'held' || state === 'committed' || state === 'released') {
       const at = Number(expiresAt);
-      d.reservation = state === 'held' && this.clock() >= at ? 'expired' : (state as ReservationState);
-      d.expiresAt = at;
-    } else {
-      d.reservation = null;
-      d.expiresAt = null;
+      return { reservation: state === 'held' && this.clock() >= at ? 'expired' : (state as ReservationState), expiresAt: at, cancelled: cancelled === '1', retainUntil };
     }
-    d.cancelled = cancelled === '1';
-    return d;
+    return { reservation: null, expiresAt: null, cancelled: cancelled === '1', retainUntil };
   }
 
   async putDecisionIfAbsent<D>(d: StoredDecision<D>, attempt?: string, lists: readonly ListEntry[] = []): Promise<StoredDecision<D>> {
@@ -831,10 +840,10 @@ export class RedisStore implements Store {
     return (await this.redis.lrange(key, 0, -1)).map((v) => JSON.parse(v) as T);
   }
 
-  async openShipments(group: string): Promise<OpenShipment[]> {
+  async openShipments(group: string, firstPlacedWithin?: { fromMs: number; toMs: number }): Promise<OpenShipment[]> {
     const now = this.clock();
     const all = Object.values(await this.redis.hgetall(storeKeys.openShipments(group))).map((raw) => JSON.parse(raw) as OpenShipment);
-    return all.filter((o) => o.pickupAtMs > now);
+    return all.filter((o) => o.pickupAtMs > now && placedWithin(o, firstPlacedWithin));
   }
 
   async openShipment(group: string, trackingNumber: string): Promise<OpenShipment | null> {

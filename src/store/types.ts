@@ -97,6 +97,9 @@ export type ReserveResult =
 
 export type ReservationState = 'held' | 'committed' | 'released' | 'expired';
 
+/** What getDecision says of an order's reservation, without its decision. */
+export type OrderState = Pick<StoredDecision, 'reservation' | 'expiresAt' | 'cancelled'>;
+
 export interface StoredDecision<D = unknown> {
   orderId: string;
   /** Hash of the canonical request body, to tell a retry from a different order reusing the id. */
@@ -309,6 +312,13 @@ export interface OpenShipment {
   members: OpenShipmentMember[];
 }
 
+/** Whether a shipment's first order was placed within the interval (ends included); true without one. Shared by the stores' openShipments. */
+export function placedWithin(o: OpenShipment, w?: { fromMs: number; toMs: number }): boolean {
+  if (w === undefined) return true;
+  const at = o.members[0]!.placedAtMs;
+  return at >= w.fromMs && at <= w.toMs;
+}
+
 export interface OpenShipmentMember {
   orderId: string;
   /** Grams the order put in the shipment. */
@@ -419,6 +429,12 @@ export interface Store {
   recover(): Promise<RecoveryReport>;
   getDecision<D>(orderId: string): Promise<StoredDecision<D> | null>;
   /**
+   * A stored order's reservation state and cancel mark as getDecision reads them, without reading
+   * or parsing its decision (null when no decision is stored or it is past its retention): the
+   * open-shipment check asks it of up to three masters per order.
+   */
+  orderState(orderId: string): Promise<OrderState | null>;
+  /**
    * Stores the decision unless one exists for the orderId; returns the one stored. `attempt` (from
    * reserve) binds it to this attempt's reservation: when another decision won, this attempt's
    * reservation is returned; when the attempt was taken over, ReservationLostError is thrown.
@@ -455,8 +471,12 @@ export interface Store {
    */
   listPush(key: string, value: unknown, ttlMs?: number): Promise<void>;
   listAll<T>(key: string): Promise<T[]>;
-  /** The open shipments of a group (customer and normalised address, src/store/keys.ts openGroup): those not picked up by now. */
-  openShipments(group: string): Promise<OpenShipment[]>;
+  /**
+   * The open shipments of a group (customer and normalised address, src/store/keys.ts openGroup):
+   * those not picked up by now; with `firstPlacedWithin`, only those whose first order was placed
+   * in that interval, epoch ms, ends included (the merge window: the others are not read out).
+   */
+  openShipments(group: string, firstPlacedWithin?: { fromMs: number; toMs: number }): Promise<OpenShipment[]>;
   /** One shipment record of a group, open or not (null when unknown or past retention). */
   openShipment(group: string, trackingNumber: string): Promise<OpenShipment | null>;
   /** Records a new open shipment (its master as the only member) unless the group has it already; kept `ttlMs`. */

@@ -310,6 +310,7 @@ export function storeCases(name: string, make: MakeStore) {
 
       clock.advance(retention);
       expect(await s.getDecision('bo')).toBeNull();
+      expect(await s.orderState('bo')).toBeNull();
       expect(await s.orderIds()).toEqual(['open']);
       const k = await s.kpiRead();
       expect(k.sums).toMatchObject({ orders: 1, moneyFen: 500 });
@@ -323,8 +324,10 @@ export function storeCases(name: string, make: MakeStore) {
 
       clock.advance(48 * HOUR - 1);
       expect(await s.getDecision('open')).not.toBeNull();
+      expect(await s.orderState('open')).toMatchObject({ reservation: 'expired' });
       clock.advance(1);
       expect(await s.getDecision('open')).toBeNull();
+      expect(await s.orderState('open')).toBeNull();
       expect(await s.orderIds()).toEqual([]);
       expect((await s.kpiRead()).sums).toMatchObject({ orders: 0, moneyFen: 0 });
       await expectInvariant(s);
@@ -399,12 +402,15 @@ export function storeCases(name: string, make: MakeStore) {
       expect(second).toEqual(first);
       expect(await s.cancelOrder('o')).toBe('cancelled');
       expect(await s.getDecision('o')).toMatchObject({ cancelled: true, reservation: 'released' });
+      expect(await s.orderState('o')).toEqual({ cancelled: true, reservation: 'released', expiresAt: T0 + 48 * HOUR });
       expect(await s.cancelOrder('o')).toBe('cancelled');
       expect(await s.cancelOrder('missing')).toBe('not-found');
       expect(await s.getDecision('missing')).toBeNull();
+      expect(await s.orderState('missing')).toBeNull();
       // A backordered decision holds no reservation.
       const b = await s.putDecisionIfAbsent({ orderId: 'b', requestHash: 'h', decision: {}, reservation: null, expiresAt: null, cancelled: false });
       expect(b).toMatchObject({ reservation: null, expiresAt: null, cancelled: false });
+      expect(await s.orderState('b')).toEqual({ reservation: null, expiresAt: null, cancelled: false });
     });
 
     it('never oversells under 200 concurrent reservations', async () => {
@@ -426,6 +432,7 @@ export function storeCases(name: string, make: MakeStore) {
       expect(await cell(s, 'SH01', 'BRK-0001')).toMatchObject({ onHand: 10, free: 10, reserved: 0 });
       expect((await s.counters(['cap:wh:SH01:2026-11-11'])).get('cap:wh:SH01:2026-11-11')).toBe(0);
       expect((await s.getDecision('e'))?.reservation).toBe('expired');
+      expect(await s.orderState('e')).toEqual({ reservation: 'expired', expiresAt: T0 + HOUR, cancelled: false });
       expect(await s.commit('e')).toBe('expired');
       // Cancelling it afterwards: cancelled, and it still reads expired; nothing returns twice.
       expect(await s.cancelOrder('e')).toBe('cancelled');
@@ -961,6 +968,10 @@ export function storeCases(name: string, make: MakeStore) {
       await s.openShipmentPut(group, { ...open, grams: 1 }, 48 * HOUR);
       expect((await s.openShipments(group)).map((o) => o.grams)).toEqual([4_000]);
       expect(await s.openShipments(openGroup('C2', '310101|人民大道200号'))).toEqual([]);
+      // Only the shipments whose first order was placed within the asked window, ends included.
+      expect((await s.openShipments(group, { fromMs: T0, toMs: T0 })).map((o) => o.trackingNumber)).toEqual(['STO-1']);
+      expect(await s.openShipments(group, { fromMs: T0 + 1, toMs: T0 + HOUR })).toEqual([]);
+      expect(await s.openShipments(group, { fromMs: T0 - HOUR, toMs: T0 - 1 })).toEqual([]);
       // Concurrent joins of 4 kg each: the 10 kg room takes one, never both.
       const joins = await Promise.all(['A', 'B'].map((id) => s.openShipmentJoin(group, 'STO-1', { orderId: id, grams: 4_000, placedAtMs: T0, savedCny: 5 })));
       expect(joins.map((j) => `${j.result}:${j.members}`).sort()).toEqual(['full:2', 'joined:2']);
