@@ -12,7 +12,12 @@
  * FEFO off); with MERGE_WINDOW_MINUTES=0 nothing joins an open shipment (its merging off). Both
  * together give the request path with issue 21's features switched off, on the same code.
  *
- *   npx tsx bench/allocate-cpu.ts [--requests 3000] [--rounds 3] [--healthz] [--no-lots]
+ * With --stream-clock the service runs on the stream's own clock (each order decided at its
+ * placedAt; each pass over the day's stream one day later) instead of stamping every order "now":
+ * the merge window, cut-offs and pickups then meet orders as spread as in the day, where the
+ * default packs a whole day's repeat orders of a customer into seconds.
+ *
+ *   npx tsx bench/allocate-cpu.ts [--requests 3000] [--rounds 3] [--healthz] [--no-lots] [--stream-clock]
  */
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
@@ -26,6 +31,7 @@ const requests = Number(flag('requests', '3000'));
 const rounds = Number(flag('rounds', '3'));
 const healthz = process.argv.includes('--healthz');
 const noLots = process.argv.includes('--no-lots');
+const streamClock = process.argv.includes('--stream-clock');
 const dataDir = scaledDataDir(100);
 // The service checks API keys (issue 18): the bench calls with its own key, and its rate limit is
 // out of reach. ALLOCATION_POLICY, CAPACITY_HORIZON_DAYS, RULES_DIR, PRICES_REFRESH_MS and MERGE_WINDOW_MINUTES pass
@@ -34,14 +40,26 @@ const SECRET = 'bench-secret-0123456789abcdefghijklmnopqrstu';
 const passThrough = Object.fromEntries(['ALLOCATION_POLICY', 'CAPACITY_HORIZON_DAYS', 'RULES_DIR', 'PRICES_REFRESH_MS', 'MERGE_WINDOW_MINUTES'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
 const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', API_KEYS: `bench:erp+metrics:${SECRET}`, RATE_LIMIT_PER_KEY: '100000000', ...passThrough });
 const net = loadNetworkContext(config);
-const app = await buildApp({ config, net, logger: false, ...(noLots ? { store: new MemoryStore(net.network.stock, { orderRetentionMs: config.orderRetentionDays * 86_400_000, eventRetentionMs: config.eventRetentionDays * 86_400_000 }) } : {}) });
-await app.ready();
 const stream = generateOrders(net.network, net.regionsGeoJson, { seed: 1, profile: 'double11', date: '2026-11-11' });
+const DAY_MS = 86_400_000;
+/** The stream clock: the placedAt of the order being sent, shifted by one day per pass. */
+let streamNow = Date.parse(stream[0]!.placedAt);
+const clock = streamClock ? () => streamNow : Date.now;
+const app = await buildApp({
+  config,
+  net,
+  logger: false,
+  ...(streamClock ? { clock } : {}),
+  ...(noLots ? { store: new MemoryStore(net.network.stock, { clock, orderRetentionMs: config.orderRetentionDays * 86_400_000, eventRetentionMs: config.eventRetentionDays * 86_400_000 }) } : {}),
+});
+await app.ready();
 let i = 0;
 const body = () => {
   const o = stream[i % stream.length]!;
   const placed = Date.parse(o.placedAt);
-  const now = Date.now();
+  const shift = Math.floor(i / stream.length) * DAY_MS;
+  if (streamClock) streamNow = placed + shift;
+  const now = streamClock ? streamNow : Date.now();
   const req = { ...o, orderId: `${o.orderId}-C${i}`, placedAt: new Date(now).toISOString(), promisedBy: new Date(now + (Date.parse(o.promisedBy) - placed)).toISOString() };
   i++;
   return JSON.stringify(req);
