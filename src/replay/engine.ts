@@ -110,9 +110,11 @@ export interface LotsReport {
   /** Units shipped from lots that were near expiry (NEAR_EXPIRY_WINDOW_DAYS) when the decision picked them, over all orders. */
   nearExpiryUnitsShipped: number;
   /**
-   * Units on hand at the end of the replay (when the last parcel has left), not held by an order,
-   * in lots no customer may buy any more under the SKU's default minimum remaining shelf life (or
-   * expired), and their value at list price, CNY.
+   * Units on hand at the end of the replay, not held by an order, in lots no customer may buy any
+   * more under the SKU's default minimum remaining shelf life (or expired), and their value at list
+   * price, CNY. Judged at the end of the stream's last local day, the same instant for every
+   * policy (the last parcel leaves at a different time under each, and lots pass their last
+   * sellable day meanwhile), with the free units once every parcel has left.
    */
   writtenOffUnits: number;
   writtenOffValueCny: number;
@@ -306,7 +308,11 @@ export interface ReplayOptions {
   reoptimizeIntervalMs?: number;
   /** Called with every decision as it is made, and the simulated time (epoch ms): for tests and diagnostics. */
   onDecision?: (d: Decision, atMs: number) => void;
-  /** Called once the last parcel has left, with the replay's store and the simulated time (epoch ms): for tests and diagnostics. */
+  /**
+   * Called once the last parcel has left, with the replay's store and the instant its end figures
+   * are judged at (LotsReport.writtenOffUnits: the end of the stream's last local day, epoch ms):
+   * for tests and diagnostics.
+   */
   onEnd?: (store: Store, atMs: number) => Promise<void> | void;
 }
 
@@ -457,8 +463,8 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
   const lots: LotsReport = { enabled: lotsOn, seededOn: lotsOn ? startDay : null, nearExpiryUnitsShipped: 0, writtenOffUnits: 0, writtenOffValueCny: 0, writtenOffUnitsAtStart: 0, writtenOffValueCnyAtStart: 0 };
   const shelfLifeSkus = [...net.skuByCode.values()].filter((s) => s.shelfLifeDays !== null).map((s) => s.sku);
   const shelfLife = new Set(shelfLifeSkus);
-  /** Write-offs at the store's present, as the tracker reads them for /v1/kpi (src/tracking/tracker.ts). */
-  const writtenOff = async (): Promise<WriteOffs> => (store.mayHaveLots() ? catalogueWriteOffs(await store.freeLots(shelfLifeSkus), now, net.skuByCode, tz) : { units: 0, valueFen: 0 });
+  /** Write-offs at `atMs` of the store's free units now, as the tracker reads them for /v1/kpi (src/tracking/tracker.ts). */
+  const writtenOff = async (atMs: number): Promise<WriteOffs> => (store.mayHaveLots() ? catalogueWriteOffs(await store.freeLots(shelfLifeSkus), atMs, net.skuByCode, tz) : { units: 0, valueFen: 0 });
   /**
    * Units of a shelf-life SKU arriving now (a receipt, or replenishment): with lots, a fresh lot
    * made today with its whole shelf life, as the stock API would be told of it (a shelf-life SKU's
@@ -710,12 +716,15 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
   const expected = (events as Partial<EventStream>).expectedOrders ?? (Array.isArray(events) ? events.length : 0);
   let done = 0;
   let lastDay = '';
+  /** The last event's time, epoch ms (the end figures are judged at the end of its local day). */
+  let lastEventMs = Number.NaN;
   for (const e of events) {
     const t = Date.parse(e.at);
+    lastEventMs = t;
     if (Number.isNaN(now)) {
       now = t;
       nextRound = t + reoptEvery;
-      const w = await writtenOff();
+      const w = await writtenOff(now);
       lots.writtenOffUnitsAtStart = w.units;
       lots.writtenOffValueCnyAtStart = w.valueFen / 100;
     }
@@ -803,10 +812,11 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
   await depart(Infinity);
   for (const [tn, w] of waybills) settle(tn, w);
   if (opts.onProgress) opts.onProgress(done, done);
-  const end = await writtenOff();
+  const endMs = Number.isNaN(lastEventMs) ? now : Date.parse(`${localDay(lastEventMs, tz)}T00:00:00Z`) - tz * 60_000 + DAY_MS;
+  const end = await writtenOff(endMs);
   lots.writtenOffUnits = end.units;
   lots.writtenOffValueCny = end.valueFen / 100;
-  await opts.onEnd?.(store, now);
+  await opts.onEnd?.(store, endMs);
 
   const days: Record<string, PolicyKpis> = {};
   for (const day of [...byDay.keys()].sort()) days[day] = byDay.get(day)!.kpis();

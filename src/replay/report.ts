@@ -117,7 +117,7 @@ export function renderReport(r: ReplayResult): string {
     // Shelf-life lots (issue 21 item 5): units, with their value in CNY apart.
     ['shelf-life lots (dated from the stream\'s first local day)', (p) => (p.lots.enabled ? `from ${p.lots.seededOn ?? ''}` : 'off (no lots)')],
     ['near-expiry units shipped (lots within NEAR_EXPIRY_WINDOW_DAYS of their last sellable day)', (p) => String(p.lots.nearExpiryUnitsShipped)],
-    ['written off at the end: units (value at list price, CNY)', (p) => `${p.lots.writtenOffUnits} (${cny(p.lots.writtenOffValueCny)})`],
+    ['written off at the end of the stream\'s last local day: units (value at list price, CNY)', (p) => `${p.lots.writtenOffUnits} (${cny(p.lots.writtenOffValueCny)})`],
     ['written off at the start, before any order: units (value, CNY)', (p) => `${p.lots.writtenOffUnitsAtStart} (${cny(p.lots.writtenOffValueCnyAtStart)})`],
     ['gap captured (myopic → clairvoyant, money)', (p) => (p.gapCaptured === null || p.gapCaptured === undefined ? 'n/a' : pct(p.gapCaptured))],
     ['gap to the clairvoyant LP bound (money)', (p) => (h?.lpBound ? pct(p.costPerOrder / h.lpBound - 1) : 'n/a')],

@@ -65,7 +65,8 @@ describe('a replay with lots', () => {
     expect(r.lots.nearExpiryUnitsShipped).toBe(near.reduce((n, l) => n + l.qty, 0));
 
     // Write-offs at the end, counted over the store's lots: every lot row's free units that can no
-    // longer be sold, at list price.
+    // longer be sold, at list price, judged at the end of the stream's last local day.
+    expect(end.at).toBe(Date.parse('2026-10-13T00:00:00+08:00'));
     const dead = end.rows.filter((l) => l.lot !== undefined && l.free > 0 && unsellable(l, end.at));
     expect(dead.length).toBeGreaterThan(0);
     const units = dead.reduce((n, l) => n + l.free, 0);
