@@ -9,7 +9,7 @@ import { runReplay, type ClairvoyantResult } from './run.js';
 import { loadScenario, ScenarioError, scenarioProblems, ScenarioSchema } from './scenario.js';
 
 /**
- * `npm run replay -- <scenario.json> [--policies nearest,radius-rule,optimized] [--json out.json] [--html out.html] [--no-hindsight] [--clairvoyant] [--clairvoyant-result result.json] [--reoptimize] [--no-merge] [--no-promotion]`
+ * `npm run replay -- <scenario.json> [--policies nearest,radius-rule,optimized] [--json out.json] [--html out.html] [--no-hindsight] [--clairvoyant] [--clairvoyant-result result.json] [--reoptimize] [--no-merge] [--no-lots] [--no-promotion]`
  * `npm run replay -- --schema` prints the scenario JSON Schema.
  *
  * Replays a scenario under each policy (src/replay/engine.ts), with a progress bar on stderr, and
@@ -19,8 +19,10 @@ import { loadScenario, ScenarioError, scenarioProblems, ScenarioSchema } from '.
  * policy's gap to the bound and share of the gap captured; --clairvoyant-result reads a result
  * computed before ({lpBound, costPerOrder, onTimeRate} as JSON) instead. --json and --html write
  * the report. --no-merge replays with MERGE_WINDOW_MINUTES 0 (no joining, no merging);
- * --no-promotion replays a promotion day's purchases unsplit and without discount (the
- * generator's promotion.active false: the pre-promotion level). Both mark the scenario's name.
+ * --no-lots replays shelf-life stock without lots (overrides.lots false: no FEFO, as replays
+ * were before lots); --no-promotion replays a promotion day's purchases unsplit and without
+ * discount (the generator's promotion.active false: the pre-promotion level). Each marks the
+ * scenario's name.
  */
 const POLICIES: readonly Policy[] = ['nearest', 'radius-rule', 'myopic', 'optimized'];
 
@@ -33,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
   const path = argv.find((a, i) => !a.startsWith('--') && !valued.includes(argv[i - 1] ?? ''));
   const flag = (name: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : undefined);
   if (!path) {
-    console.error('usage: npm run replay -- <scenario.json> [--policies nearest,radius-rule,optimized] [--json out.json] [--html out.html] [--no-hindsight] [--clairvoyant | --clairvoyant-result result.json] [--reoptimize] [--no-merge] [--no-promotion] | --schema');
+    console.error('usage: npm run replay -- <scenario.json> [--policies nearest,radius-rule,optimized] [--json out.json] [--html out.html] [--no-hindsight] [--clairvoyant | --clairvoyant-result result.json] [--reoptimize] [--no-merge] [--no-lots] [--no-promotion] | --schema');
     return 2;
   }
   let config;
@@ -52,6 +54,10 @@ async function main(argv: string[]): Promise<number> {
   if (argv.includes('--no-merge')) {
     scenario.overrides = { ...scenario.overrides, mergeWindowMinutes: 0 };
     scenario.name += ' (merging off)';
+  }
+  if (argv.includes('--no-lots')) {
+    scenario.overrides = { ...scenario.overrides, lots: false };
+    scenario.name += ' (lots off)';
   }
   if (argv.includes('--no-promotion')) {
     if (!scenario.generator?.promotion) {
@@ -145,6 +151,22 @@ async function main(argv: string[]): Promise<number> {
           'freight saved by joins CNY': r.merging.freightSavedCny,
           'merge window min': r.merging.windowMinutes,
           'joins after pick-up': r.merging.joinsAfterPickup,
+        },
+      ]),
+    ),
+  );
+  // Shelf-life lots (docs/replays.md "KPIs"): units apart from money.
+  console.table(
+    Object.fromEntries(
+      Object.entries(result.policies).map(([name, r]) => [
+        name,
+        {
+          lots: r.lots.enabled ? `from ${r.lots.seededOn}` : 'off',
+          'near-expiry units shipped': r.lots.nearExpiryUnitsShipped,
+          'written off units (end)': r.lots.writtenOffUnits,
+          'written off CNY (end)': r.lots.writtenOffValueCny,
+          'written off units (start)': r.lots.writtenOffUnitsAtStart,
+          'written off CNY (start)': r.lots.writtenOffValueCnyAtStart,
         },
       ]),
     ),

@@ -8,9 +8,12 @@ import type { AllocateRequest, Decision } from '../domain/schemas.js';
 import { DspError } from '../errors.js';
 import type { NetworkContext } from '../network/context.js';
 import type { Solver } from '../solve/pool.js';
-import { counterKeys, storeKeys } from '../store/keys.js';
+import { stockWithLots } from '../network/lots.js';
+import { counterKeys, lotCell, storeKeys } from '../store/keys.js';
 import { MemoryStore } from '../store/memory.js';
+import type { Store } from '../store/types.js';
 import { mergeAndLotFigures } from '../tracking/kpi.js';
+import { catalogueWriteOffs, type WriteOffs } from '../tracking/write-offs.js';
 import { openServices } from '../services.js';
 import type { StatusMachine } from '../domain/scan-states.js';
 import { mulberry32 } from '../util/prng.js';
@@ -91,6 +94,33 @@ export interface PolicyReport extends PolicyKpis {
   reoptimization?: ReoptimizationReport;
   /** Waybills and merging (issue 21; docs/replays.md "KPIs" and "A promotion day"). */
   merging: MergingReport;
+  /** Shelf-life lots: near-expiry units shipped and units written off (issue 21 item 5; docs/replays.md "KPIs"). */
+  lots: LotsReport;
+}
+
+/**
+ * Shelf-life lots over a replay, with the definitions of GET /v1/kpi (src/tracking/kpi.ts
+ * mergeAndLotFigures, src/tracking/write-offs.ts catalogueWriteOffs). Units apart from money.
+ */
+export interface LotsReport {
+  /** Whether the shelf-life SKUs' stock was kept in lots (false: overrides.lots false, CLI --no-lots; every figure is then 0). */
+  enabled: boolean;
+  /** The local day the bundled lots are dated from: the stream's first local day (null without lots). */
+  seededOn: string | null;
+  /** Units shipped from lots that were near expiry (NEAR_EXPIRY_WINDOW_DAYS) when the decision picked them, over all orders. */
+  nearExpiryUnitsShipped: number;
+  /**
+   * Units on hand at the end of the replay, not held by an order, in lots no customer may buy any
+   * more under the SKU's default minimum remaining shelf life (or expired), and their value at list
+   * price, CNY. Judged at the end of the stream's last local day, the same instant for every
+   * policy (the last parcel leaves at a different time under each, and lots pass their last
+   * sellable day meanwhile), with the free units once every parcel has left.
+   */
+  writtenOffUnits: number;
+  writtenOffValueCny: number;
+  /** The same at the stream's first event, before any order: what the seeded lots bring in already. */
+  writtenOffUnitsAtStart: number;
+  writtenOffValueCnyAtStart: number;
 }
 
 /** Waybills and merging over a replay, counted from the decisions and the world's departures. */
@@ -278,6 +308,12 @@ export interface ReplayOptions {
   reoptimizeIntervalMs?: number;
   /** Called with every decision as it is made, and the simulated time (epoch ms): for tests and diagnostics. */
   onDecision?: (d: Decision, atMs: number) => void;
+  /**
+   * Called once the last parcel has left, with the replay's store and the instant its end figures
+   * are judged at (LotsReport.writtenOffUnits: the end of the stream's last local day, epoch ms):
+   * for tests and diagnostics.
+   */
+  onEnd?: (store: Store, atMs: number) => Promise<void> | void;
 }
 
 /** Orders of the warm-up pass before each policy (see ReplayOptions.warmUpOrders). */
@@ -314,6 +350,7 @@ interface Departure {
 
 /** Replays the events under one policy and returns its KPIs. */
 export async function replayPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, policy: Policy, opts: ReplayOptions): Promise<PolicyReport> {
+  const day = lotDay(events, opts.config.timezoneOffsetMinutes);
   const warmUp = opts.warmUpOrders ?? WARM_UP_ORDERS;
   if (warmUp > 0) {
     const prefix: ScenarioEvent[] = [];
@@ -322,12 +359,33 @@ export async function replayPolicy(scenario: Scenario, events: Iterable<Scenario
       prefix.push(e);
       if (prefix.length >= warmUp) break;
     }
-    await runPolicy(scenario, prefix, policy, { ...opts, onProgress: undefined, onDecision: undefined });
+    await runPolicy(scenario, prefix, policy, { ...opts, onProgress: undefined, onDecision: undefined, onEnd: undefined }, day);
   }
-  return runPolicy(scenario, events, policy, opts);
+  return runPolicy(scenario, events, policy, opts, day);
 }
 
-async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, policy: Policy, opts: ReplayOptions): Promise<PolicyReport> {
+/**
+ * The local day a replay's lots are dated from: the day its stream starts (its first event), as
+ * the service dates them from the day its store is seeded (src/services.ts openStore). A fixed
+ * day would leave a scenario far from it with lots already expired, or all of them fresh.
+ */
+function lotDay(events: Iterable<ScenarioEvent>, tzMinutes: number): string | null {
+  for (const e of events) return localDay(Date.parse(e.at), tzMinutes);
+  return null;
+}
+
+/** The suffix of a lot a replay receives (a receipt event or replenishment): made on the day it arrives, with its whole shelf life. */
+export const RECEIVED_LOT_SUFFIX = 'R';
+
+/** The lot a shelf-life SKU's units received on a local day land in: made that day, its expiry the day plus the SKU's shelf life. */
+export function receivedLot(day: string, shelfLifeDays: number): { lot: string; expiresOn: string } {
+  return {
+    lot: `L${day.replaceAll('-', '')}-${RECEIVED_LOT_SUFFIX}`,
+    expiresOn: new Date(Date.parse(`${day}T00:00:00Z`) + shelfLifeDays * DAY_MS).toISOString().slice(0, 10),
+  };
+}
+
+async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, policy: Policy, opts: ReplayOptions, startDay: string | null): Promise<PolicyReport> {
   const { net } = opts;
   const o = scenario.overrides;
   const cfg: Config = Object.freeze({
@@ -341,7 +399,10 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
   const tz = cfg.timezoneOffsetMinutes;
   let now = Number.NaN;
   const clock = () => now;
-  const store = new MemoryStore(net.network.stock, { clock });
+  // Shelf-life SKUs' stock in lots dated from the stream's first day (overrides.lots false: the
+  // bundled counts without lots, as replays were before lots, for comparison).
+  const lotsOn = o?.lots !== false && startDay !== null;
+  const store = new MemoryStore(lotsOn ? stockWithLots(net.network, startDay) : net.network.stock, { clock });
   const { allocator, rerouter, reoptimizer, prices } = await openServices(cfg, { net, store, clock, solver: opts.solver, machine: opts.machine, runningKpis: false, rules: false, pricesTimer: false });
   const reroutesByOrder = new Map<string, number>();
   rerouter.listeners.push((orderId: string, _r: Reroute) => reroutesByOrder.set(orderId, (reroutesByOrder.get(orderId) ?? 0) + 1));
@@ -395,6 +456,28 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
       }
     }
     merging.freightSavedCny += mergeAndLotFigures(d).mergeSavedMicroCny / 1_000_000;
+  };
+
+  // ---- Shelf-life lots: near-expiry units counted per order as it finishes (as /v1/kpi counts
+  // them per decision); write-offs read from the store's lots at the first event and at the end.
+  const lots: LotsReport = { enabled: lotsOn, seededOn: lotsOn ? startDay : null, nearExpiryUnitsShipped: 0, writtenOffUnits: 0, writtenOffValueCny: 0, writtenOffUnitsAtStart: 0, writtenOffValueCnyAtStart: 0 };
+  const shelfLifeSkus = [...net.skuByCode.values()].filter((s) => s.shelfLifeDays !== null).map((s) => s.sku);
+  const shelfLife = new Set(shelfLifeSkus);
+  /** Write-offs at `atMs` of the store's free units now, as the tracker reads them for /v1/kpi (src/tracking/tracker.ts). */
+  const writtenOff = async (atMs: number): Promise<WriteOffs> => (store.mayHaveLots() ? catalogueWriteOffs(await store.freeLots(shelfLifeSkus), atMs, net.skuByCode, tz) : { units: 0, valueFen: 0 });
+  /**
+   * Units of a shelf-life SKU arriving now (a receipt, or replenishment): with lots, a fresh lot
+   * made today with its whole shelf life, as the stock API would be told of it (a shelf-life SKU's
+   * receipt must name its lot and expiry, src/api/lot-input.ts); units without a lot would have
+   * no expiry and never be judged for shelf life. Without lots, or for other SKUs, the plain cell.
+   */
+  const receive = async (warehouseId: string, sku: string, qty: number) => {
+    const life = net.skuByCode.get(sku)?.shelfLifeDays ?? null;
+    if (!lotsOn || life === null) return store.adjustOnHand(warehouseId, sku, qty);
+    const { lot, expiresOn } = receivedLot(localDay(now, tz), life);
+    const recorded = await store.defineLot(warehouseId, sku, lot, expiresOn);
+    if (recorded !== expiresOn) throw new Error(`replay: lot ${warehouseId}/${sku}/${lot} expires on ${recorded}, not ${expiresOn}`);
+    return store.adjustOnHand(warehouseId, lotCell(sku, lot), qty);
   };
 
   // ---- The world's collection waves: parcels per (warehouse, day) and (courier, province, day).
@@ -467,6 +550,7 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
     const units = d.backordered.reduce((n, b) => n + b.qty, 0);
     const value = d.backordered.reduce((n, b) => n + b.qty * (net.skuByCode.get(b.sku)?.priceCny ?? 0), 0);
     const reroutes = reroutesByOrder.get(orderId) ?? 0;
+    lots.nearExpiryUnitsShipped += mergeAndLotFigures(d).nearExpiryUnits;
     for (const t of rows) {
       t.orders++;
       if (complete && p.arrival <= p.promisedBy) t.onTime++;
@@ -609,18 +693,40 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
   const replenish = async () => {
     const levels = await store.stock();
     const target = new Map(net.network.stock.map((r) => [`${r.warehouseId}|${r.sku}`, r.onHand]));
-    const up = levels.filter((l) => l.onHand < (target.get(`${l.warehouseId}|${l.sku}`) ?? 0)).map((l) => ({ warehouseId: l.warehouseId, sku: l.sku, onHand: target.get(`${l.warehouseId}|${l.sku}`)! }));
+    const up = levels.filter((l) => l.lot === undefined && !(lotsOn && shelfLife.has(l.sku)) && l.onHand < (target.get(`${l.warehouseId}|${l.sku}`) ?? 0)).map((l) => ({ warehouseId: l.warehouseId, sku: l.sku, onHand: target.get(`${l.warehouseId}|${l.sku}`)! }));
     if (up.length > 0) await store.setOnHand(up);
+    if (!lotsOn) return;
+    // A shelf-life SKU's stock is one row per lot: its level is the sum over the cell's lots, less
+    // the units written off by now (stock nobody may buy, which an order-up-to rule replaces; they
+    // stay on hand and in the write-off figure). What is short arrives as today's fresh lot.
+    const level = new Map<string, number>();
+    for (const l of levels) {
+      if (!shelfLife.has(l.sku)) continue;
+      const key = `${l.warehouseId}|${l.sku}`;
+      const dead = l.expiresOn === undefined ? 0 : catalogueWriteOffs([{ sku: l.sku, expiresOn: l.expiresOn, free: l.free }], now, net.skuByCode, tz).units;
+      level.set(key, (level.get(key) ?? 0) + l.onHand - dead);
+    }
+    for (const [key, units] of level) {
+      const short = (target.get(key) ?? 0) - units;
+      const [warehouseId, sku] = key.split('|') as [string, string];
+      if (short > 0) await receive(warehouseId, sku, short);
+    }
   };
 
   const expected = (events as Partial<EventStream>).expectedOrders ?? (Array.isArray(events) ? events.length : 0);
   let done = 0;
   let lastDay = '';
+  /** The last event's time, epoch ms (the end figures are judged at the end of its local day). */
+  let lastEventMs = Number.NaN;
   for (const e of events) {
     const t = Date.parse(e.at);
+    lastEventMs = t;
     if (Number.isNaN(now)) {
       now = t;
       nextRound = t + reoptEvery;
+      const w = await writtenOff(now);
+      lots.writtenOffUnitsAtStart = w.units;
+      lots.writtenOffValueCnyAtStart = w.valueFen / 100;
     }
     // The world moves to the event's time: waves leave, the hour's resource use is sampled.
     if (t > now) {
@@ -685,7 +791,7 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
       else d.shipments.forEach((s, shipment) => departures.push({ at: Date.parse(s.pickupAt ?? s.eta), seq: seq++, orderId: d.orderId, shipment, plan: 0 }));
       done++;
     } else if (e.type === 'receipt') {
-      await store.adjustOnHand(e.warehouseId, e.sku, e.qty);
+      await receive(e.warehouseId, e.sku, e.qty);
     } else if (e.type === 'capacity') {
       const day = localDay(now, tz);
       for (const prov of e.provinceCodes) {
@@ -706,6 +812,11 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
   await depart(Infinity);
   for (const [tn, w] of waybills) settle(tn, w);
   if (opts.onProgress) opts.onProgress(done, done);
+  const endMs = Number.isNaN(lastEventMs) ? now : Date.parse(`${localDay(lastEventMs, tz)}T00:00:00Z`) - tz * 60_000 + DAY_MS;
+  const end = await writtenOff(endMs);
+  lots.writtenOffUnits = end.units;
+  lots.writtenOffValueCny = end.valueFen / 100;
+  await opts.onEnd?.(store, endMs);
 
   const days: Record<string, PolicyKpis> = {};
   for (const day of [...byDay.keys()].sort()) days[day] = byDay.get(day)!.kpis();
@@ -731,7 +842,7 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
       .map(({ id, r }) => ({ id, kind, used: Array.from(resourceHours, (_, i) => r.used[i] ?? 0), limit: Array.from(resourceHours, (_, i) => r.limit[i] ?? null) })),
   );
   merging.freightSavedCny = Math.round(merging.freightSavedCny * 100) / 100;
-  const report: PolicyReport = { ...total.kpis(), days, hours, warehouseLoad, courierMix, resources: { hours: resourceHours, series }, gapCaptured: null, merging };
+  const report: PolicyReport = { ...total.kpis(), days, hours, warehouseLoad, courierMix, resources: { hours: resourceHours, series }, gapCaptured: null, merging, lots };
   if (reoptEvery > 0) report.reoptimization = { ...reopt, savingCny: Math.round(reopt.savingCny * 100) / 100, seconds: Math.round(reopt.seconds * 10) / 10 };
   return report;
 }

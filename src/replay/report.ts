@@ -114,6 +114,11 @@ export function renderReport(r: ReplayResult): string {
     ['waybills · shipments joined to another order\'s', (p) => `${p.merging.waybills} · ${p.merging.joinedShipments}`],
     ['merged groups (MERGE_MIN_ORDERS or more orders on a waybill) · orders in them', (p) => `${p.merging.mergedGroups} · ${p.merging.ordersInMergedGroups}`],
     ['freight saved by joins (base rates not paid, CNY) · merge window', (p) => `${cny(p.merging.freightSavedCny)} · ${p.merging.windowMinutes === 0 ? 'merging off' : `${p.merging.windowMinutes} min`}`],
+    // Shelf-life lots (issue 21 item 5): units, with their value in CNY apart.
+    ['shelf-life lots (dated from the stream\'s first local day)', (p) => (p.lots.enabled ? `from ${p.lots.seededOn ?? ''}` : 'off (no lots)')],
+    ['near-expiry units shipped (lots within NEAR_EXPIRY_WINDOW_DAYS of their last sellable day)', (p) => String(p.lots.nearExpiryUnitsShipped)],
+    ['written off at the end of the stream\'s last local day: units (value at list price, CNY)', (p) => `${p.lots.writtenOffUnits} (${cny(p.lots.writtenOffValueCny)})`],
+    ['written off at the start, before any order: units (value, CNY)', (p) => `${p.lots.writtenOffUnitsAtStart} (${cny(p.lots.writtenOffValueCnyAtStart)})`],
     ['gap captured (myopic → clairvoyant, money)', (p) => (p.gapCaptured === null || p.gapCaptured === undefined ? 'n/a' : pct(p.gapCaptured))],
     ['gap to the clairvoyant LP bound (money)', (p) => (h?.lpBound ? pct(p.costPerOrder / h.lpBound - 1) : 'n/a')],
     ['split rate (of orders that ship)', (p) => pct(p.splitRate)],

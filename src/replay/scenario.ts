@@ -99,6 +99,12 @@ export const ScenarioSchema = Type.Object(
           mergeWindowMinutes: Type.Optional(
             Type.Number({ minimum: 0, maximum: 1_440, description: 'MERGE_WINDOW_MINUTES for this replay, minutes; 0 = no joining and no merging (CLI --no-merge); absent: the configured value.' }),
           ),
+          lots: Type.Optional(
+            Type.Boolean({
+              description:
+                "false: shelf-life SKUs' stock without lots (no FEFO, no near-expiry or write-off figures), as replays were before lots (CLI --no-lots); absent or true: the bundled stock split into lots dated from the stream's first local day (src/network/lots.ts), and what a receipt or replenishment brings as a fresh lot with its whole shelf life.",
+            }),
+          ),
           replenishEveryDays: Type.Optional(
             Type.Integer({ minimum: 1, maximum: 91, description: "Every k days (at the first event of the day) each warehouse's on-hand is topped up to its bundled level; absent: no replenishment." }),
           ),
