@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
-import { RedisStore } from '../../src/store/redis.js';
+import { seededRedisStore } from '../support/app.js';
 import { startRedis } from '../support/redis-server.js';
 import { authCases } from './auth.cases.js';
 
@@ -18,7 +18,5 @@ authCases('one Redis node, two instances', async (net, shared) => {
   redis.on('error', () => undefined);
   await new Promise((r) => redis.once('ready', r));
   if (!shared) await redis.flushall();
-  const store = new RedisStore(redis, net.warehouses.map((w) => w.id));
-  await store.seed(net.network.stock);
-  return store;
+  return seededRedisStore(redis)(net);
 });

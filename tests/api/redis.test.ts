@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decision } from '../../src/domain/schemas.js';
 import { RedisStore } from '../../src/store/redis.js';
-import { order, testApp } from '../support/app.js';
+import { order, seededRedisStore, testApp } from '../support/app.js';
 import { startRedis } from '../support/redis-server.js';
 
 // The allocate path on a real Redis of the test's own (the Redis store; issue 4 builds on it).
@@ -17,11 +17,7 @@ beforeAll(async () => {
   redis = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1_000 });
   redis.on('error', () => undefined);
   await new Promise((r) => redis.once('ready', r));
-  ({ app, store } = await testApp({}, async (net) => {
-    const s = new RedisStore(redis, net.warehouses.map((w) => w.id));
-    await s.seed(net.network.stock);
-    return s;
-  }));
+  ({ app, store } = await testApp({}, seededRedisStore(redis)));
 });
 afterAll(async () => {
   await app?.close().catch(() => undefined);

@@ -3,8 +3,7 @@ import { Redis } from 'ioredis';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decision } from '../../src/domain/schemas.js';
-import { RedisStore } from '../../src/store/redis.js';
-import { order, testApp } from '../support/app.js';
+import { order, seededRedisStore, testApp } from '../support/app.js';
 import { startRedis } from '../support/redis-server.js';
 
 // Two instances sharing one Redis of the test's own: a rule activated on A is in force on B within
@@ -21,11 +20,7 @@ async function instance(url: string, seed: boolean): Promise<FastifyInstance> {
   redis.on('error', () => undefined);
   await new Promise((r) => redis.once('ready', r));
   clients.push(redis);
-  const { app } = await testApp({}, async (net) => {
-    const s = new RedisStore(redis, net.warehouses.map((w) => w.id));
-    if (seed) await s.seed(net.network.stock);
-    return s;
-  });
+  const { app } = await testApp({}, seededRedisStore(redis, { seed }));
   return app;
 }
 

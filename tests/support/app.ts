@@ -4,6 +4,7 @@ import { loadNetworkContext } from '../../src/network/context.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { NetworkContext } from '../../src/network/context.js';
 import { MemoryStore } from '../../src/store/memory.js';
+import { RedisStore } from '../../src/store/redis.js';
 import type { Store } from '../../src/store/types.js';
 
 /** Double-11, 10:00 in Shanghai: every test decides at the same instant. */
@@ -66,6 +67,18 @@ export async function testApp<S extends Store = MemoryStore>(
   const app = await buildApp({ config, net, store, clock, logger: false });
   await app.ready();
   return { app: withKey(app), store };
+}
+
+/**
+ * A testApp `storeOf` for a Redis store on the given client, seeded with the network's bundled
+ * stock (without lots) unless `seed` is false; on the given clock when one is passed.
+ */
+export function seededRedisStore(redis: ConstructorParameters<typeof RedisStore>[0], opts: { clock?: () => number; seed?: boolean } = {}) {
+  return async (net: NetworkContext): Promise<RedisStore> => {
+    const s = new RedisStore(redis, net.warehouses.map((w) => w.id), opts.clock ? { clock: opts.clock } : {});
+    if (opts.seed !== false) await s.seed(net.network.stock);
+    return s;
+  };
 }
 
 /** Places in the network's area (WGS84). */

@@ -8,9 +8,8 @@ import { toIsoWithOffset } from '../../src/domain/time.js';
 import type { StatusMachine } from '../../src/domain/scan-states.js';
 import type { NetworkContext } from '../../src/network/context.js';
 import { storeKeys } from '../../src/store/keys.js';
-import { RedisStore } from '../../src/store/redis.js';
 import type { Store } from '../../src/store/types.js';
-import { FIXED_NOW, order, PLACES, testApp } from '../support/app.js';
+import { FIXED_NOW, order, PLACES, seededRedisStore, testApp } from '../support/app.js';
 import { startRedis } from '../support/redis-server.js';
 
 const HOUR = 3_600_000;
@@ -286,11 +285,7 @@ describe('KPIs from running counters equal the full recomputation', () => {
       await redis.flushall();
       const { app, store } = await testApp(
         {},
-        async (net) => {
-          const s = new RedisStore(redis, net.warehouses.map((w) => w.id), { clock: () => clock.now });
-          await s.seed(net.network.stock);
-          return s;
-        },
+        seededRedisStore(redis, { clock: () => clock.now }),
         () => clock.now,
       );
       try {

@@ -2,8 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decision } from '../../src/domain/schemas.js';
-import { RedisStore } from '../../src/store/redis.js';
-import { FIXED_NOW, network, order, testApp } from '../support/app.js';
+import { FIXED_NOW, network, order, seededRedisStore, testApp } from '../support/app.js';
 import { startRedis } from '../support/redis-server.js';
 
 /**
@@ -87,11 +86,7 @@ describe('write-offs in GET /v1/kpi', () => {
       await redis.flushall();
       const { app } = await testApp(
         {},
-        async (net) => {
-          const s = new RedisStore(redis, net.warehouses.map((w) => w.id), { clock: () => clock.now });
-          await s.seed(net.network.stock);
-          return s;
-        },
+        seededRedisStore(redis, { clock: () => clock.now }),
         () => clock.now,
       );
       try {
