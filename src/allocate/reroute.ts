@@ -289,12 +289,27 @@ export class Rerouter {
       const at = toIsoWithOffset(this.clock(), this.cfg.timezoneOffsetMinutes);
       const eta = toIsoWithOffset(o.etaMs, this.cfg.timezoneOffsetMinutes);
       const why = `${courierId} capacity for ${provinceCode} on ${day} was cut below what was booked before pickup; moved to ${o.c.id}, the cheapest courier with capacity left`;
-      const moved: (Reroute & { orderId: string })[] = [];
-      const base = { at, fromCourierId: courierId, toCourierId: o.c.id, fromTrackingNumber: current.trackingNumber, trackingNumber: tracking, code: 'COURIER_CAPACITY_GAP' as const, eta };
-      moved.push({ orderId: master!.orderId, ...base, shipment: master!.shipment, detail: children.length > 0 ? `${why}, with the ${children.length} orders that joined its waybill` : why, parcels: o.parcels, freight: round2(o.freight), lateness: round2(o.lateness) });
-      children.forEach((r, i) => {
-        moved.push({ orderId: r.orderId, ...base, shipment: r.shipment, detail: `${why}, with order ${master!.orderId}'s waybill it joined (no parcel of its own)`, parcels: 0, freight: round2(o.riders[i]!.freight), lateness: round2(o.riders[i]!.lateness) });
+      // Every member's reroute, in the order's record as before merging existed (same fields, same order).
+      const entry = (r: Rider, detail: string, parcels: number, freight: number, lateness: number): Reroute & { orderId: string } => ({
+        orderId: r.orderId,
+        at,
+        shipment: r.shipment,
+        fromCourierId: courierId,
+        toCourierId: o.c.id,
+        fromTrackingNumber: current.trackingNumber,
+        trackingNumber: tracking,
+        code: 'COURIER_CAPACITY_GAP',
+        detail,
+        parcels,
+        freight: round2(freight),
+        lateness: round2(lateness),
+        eta,
       });
+      const joined = children.length === 1 ? 'the order that joined its waybill' : `the ${children.length} orders that joined its waybill`;
+      const moved = [
+        entry(master!, children.length > 0 ? `${why}, with ${joined}` : why, o.parcels, o.freight, o.lateness),
+        ...children.map((r, i) => entry(r, `${why}, with order ${master!.orderId}'s waybill it joined (no parcel of its own)`, 0, o.riders[i]!.freight, o.riders[i]!.lateness)),
+      ];
       for (const { orderId, ...r } of moved) {
         await this.store.listPush(storeKeys.reroutes(orderId), r, orderListTtlMs(this.cfg));
         for (const l of this.listeners) l(orderId, r);

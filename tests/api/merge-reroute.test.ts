@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderView } from '../../src/allocate/allocator.js';
 import type { Decision } from '../../src/domain/schemas.js';
 import { defaultDataDir } from '../../src/network/load.js';
-import { counterKeys } from '../../src/store/keys.js';
+import { counterKeys, storeKeys } from '../../src/store/keys.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { Store } from '../../src/store/types.js';
 import { FIXED_NOW, network, order, PLACES, testApp } from '../support/app.js';
@@ -68,6 +68,10 @@ function rerouteCases(name: string, make: () => Promise<{ app: FastifyInstance; 
       const { app, store } = await make();
       try {
         const { ds, master, children, waybill, from, day, grams, total } = await merged(app, 'C-REROUTE');
+        // Children are not in the reroute index (they add no parcel); put them there anyway, after the
+        // master, so that the rerouter (latest first) meets each on its own before its master: it must
+        // skip them rather than move one alone onto a waybill of its own.
+        for (const c of children) await store.listPush(storeKeys.shipmentIndex(from, PROVINCE, day), { orderId: c.orderId, shipment: 0 });
         const before = await store.counters(counterList(day));
         const events: { orderId: string; trackingNumber: string }[] = [];
         app.dspServices.rerouter.listeners.push((orderId, r) => events.push({ orderId, trackingNumber: r.trackingNumber }));
