@@ -29,7 +29,7 @@ import { parseShelfLifeOverrides } from '../config.js';
 import { CourierBook } from '../couriers/book.js';
 import { explain } from './explain.js';
 import { trackingNumber } from './ids.js';
-import { type Reroute } from './reroute.js';
+import { applyReroutes, type Reroute } from './reroute.js';
 import { currentDecision, type Reoptimization } from './reoptimized.js';
 import { scarceHint } from './reoptimize.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -820,12 +820,11 @@ export class Allocator {
     const d = await this.store.getDecision<Decision>(orderId);
     if (!d) throw new DspError('DSP_ORDER_NOT_FOUND', `no decision for order ${orderId}`, [{ orderId }]);
     const reservationExpiresAt = d.expiresAt !== null && (d.reservation === 'held' || d.reservation === 'expired') ? toIsoWithOffset(d.expiresAt, this.cfg.timezoneOffsetMinutes) : null;
-    const [reroutes, reopts, groups] = await Promise.all([
-      this.store.listAll<Reroute>(storeKeys.reroutes(orderId)),
-      this.store.listAll<Reoptimization>(storeKeys.reoptimizations(orderId)),
-      groupViews(this.store, this.cfg, d.decision, this.clock()),
-    ]);
-    return { orderId, state: stateOf(d), reservationExpiresAt, decision: currentDecision(d.decision, reroutes, reopts), reroutes, ...(groups.length > 0 ? { groups } : {}) };
+    const [reroutes, reopts] = await Promise.all([this.store.listAll<Reroute>(storeKeys.reroutes(orderId)), this.store.listAll<Reoptimization>(storeKeys.reoptimizations(orderId))]);
+    const decision = currentDecision(d.decision, reroutes, reopts);
+    // The group records live under the waybills as they stand: a reroute moves a shared waybill's record to its new number.
+    const groups = await groupViews(this.store, this.cfg, decision, this.clock());
+    return { orderId, state: stateOf(d), reservationExpiresAt, decision, reroutes, ...(groups.length > 0 ? { groups } : {}) };
   }
 
   /**
@@ -869,11 +868,16 @@ export class Allocator {
     return this.get(orderId);
   }
 
-  /** A cancelled child order gives its room in the shipments it joined back (it stays listed nowhere else). */
+  /**
+   * A cancelled child order gives its room in the shipments it joined back (it stays listed
+   * nowhere else), under the waybills as they stand: a reroute moved its master's waybill, and the
+   * record with it, to a new number.
+   */
   private async leaveJoined(orderId: string): Promise<void> {
     const d = await this.store.getDecision<Decision>(orderId);
-    const joined = d?.decision.shipments.filter((s) => s.joinedOrderId !== undefined) ?? [];
-    if (joined.length === 0) return;
+    if (d === null || !d.decision.shipments.some((s) => s.joinedOrderId !== undefined)) return;
+    const reroutes = await this.store.listAll<Reroute>(storeKeys.reroutes(orderId));
+    const joined = applyReroutes(d.decision, reroutes).shipments.filter((s) => s.joinedOrderId !== undefined);
     const [group] = await this.store.listAll<string>(storeKeys.orderGroup(orderId));
     if (group !== undefined) await Promise.all(joined.map((s) => this.store.openShipmentLeave(group, s.trackingNumber, orderId)));
   }

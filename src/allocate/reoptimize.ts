@@ -137,8 +137,9 @@ export class Reoptimizer {
     if (cur.shipments.some((s) => s.lines.some((l) => l.lots !== undefined))) return;
     // Orders on a shared waybill (merging: a child that joined an open shipment, or a master whose
     // shipment others joined) keep their plan: moving one order would leave the others on a
-    // waybill that no longer travels as planned.
-    if (cur.shipments.some((s) => s.joinedOrderId !== undefined) || (await groupViews(this.store, this.cfg, d.decision, now)).length > 0) return;
+    // waybill that no longer travels as planned. The group records are read under the waybills as
+    // they stand (a reroute moves a shared waybill's record to its new number).
+    if (cur.shipments.some((s) => s.joinedOrderId !== undefined) || (await groupViews(this.store, this.cfg, cur, now)).length > 0) return;
     const region = this.net.regions.lookup(e.to![0], e.to![1]);
     if (!region) return;
     const prov = region.provinceCode;

@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import type { CourierBook } from '../couriers/book.js';
 import type { Decision } from '../domain/schemas.js';
 import type { NetworkContext } from '../network/context.js';
-import type { Store } from '../store/types.js';
+import type { OpenShipment, Store, StoredDecision } from '../store/types.js';
 import { LEFT_WAREHOUSE_RANK, type StatusMachine } from '../domain/scan-states.js';
 import { trackingNumber } from './ids.js';
 import { orderListTtlMs } from './retention.js';
@@ -61,12 +61,49 @@ export interface RerouteOutcome {
   kept: { orderId: string; shipment: number; why: string }[];
 }
 
+/** How often a waybill is read again when orders joined or left it while it moved. */
+const WAYBILL_ATTEMPTS = 3;
+
+/** One order's shipment on the waybill being moved: the master's own, or a child's joined one. */
+interface Rider {
+  orderId: string;
+  /** Index of the shipment in the order's decision. */
+  shipment: number;
+  /** The shipment as it stands (reroutes and re-optimisation applied). */
+  current: Decision['shipments'][number];
+  d: StoredDecision<Decision>;
+  /** Reroutes recorded for the order so far. */
+  reroutes: number;
+  /** Its kilograms, and the parcels its reservation holds on the courier (a child holds none: it rides in the master's). */
+  grams: number;
+  parcels: number;
+}
+
+/** A waybill as the rerouter moves it: the master's shipment and, on an open shipment, the children that joined it. */
+interface Waybill {
+  /** The master first. */
+  riders: Rider[];
+  /** The open-shipment record and its group, when the master's shipment is one (issue 21); null otherwise. */
+  open: { group: string; record: OpenShipment } | null;
+  /** Why it stays where it is, when it must (a member picked up). */
+  pinned: string | null;
+  /** A member joined but its decision is not stored yet (it is being decided): read the waybill again shortly. */
+  unsettled: boolean;
+}
+
 /**
  * Re-decides the shipments of a courier whose capacity for a province and day was cut below what
  * is booked: latest decided first, each not yet picked up (no "left warehouse" scan) moves to the
  * cheapest other courier (freight + lateness) that has the parcels and kilograms left, its
  * capacity use moved atomically with the reservation; a new tracking number, a reason and an
  * event. Stops as soon as the courier is back within its limit.
+ *
+ * A shipment that later orders of its customer joined (an open shipment, issue 21) moves as one
+ * waybill with them or not at all: the new courier must take its parcels and every member's
+ * kilograms, each member's use moves with its own reservation, each member gets a reroute (the
+ * children: no parcel, the new courier's per-kg freight, the master's new waybill and ETA), and the
+ * open-shipment record moves under the new waybill, so that later orders join the parcel that
+ * travels. A child met on its own is left alone: it moves with its master.
  */
 export class Rerouter {
   readonly listeners: ((orderId: string, r: Reroute) => void)[] = [];
@@ -99,72 +136,191 @@ export class Rerouter {
       const key = `${orderId}#${shipment}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      const d = await this.store.getDecision<Decision>(orderId);
-      if (!d || d.cancelled || (d.reservation !== 'held' && d.reservation !== 'committed')) continue;
-      const history = await this.store.listAll<Reroute>(storeKeys.reroutes(orderId));
-      // A re-optimised order's shipments are those of its last move (src/allocate/reoptimized.ts).
-      const current = currentDecision(d.decision, history, await this.store.listAll<Reoptimization>(storeKeys.reoptimizations(orderId))).shipments[shipment];
-      if (!current || current.courierId !== courierId) continue;
-      if (d.reservation === 'committed' || this.machine.view(await this.store.scans(orderId)).rank >= LEFT_WAREHOUSE_RANK) {
-        out.kept.push({ orderId, shipment, why: 'already picked up (left the warehouse)' });
-        continue;
-      }
-      const w = this.net.warehouseById.get(current.warehouseId)!;
-      const fromProvince = this.net.warehouseProvince.get(w.id)!;
-      const oldCourier = this.net.couriers.find((c) => c.id === courierId)!;
-      const oldTransit = this.book.terms(books, oldCourier, fromProvince, provinceCode)?.rate.transitHours ?? 0;
-      const promisedBy = d.promisedByMs ?? Infinity;
-      const grams = Math.round(current.weightKg * 1_000);
-      const options = this.net.couriers
-        .filter((c) => c.id !== courierId)
-        .map((c) => {
-          const t = this.book.terms(books, c, fromProvince, provinceCode);
-          if (!t) return null;
-          const parcels = parcelsFor({ parcelMaxKg: c.maxParcelKg } as ProblemOption, current.weightKg);
-          const freight = t.rate.baseCny * parcels + t.rate.perKgCny * current.weightKg;
-          // The new lane from the same pickup wave (src/domain/waves.ts); a decision stored
-          // before pickupAt existed shifts its ETA by the difference in nominal hours.
-          const etaMs = current.pickupAt !== undefined ? deliveryMs(Date.parse(current.pickupAt), t.rate, this.cfg.timezoneOffsetMinutes) : Date.parse(current.eta) + (t.rate.transitHours - oldTransit) * HOUR_MS;
-          const lateness = (Math.max(0, etaMs - promisedBy) / HOUR_MS) * this.cfg.latenessCnyPerHour;
-          return { c, parcels, freight, lateness, etaMs };
-        })
-        .filter((x): x is NonNullable<typeof x> => x !== null)
-        .sort((a, b) => a.freight + a.lateness - (b.freight + b.lateness) || (a.c.id < b.c.id ? -1 : 1));
-      let moved = false;
-      for (const o of options) {
-        const lim = limits.get(o.c.id)!;
-        const toParcels = { key: counterKeys.courierParcels(o.c.id, provinceCode, day), amount: o.parcels, limit: lim.parcels ?? NO_LIMIT };
-        if (!(await this.store.moveCounter(orderId, { key: parcelsKey, amount: current.parcels }, toParcels))) continue;
-        const toGrams = { key: counterKeys.courierGrams(o.c.id, provinceCode, day), amount: grams, limit: lim.kg === null ? NO_LIMIT : Math.round(lim.kg * 1_000) };
-        if (!(await this.store.moveCounter(orderId, { key: gramsKey, amount: grams }, toGrams))) {
-          // Out of kilograms: put the parcels back and try the next courier.
-          await this.store.moveCounter(orderId, { key: toParcels.key, amount: o.parcels }, { key: parcelsKey, amount: current.parcels, limit: NO_LIMIT });
+      for (let attempt = 1; ; attempt++) {
+        const bill = await this.waybill(orderId, shipment, courierId);
+        if (bill === null) break;
+        for (const r of bill.riders) seen.add(`${r.orderId}#${r.shipment}`);
+        if (bill.pinned !== null) {
+          this.keep(out, bill, bill.pinned);
+          break;
+        }
+        const moved = bill.unsettled ? 'changed' : await this.move(bill, courierId, provinceCode, day, limits, books);
+        if (moved === 'changed' && attempt < WAYBILL_ATTEMPTS) {
+          // An order joining right now stores its decision within milliseconds.
+          await new Promise((r) => setTimeout(r, 20 * attempt));
           continue;
         }
-        const r: Reroute = {
-          at: toIsoWithOffset(this.clock(), this.cfg.timezoneOffsetMinutes),
-          shipment,
-          fromCourierId: courierId,
-          toCourierId: o.c.id,
-          fromTrackingNumber: current.trackingNumber,
-          trackingNumber: trackingNumber(o.c.id, orderId, shipment, history.length + 1),
-          code: 'COURIER_CAPACITY_GAP',
-          detail: `${courierId} capacity for ${provinceCode} on ${day} was cut below what was booked before pickup; moved to ${o.c.id}, the cheapest courier with capacity left`,
-          parcels: o.parcels,
-          freight: round2(o.freight),
-          lateness: round2(o.lateness),
-          eta: toIsoWithOffset(o.etaMs, this.cfg.timezoneOffsetMinutes),
-        };
-        await this.store.listPush(storeKeys.reroutes(orderId), r, orderListTtlMs(this.cfg));
-        for (const l of this.listeners) l(orderId, r);
-        out.rerouted.push({ orderId, ...r });
-        parcelsOver -= current.parcels;
-        gramsOver -= grams;
-        moved = true;
+        if (moved === 'changed') {
+          this.keep(out, bill, `orders kept joining or leaving its waybill ${bill.riders[0]!.current.trackingNumber} while it moved; nothing moved`);
+        } else if (moved === null) {
+          this.keep(out, bill, bill.riders.length > 1 ? `no other courier has a lane and capacity left for its whole waybill ${bill.riders[0]!.current.trackingNumber} (${bill.riders.length} orders, ${bill.riders.reduce((n, r) => n + r.grams, 0) / 1_000} kg): it moves with the orders that joined it or not at all` : 'no other courier has a lane and capacity left for it');
+        } else {
+          for (const r of moved) out.rerouted.push(r);
+          parcelsOver -= bill.riders[0]!.parcels;
+          gramsOver -= bill.riders.reduce((n, r) => n + r.grams, 0);
+        }
         break;
       }
-      if (!moved) out.kept.push({ orderId, shipment, why: 'no other courier has a lane and capacity left for it' });
     }
     return out;
+  }
+
+  /** Every member of the waybill stays, each with the reason (the children's names the master's waybill). */
+  private keep(out: RerouteOutcome, bill: Waybill, why: string): void {
+    const [master, ...children] = bill.riders;
+    out.kept.push({ orderId: master!.orderId, shipment: master!.shipment, why });
+    for (const c of children) out.kept.push({ orderId: c.orderId, shipment: c.shipment, why: `joined order ${master!.orderId}'s waybill ${master!.current.trackingNumber}, which stays: ${why}` });
+  }
+
+  /**
+   * The waybill of an index entry, as it stands now: null when there is nothing to move (the
+   * order is gone or no longer on this courier, or the shipment is a child's, which moves only
+   * with its master).
+   */
+  private async waybill(orderId: string, shipment: number, courierId: string): Promise<Waybill | null> {
+    const master = await this.rider(orderId, (d) => (d.shipments[shipment] ? shipment : -1));
+    if (master === null || master === 'undecided' || master.current.courierId !== courierId) return null;
+    // A child travels in its master's parcels: it moves when its master's shipment does, never alone.
+    if (master.current.joinedOrderId !== undefined) return null;
+    const [group] = await this.store.listAll<string>(storeKeys.orderGroup(orderId));
+    const record = group === undefined ? null : await this.store.openShipment(group, master.current.trackingNumber);
+    const open = record !== null && record.masterOrderId === orderId ? { group: group!, record } : null;
+    const riders = [master];
+    let unsettled = false;
+    if (open !== null) {
+      master.grams = open.record.members[0]!.grams;
+      for (const m of open.record.members.slice(1)) {
+        const child = await this.rider(m.orderId, (d) => d.shipments.findIndex((s) => s.joinedOrderId === orderId && s.trackingNumber === master.current.trackingNumber));
+        if (child === 'undecided') unsettled = true;
+        // A child cancelled (leaving the record now) or whose reservation expired has no capacity to move; it stays a member of the record.
+        if (child === null || child === 'undecided') continue;
+        child.grams = m.grams;
+        riders.push(child);
+      }
+    }
+    let pinned: string | null = null;
+    for (const r of riders) {
+      if (r.d.reservation === 'committed' || this.machine.view(await this.store.scans(r.orderId)).rank >= LEFT_WAREHOUSE_RANK) pinned = 'already picked up (left the warehouse)';
+    }
+    return { riders, open, pinned, unsettled };
+  }
+
+  /**
+   * An order's shipment (the one `pick` finds in its current decision) while the order holds its
+   * reservation; null otherwise, 'undecided' when the order has no decision stored (yet).
+   */
+  private async rider(orderId: string, pick: (d: Decision) => number): Promise<Rider | null | 'undecided'> {
+    const d = await this.store.getDecision<Decision>(orderId);
+    if (!d) return 'undecided';
+    if (d.cancelled || (d.reservation !== 'held' && d.reservation !== 'committed')) return null;
+    const history = await this.store.listAll<Reroute>(storeKeys.reroutes(orderId));
+    // A re-optimised order's shipments are those of its last move (src/allocate/reoptimized.ts).
+    const now = currentDecision(d.decision, history, await this.store.listAll<Reoptimization>(storeKeys.reoptimizations(orderId)));
+    const shipment = pick(now);
+    const current = now.shipments[shipment];
+    if (current === undefined) return null;
+    return { orderId, shipment, current, d, reroutes: history.length, grams: Math.round(current.weightKg * 1_000), parcels: current.joinedOrderId === undefined ? current.parcels : 0 };
+  }
+
+  /**
+   * Moves the waybill to the cheapest other courier that takes all of it; its reroutes when it
+   * moved, null when no courier could take it, 'changed' when orders joined or left the open
+   * shipment meanwhile (the capacity moved is given back; the caller reads the waybill again).
+   */
+  private async move(bill: Waybill, courierId: string, provinceCode: string, day: string, limits: Awaited<ReturnType<CourierBook['limits']>>, books: Awaited<ReturnType<CourierBook['quotes']>>): Promise<(Reroute & { orderId: string })[] | null | 'changed'> {
+    const [master, ...children] = bill.riders;
+    const current = master!.current;
+    const parcelsKey = counterKeys.courierParcels(courierId, provinceCode, day);
+    const gramsKey = counterKeys.courierGrams(courierId, provinceCode, day);
+    const w = this.net.warehouseById.get(current.warehouseId)!;
+    const fromProvince = this.net.warehouseProvince.get(w.id)!;
+    const oldCourier = this.net.couriers.find((c) => c.id === courierId)!;
+    const oldTransit = this.book.terms(books, oldCourier, fromProvince, provinceCode)?.rate.transitHours ?? 0;
+    const grams = bill.riders.reduce((n, r) => n + r.grams, 0);
+    const lateBy = (r: Rider, etaMs: number) => (Math.max(0, etaMs - (r.d.promisedByMs ?? Infinity)) / HOUR_MS) * this.cfg.latenessCnyPerHour;
+    const options = this.net.couriers
+      .filter((c) => c.id !== courierId)
+      .map((c) => {
+        const t = this.book.terms(books, c, fromProvince, provinceCode);
+        if (!t) return null;
+        // The waybill's parcels hold every member's kilograms; the master pays their base rate, each child its own per kg.
+        const parcels = parcelsFor({ parcelMaxKg: c.maxParcelKg } as ProblemOption, grams / 1_000);
+        const freight = t.rate.baseCny * parcels + t.rate.perKgCny * current.weightKg;
+        // The new lane from the same pickup wave (src/domain/waves.ts); a decision stored
+        // before pickupAt existed shifts its ETA by the difference in nominal hours.
+        const etaMs = current.pickupAt !== undefined ? deliveryMs(Date.parse(current.pickupAt), t.rate, this.cfg.timezoneOffsetMinutes) : Date.parse(current.eta) + (t.rate.transitHours - oldTransit) * HOUR_MS;
+        const lateness = lateBy(master!, etaMs);
+        const riders = children.map((r) => ({ freight: (t.rate.perKgCny * r.grams) / 1_000, lateness: lateBy(r, etaMs) }));
+        const total = freight + lateness + riders.reduce((n, r) => n + r.freight + r.lateness, 0);
+        return { c, parcels, freight, lateness, etaMs, riders, total };
+      })
+      .filter((x): x is NonNullable<typeof x> => x !== null)
+      .sort((a, b) => a.total - b.total || (a.c.id < b.c.id ? -1 : 1));
+    for (const o of options) {
+      const lim = limits.get(o.c.id)!;
+      const toParcels = { key: counterKeys.courierParcels(o.c.id, provinceCode, day), limit: lim.parcels ?? NO_LIMIT };
+      const toGrams = { key: counterKeys.courierGrams(o.c.id, provinceCode, day), limit: lim.kg === null ? NO_LIMIT : Math.round(lim.kg * 1_000) };
+      // The whole waybill must fit before any of it moves (each move below checks its own part again, atomically).
+      const room = await this.store.counters([toParcels.key, toGrams.key]);
+      if (room.get(toParcels.key)! + o.parcels > toParcels.limit || room.get(toGrams.key)! + grams > toGrams.limit) continue;
+      // Each member's use moves with its own reservation: the master's parcels and kilograms, then each child's kilograms.
+      const steps = [
+        { orderId: master!.orderId, from: { key: parcelsKey, amount: master!.parcels }, to: { ...toParcels, amount: o.parcels } },
+        ...bill.riders.map((r) => ({ orderId: r.orderId, from: { key: gramsKey, amount: r.grams }, to: { ...toGrams, amount: r.grams } })),
+      ];
+      const done: typeof steps = [];
+      for (const step of steps) {
+        if (!(await this.store.moveCounter(step.orderId, step.from, step.to))) break;
+        done.push(step);
+      }
+      if (done.length < steps.length) {
+        // Out of room (or a member's reservation ended meanwhile): give back what moved and try the next courier.
+        await this.giveBack(done);
+        continue;
+      }
+      const tracking = trackingNumber(o.c.id, master!.orderId, master!.shipment, master!.reroutes + 1);
+      if (bill.open !== null) {
+        const r = await this.store.openShipmentMove(bill.open.group, current.trackingNumber, { trackingNumber: tracking, courierId: o.c.id, etaMs: o.etaMs, maxGrams: Math.round(o.parcels * o.c.maxParcelKg * 1_000) }, bill.open.record.members.map((m) => m.orderId));
+        if (r === 'changed') {
+          await this.giveBack(done);
+          return 'changed';
+        }
+      }
+      const at = toIsoWithOffset(this.clock(), this.cfg.timezoneOffsetMinutes);
+      const eta = toIsoWithOffset(o.etaMs, this.cfg.timezoneOffsetMinutes);
+      const why = `${courierId} capacity for ${provinceCode} on ${day} was cut below what was booked before pickup; moved to ${o.c.id}, the cheapest courier with capacity left`;
+      // Every member's reroute, in the order's record as before merging existed (same fields, same order).
+      const entry = (r: Rider, detail: string, parcels: number, freight: number, lateness: number): Reroute & { orderId: string } => ({
+        orderId: r.orderId,
+        at,
+        shipment: r.shipment,
+        fromCourierId: courierId,
+        toCourierId: o.c.id,
+        fromTrackingNumber: current.trackingNumber,
+        trackingNumber: tracking,
+        code: 'COURIER_CAPACITY_GAP',
+        detail,
+        parcels,
+        freight: round2(freight),
+        lateness: round2(lateness),
+        eta,
+      });
+      const joined = children.length === 1 ? 'the order that joined its waybill' : `the ${children.length} orders that joined its waybill`;
+      const moved = [
+        entry(master!, children.length > 0 ? `${why}, with ${joined}` : why, o.parcels, o.freight, o.lateness),
+        ...children.map((r, i) => entry(r, `${why}, with order ${master!.orderId}'s waybill it joined (no parcel of its own)`, 0, o.riders[i]!.freight, o.riders[i]!.lateness)),
+      ];
+      for (const { orderId, ...r } of moved) {
+        await this.store.listPush(storeKeys.reroutes(orderId), r, orderListTtlMs(this.cfg));
+        for (const l of this.listeners) l(orderId, r);
+      }
+      return moved;
+    }
+    return null;
+  }
+
+  /** Moves capacity use back where it was, latest first (a waybill that could not move as a whole). */
+  private async giveBack(done: readonly { orderId: string; from: { key: string; amount: number }; to: { key: string; amount: number } }[]): Promise<void> {
+    for (const s of [...done].reverse()) await this.store.moveCounter(s.orderId, { key: s.to.key, amount: s.to.amount }, { ...s.from, limit: NO_LIMIT });
   }
 }

@@ -433,6 +433,15 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
     waitsFor: number | null;
   }
   const waybills = new Map<string, Waybill>();
+  // A reroute gives a waybill a new number, and a merged waybill moves whole with its open
+  // shipment (src/allocate/reroute.ts): its members' departures and the orders that join it later
+  // find it under the new number.
+  rerouter.listeners.push((_orderId: string, r: Reroute) => {
+    const w = waybills.get(r.fromTrackingNumber);
+    if (w === undefined || waybills.has(r.trackingNumber)) return;
+    waybills.delete(r.fromTrackingNumber);
+    waybills.set(r.trackingNumber, w);
+  });
   const settle = (tn: string, w: Waybill) => {
     if (w.orders.size >= 2) merging.sharedWaybills++;
     if (w.orders.size >= cfg.mergeMinOrders) {

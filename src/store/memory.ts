@@ -7,6 +7,8 @@ import type {
   JoinResult,
   OpenShipment,
   OpenShipmentMember,
+  OpenShipmentMove,
+  MoveResult,
   CancelResult,
   CommitResult,
   IdempotencyClaim,
@@ -669,6 +671,16 @@ export class MemoryStore implements Store {
     if (o === undefined || i <= 0) return;
     o.grams -= o.members[i]!.grams;
     o.members.splice(i, 1);
+  }
+
+  async openShipmentMove(group: string, fromTracking: string, patch: OpenShipmentMove, members: readonly string[]): Promise<MoveResult> {
+    const g = this.openGroupOf(group, this.clock());
+    const o = g?.byTracking.get(fromTracking);
+    if (g === undefined || o === undefined) return 'missing';
+    if (o.members.length !== members.length || o.members.some((m, i) => m.orderId !== members[i])) return 'changed';
+    g.byTracking.delete(fromTracking);
+    g.byTracking.set(patch.trackingNumber, { ...o, ...patch });
+    return 'moved';
   }
 
   async moveCounter(orderId: string, from: { key: string; amount: number }, to: { key: string; amount: number; limit: number }): Promise<boolean> {

@@ -53,6 +53,28 @@ end
 return 0
 `;
 
+/**
+ * MOVE: ARGV[2] the old waybill, ARGV[3] JSON patch (trackingNumber, courierId, etaMs, maxGrams),
+ * ARGV[4] JSON array of the member order ids the caller moved (master first). Answers 'missing'
+ * (no record under the old waybill), 'changed' (its members are not those: an order joined or
+ * left since the caller read it) or 'moved' (the record now lives under the new waybill, patched).
+ */
+export const OPEN_MOVE = `
+local raw = redis.call('HGET', KEYS[1], ARGV[2])
+if not raw then return 'missing' end
+local o = cjson.decode(raw)
+local ids = cjson.decode(ARGV[4])
+if #o.members ~= #ids then return 'changed' end
+for i, x in ipairs(o.members) do
+  if x.orderId ~= ids[i] then return 'changed' end
+end
+local p = cjson.decode(ARGV[3])
+for k, v in pairs(p) do o[k] = v end
+redis.call('HDEL', KEYS[1], ARGV[2])
+redis.call('HSET', KEYS[1], p.trackingNumber, cjson.encode(o))
+return 'moved'
+`;
+
 /** GROUP_UNLOCK (KEYS[1] the group's lock): ARGV[2] token. Deletes the lock only if that token holds it. */
 export const GROUP_UNLOCK = `
 if redis.call('GET', KEYS[1]) == ARGV[2] then return redis.call('DEL', KEYS[1]) end

@@ -5,7 +5,7 @@ import { closeRedis } from '../util/redis-close.js';
 import { counterSlot, lotCell, OUTBOX_LIST_SCAN, outboxCursor, parseCell, slotTag, storeKeys, warehouseOfSlot } from './keys.js';
 import { compareLevels, compareLots, seedCell, stockLevel } from './lots.js';
 import * as S from './redis-scripts.js';
-import { GROUP_UNLOCK, OPEN_JOIN, OPEN_LEAVE, OPEN_PUT } from './open-shipment-scripts.js';
+import { GROUP_UNLOCK, OPEN_JOIN, OPEN_LEAVE, OPEN_MOVE, OPEN_PUT } from './open-shipment-scripts.js';
 import type {
   OrderState,
   LotFree,
@@ -13,6 +13,8 @@ import type {
   JoinResult,
   OpenShipment,
   OpenShipmentMember,
+  OpenShipmentMove,
+  MoveResult,
   CancelResult,
   CommitResult,
   CounterUse,
@@ -150,7 +152,7 @@ export class RedisStore implements Store {
     for (const [name, lua] of Object.entries(SLOT_SCRIPTS)) client.defineCommand(name, { numberOfKeys: 8, lua });
     for (const [name, lua] of Object.entries(ORDER_SCRIPTS)) client.defineCommand(name, { numberOfKeys: 1, lua });
     for (const [name, [lua, numberOfKeys]] of Object.entries(OUTBOX_SCRIPTS)) client.defineCommand(name, { numberOfKeys, lua });
-    for (const [name, lua] of Object.entries({ dspOpenPut: OPEN_PUT, dspOpenJoin: OPEN_JOIN, dspOpenLeave: OPEN_LEAVE, dspGroupUnlock: GROUP_UNLOCK })) client.defineCommand(name, { numberOfKeys: 1, lua });
+    for (const [name, lua] of Object.entries({ dspOpenPut: OPEN_PUT, dspOpenJoin: OPEN_JOIN, dspOpenLeave: OPEN_LEAVE, dspOpenMove: OPEN_MOVE, dspGroupUnlock: GROUP_UNLOCK })) client.defineCommand(name, { numberOfKeys: 1, lua });
     this.raw = client;
     this.breaker = new Breakers(client, () => this.afterOutage());
     this.redis = translated(client as Scripted, this.breaker);
@@ -870,6 +872,12 @@ export class RedisStore implements Store {
 
   async openShipmentLeave(group: string, trackingNumber: string, orderId: string): Promise<void> {
     await this.redis.dspOpenLeave!(storeKeys.openShipments(group), this.clock(), trackingNumber, orderId);
+  }
+
+  async openShipmentMove(group: string, fromTracking: string, patch: OpenShipmentMove, members: readonly string[]): Promise<MoveResult> {
+    // Only the four fields of the patch travel: the script copies whatever it is given onto the record.
+    const p: OpenShipmentMove = { trackingNumber: patch.trackingNumber, courierId: patch.courierId, etaMs: patch.etaMs, maxGrams: patch.maxGrams };
+    return (await this.redis.dspOpenMove!(storeKeys.openShipments(group), this.clock(), fromTracking, JSON.stringify(p), JSON.stringify(members))) as MoveResult;
   }
 
   async moveCounter(orderId: string, from: { key: string; amount: number }, to: { key: string; amount: number; limit: number }): Promise<boolean> {

@@ -335,6 +335,16 @@ export interface OpenShipmentMember {
 /** The outcome of joining an open shipment: joined now, already a member (a retry), or refused (picked up, no room). */
 export type JoinResult = 'joined' | 'member' | 'closed' | 'full' | 'missing';
 
+/** What a reroute changes of an open shipment (Store.openShipmentMove): its new waybill, courier, ETA and room. */
+export type OpenShipmentMove = Pick<OpenShipment, 'trackingNumber' | 'courierId' | 'etaMs' | 'maxGrams'>;
+
+/**
+ * The outcome of moving an open shipment: moved now; 'missing' (no record under that waybill:
+ * moved already, or dropped); 'changed' (its members are not the ones the caller moved: an order
+ * joined or left meanwhile, so the caller gives the capacity back and reads it again).
+ */
+export type MoveResult = 'moved' | 'missing' | 'changed';
+
 export interface Store {
   readonly kind: 'memory' | 'redis';
   /** Stock levels, optionally filtered; sorted by warehouse then SKU. */
@@ -497,6 +507,15 @@ export interface Store {
   groupUnlock(group: string, token: string): Promise<void>;
   /** Takes an order out of a shipment it joined (its reservation failed after the join); nothing when it is not a member. */
   openShipmentLeave(group: string, trackingNumber: string, orderId: string): Promise<void>;
+  /**
+   * Replaces a shipment record under a new waybill (a reroute moved it to another courier), in one
+   * atomic step: the record under `fromTracking` is removed and the same record, with `patch`
+   * applied, stored under `patch.trackingNumber`, so that later orders of the group join the moved
+   * parcel. Refused ('changed') unless its members are exactly `members` (order ids, master first,
+   * in joining order): the caller moved the capacity of those orders, and an order that joined or
+   * left since must not ride along unaccounted. The group's retention is unchanged.
+   */
+  openShipmentMove(group: string, fromTracking: string, patch: OpenShipmentMove, members: readonly string[]): Promise<MoveResult>;
   /**
    * Moves a held reservation's capacity use from one counter to another (a reroute to another
    * courier), atomically: refused (false) when `to` would exceed its limit, or when the

@@ -46,6 +46,29 @@ describe('the replay world', () => {
     expect(roomy.onTimeRate).toBe(1);
   }, 60_000);
 
+  it('a merged waybill rerouted before pickup stays one waybill: an order that joins it later joins it under its new number', async () => {
+    const net = loadNetworkContext(config);
+    // Three orders of one customer to one address within 15 minutes, early enough for SH01's 12:00
+    // wave (one waybill, STO), STO's Shanghai capacity cut to nothing before the wave, then a
+    // fourth order of the group, still in time for the wave.
+    const addresses = ['上海市黄浦区人民大道２００号', '上海 黄浦区 人民大道 200 号', '黄浦区人民大道二百号', '上海市黄浦区人民大道200号'];
+    const merged = (i: number, placedAt: string) =>
+      ({ at: placedAt, type: 'order' as const, order: order({ orderId: `RR-${i}`, customerId: 'C-RR', placedAt, promisedBy: '2026-11-12T18:00:00+08:00', destination: { ...PLACES.shanghaiPeoplesSquare, address: addresses[i] }, lines: [{ sku: 'BRK-0001', qty: 1 + i }] }) as AllocateRequest });
+    const events = [
+      merged(0, '2026-11-11T09:50:00+08:00'),
+      merged(1, '2026-11-11T09:55:00+08:00'),
+      merged(2, '2026-11-11T09:58:00+08:00'),
+      { at: '2026-11-11T09:59:00+08:00', type: 'capacity' as const, courierId: 'STO', provinceCodes: ['310000'], parcels: 0 },
+      merged(3, '2026-11-11T10:00:00+08:00'),
+    ];
+    const scenario = { name: 'merged reroute', events };
+    // Policy optimized, as the promotion replays run merging (with policy nearest, no order of this scenario joined).
+    const r = await replayPolicy(scenario, scenarioEvents(scenario, [], net), 'optimized', { net, config, solver: new InThreadSolver(await loadExactSolver('highs')), machine, warmUpOrders: 0 });
+    // The master and its two children were rerouted together, and the fourth order joined the moved waybill.
+    expect(r.reroutes).toBe(3);
+    expect(r.merging).toMatchObject({ waybills: 1, joinedShipments: 3, sharedWaybills: 1, mergedGroups: 1, ordersInMergedGroups: 4, joinsAfterPickup: 0 });
+  }, 60_000);
+
   it("a courier's days late move the delivery by whole days, seeded", async () => {
     const net = loadNetworkContext(config);
     // Every parcel one day late: an order promised exactly for its lane's day is never on time.

@@ -993,5 +993,41 @@ export function storeCases(name: string, make: MakeStore) {
       expect((await s.openShipmentJoin(group, 'STO-1', { orderId: 'Z', grams: 1, placedAtMs: T0, savedCny: 0 })).result).toBe('closed');
       expect((await s.openShipment(group, 'STO-1'))?.masterOrderId).toBe('M');
     });
+
+    it('open shipments: a reroute replaces the record under the new waybill and courier, only with the members it moved', async () => {
+      const clock = testClock();
+      const s = await make([], clock.now);
+      const group = openGroup('C1', '310101|人民大道200号');
+      const open: OpenShipment = {
+        trackingNumber: 'STO-1', masterOrderId: 'M', shipment: 0, warehouseId: 'SH01', courierId: 'STO', provinceCode: '310000', shipDay: '2026-11-11',
+        pickupAtMs: T0 + 2 * HOUR, etaMs: T0 + 26 * HOUR, grams: 4_000, maxGrams: 10_000, members: [{ orderId: 'M', grams: 4_000, placedAtMs: T0, savedCny: 0, amountCny: 99, discountCny: 9 }],
+      };
+      await s.openShipmentPut(group, open, 48 * HOUR);
+      expect((await s.openShipmentJoin(group, 'STO-1', { orderId: 'A', grams: 3_000, placedAtMs: T0 + 60_000, savedCny: 5 })).result).toBe('joined');
+      const to = { trackingNumber: 'ZTO-2', courierId: 'ZTO', etaMs: T0 + 30 * HOUR, maxGrams: 12_000 };
+      // The caller moved the capacity of M alone, but A is on the waybill too: refused, nothing changes.
+      expect(await s.openShipmentMove(group, 'STO-1', to, ['M'])).toBe('changed');
+      expect(await s.openShipmentMove(group, 'STO-1', to, ['A', 'M'])).toBe('changed');
+      expect((await s.openShipment(group, 'STO-1'))?.members.map((m) => m.orderId)).toEqual(['M', 'A']);
+      expect(await s.openShipment(group, 'ZTO-2')).toBeNull();
+      expect(await s.openShipmentMove(group, 'STO-9', to, ['M', 'A'])).toBe('missing');
+      // With exactly its members: the record lives under the new waybill, courier, ETA and room, the rest as it was.
+      expect(await s.openShipmentMove(group, 'STO-1', to, ['M', 'A'])).toBe('moved');
+      expect(await s.openShipment(group, 'STO-1')).toBeNull();
+      expect(await s.openShipment(group, 'ZTO-2')).toEqual({ ...open, ...to, grams: 7_000, members: [open.members[0], { orderId: 'A', grams: 3_000, placedAtMs: T0 + 60_000, savedCny: 5 }] });
+      expect((await s.openShipments(group)).map((o) => o.trackingNumber)).toEqual(['ZTO-2']);
+      // Moving it again finds nothing under the old waybill (a retry changes nothing).
+      expect(await s.openShipmentMove(group, 'STO-1', to, ['M', 'A'])).toBe('missing');
+      // Later orders join the moved parcel under its new waybill, within its new room; a leave finds it there.
+      expect((await s.openShipmentJoin(group, 'STO-1', { orderId: 'B', grams: 1_000, placedAtMs: T0, savedCny: 5 })).result).toBe('missing');
+      expect(await s.openShipmentJoin(group, 'ZTO-2', { orderId: 'B', grams: 5_000, placedAtMs: T0 + 120_000, savedCny: 5 })).toEqual({ result: 'joined', members: 3 });
+      expect((await s.openShipmentJoin(group, 'ZTO-2', { orderId: 'C', grams: 1_000, placedAtMs: T0 + 180_000, savedCny: 5 })).result).toBe('full');
+      await s.openShipmentLeave(group, 'ZTO-2', 'A');
+      expect((await s.openShipment(group, 'ZTO-2'))).toMatchObject({ grams: 9_000, courierId: 'ZTO', members: [{ orderId: 'M' }, { orderId: 'B' }] });
+      // A shipment without a parcel weight limit keeps none.
+      await s.openShipmentPut(group, { ...open, trackingNumber: 'STO-3', maxGrams: 20_000 }, 48 * HOUR);
+      expect(await s.openShipmentMove(group, 'STO-3', { ...to, trackingNumber: 'SF-4', maxGrams: null }, ['M'])).toBe('moved');
+      expect((await s.openShipment(group, 'SF-4'))?.maxGrams).toBeNull();
+    });
   });
 }
