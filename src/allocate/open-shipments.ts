@@ -159,6 +159,57 @@ export async function recordOpenShipments(store: Store, net: NetworkContext, cfg
   );
 }
 
+/**
+ * After a re-optimisation moved an order (a master alone on its open shipments: the job leaves
+ * shared waybills as they are), its records follow its shipments, so that later orders of the group
+ * join the parcels that travel: the record of old shipment i moves under new shipment i's waybill,
+ * warehouse, courier, wave and weight; a record whose shipment has no counterpart any more (the new
+ * plan has fewer shipments) is closed (its pickup set to now: neither listed nor joinable). A record
+ * that an order joined meanwhile ('changed') stays as it is: the documented race of a join and a move.
+ */
+export async function moveOwnRecords(
+  store: Store,
+  net: NetworkContext,
+  orderId: string,
+  from: readonly Decision['shipments'][number][],
+  to: readonly (Decision['shipments'][number] & { shipDay: string })[],
+  nowMs: number,
+): Promise<void> {
+  const [group] = await store.listAll<string>(storeKeys.orderGroup(orderId));
+  if (group === undefined) return;
+  await Promise.all(
+    from.map(async (old, i) => {
+      const record = await store.openShipment(group, old.trackingNumber);
+      if (record === null || record.masterOrderId !== orderId || record.pickupAtMs <= nowMs) return;
+      const next = to[i];
+      const members = record.members.map((m) => m.orderId);
+      if (next === undefined) {
+        await store.openShipmentMove(group, old.trackingNumber, { trackingNumber: record.trackingNumber, courierId: record.courierId, etaMs: record.etaMs, maxGrams: record.maxGrams, pickupAtMs: nowMs }, members);
+        return;
+      }
+      const courier = net.couriers.find((c) => c.id === next.courierId)!;
+      const grams = Math.round(next.weightKg * 1_000);
+      await store.openShipmentMove(
+        group,
+        old.trackingNumber,
+        {
+          trackingNumber: next.trackingNumber,
+          courierId: next.courierId,
+          warehouseId: next.warehouseId,
+          shipment: i,
+          shipDay: next.shipDay,
+          pickupAtMs: Date.parse(next.pickupAt ?? next.eta),
+          etaMs: Date.parse(next.eta),
+          grams,
+          maxGrams: Math.round(next.parcels * courier.maxParcelKg * 1_000),
+          members: record.members.map((m, k) => (k === 0 ? { ...m, grams } : m)),
+        },
+        members,
+      );
+    }),
+  );
+}
+
 /** The merge group of an order as GET /v1/orders/{id} shows it (one per shared waybill with more than one order). */
 export interface GroupView {
   waybill: string;

@@ -8,7 +8,7 @@ import { counterKeys, storeKeys } from '../store/keys.js';
 import type { ReservationItem, Store } from '../store/types.js';
 import type { Allocator } from './allocator.js';
 import { trackingNumber } from './ids.js';
-import { groupViews } from './open-shipments.js';
+import { groupViews, moveOwnRecords } from './open-shipments.js';
 import { currentDecision, type Reoptimization } from './reoptimized.js';
 import type { Reroute } from './reroute.js';
 import { orderListTtlMs } from './retention.js';
@@ -206,6 +206,8 @@ export class Reoptimizer {
     };
     const ttl = orderListTtlMs(this.cfg);
     await this.store.listPush(storeKeys.reoptimizations(e.orderId), m, ttl);
+    // Its open-shipment records follow it, so later orders of its group join what travels.
+    await moveOwnRecords(this.store, this.net, e.orderId, cur.shipments, shipments.map((s, i) => ({ ...s, shipDay: p.shipDays[i]! })), now);
     // Index the new shipments, so a later capacity cut (reroute) and the next round find them.
     await Promise.all(
       shipments.map((s, shipment) => this.store.listPush(storeKeys.shipmentIndex(s.courierId, p.provinceCode, p.shipDays[shipment]!), { orderId: e.orderId, shipment, customerId: e.customerId, to: e.to, scarce: scarceHint(p.decision) }, ttl)),

@@ -54,7 +54,8 @@ return 0
 `;
 
 /**
- * MOVE: ARGV[2] the old waybill, ARGV[3] JSON patch (trackingNumber, courierId, etaMs, maxGrams),
+ * MOVE: ARGV[2] the old waybill, ARGV[3] JSON patch (trackingNumber, courierId, etaMs, maxGrams;
+ * a re-optimisation also warehouseId, shipment, shipDay, pickupAtMs, grams, members),
  * ARGV[4] JSON array of the member order ids the caller moved (master first). Answers 'missing'
  * (no record under the old waybill), 'changed' (its members are not those: an order joined or
  * left since the caller read it) or 'moved' (the record now lives under the new waybill, patched).

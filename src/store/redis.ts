@@ -875,8 +875,10 @@ export class RedisStore implements Store {
   }
 
   async openShipmentMove(group: string, fromTracking: string, patch: OpenShipmentMove, members: readonly string[]): Promise<MoveResult> {
-    // Only the four fields of the patch travel: the script copies whatever it is given onto the record.
+    // Only the patch's own fields travel (the script copies whatever it is given onto the record):
+    // the four of a reroute, and those a re-optimisation adds when it gives them.
     const p: OpenShipmentMove = { trackingNumber: patch.trackingNumber, courierId: patch.courierId, etaMs: patch.etaMs, maxGrams: patch.maxGrams };
+    for (const k of ['warehouseId', 'shipment', 'shipDay', 'pickupAtMs', 'grams', 'members'] as const) if (patch[k] !== undefined) Object.assign(p, { [k]: patch[k] });
     return (await this.redis.dspOpenMove!(storeKeys.openShipments(group), this.clock(), fromTracking, JSON.stringify(p), JSON.stringify(members))) as MoveResult;
   }
 

@@ -336,7 +336,9 @@ export interface OpenShipmentMember {
 export type JoinResult = 'joined' | 'member' | 'closed' | 'full' | 'missing';
 
 /** What a reroute changes of an open shipment (Store.openShipmentMove): its new waybill, courier, ETA and room. */
-export type OpenShipmentMove = Pick<OpenShipment, 'trackingNumber' | 'courierId' | 'etaMs' | 'maxGrams'>;
+export type OpenShipmentMove = Pick<OpenShipment, 'trackingNumber' | 'courierId' | 'etaMs' | 'maxGrams'> &
+  /** A re-optimisation may move the shipment to another warehouse, wave and weight too (its master alone on it). */
+  Partial<Pick<OpenShipment, 'warehouseId' | 'shipment' | 'shipDay' | 'pickupAtMs' | 'grams' | 'members'>>;
 
 /**
  * The outcome of moving an open shipment: moved now; 'missing' (no record under that waybill:

@@ -69,6 +69,22 @@ describe('re-optimisation of shipments not yet picked up (issue 21 item 3)', () 
     expect(s.warehouseId).toBe('SH01');
     expect(s.trackingNumber).not.toBe(da.shipments[0]!.trackingNumber);
     expect(Date.parse(s.eta)).toBeLessThanOrEqual(Date.parse(da.shipments[0]!.eta));
+    // A was alone on its open shipment: the record moved with it, so a later order of the group
+    // joins the parcel that travels (SH01, the new waybill), never the old one.
+    const [group] = await store.listAll<string>(storeKeys.orderGroup(a.orderId));
+    expect(group).toBeDefined();
+    const open = await store.openShipments(group!);
+    expect(open.map((o) => o.trackingNumber)).not.toContain(da.shipments[0]!.trackingNumber);
+    expect(open.find((o) => o.masterOrderId === a.orderId)).toMatchObject({
+      trackingNumber: s.trackingNumber,
+      warehouseId: 'SH01',
+      courierId: s.courierId,
+      pickupAtMs: Date.parse(s.pickupAt!),
+      etaMs: Date.parse(s.eta),
+      grams: Math.round(s.weightKg * 1_000),
+      members: [{ orderId: a.orderId, grams: Math.round(s.weightKg * 1_000) }],
+    });
+    expect(await store.openShipment(group!, da.shipments[0]!.trackingNumber)).toBeNull();
     // The held units moved with the plan: SH01 holds A's 4 and B's 1; A's old warehouse none.
     expect((await store.stock({ warehouseId: 'SH01', sku: 'BRK-0001' }))[0]!.reserved).toBe(5);
     expect((await store.stock({ warehouseId: da.shipments[0]!.warehouseId, sku: 'BRK-0001' }))[0]!.reserved).toBe(0);

@@ -1028,6 +1028,15 @@ export function storeCases(name: string, make: MakeStore) {
       await s.openShipmentPut(group, { ...open, trackingNumber: 'STO-3', maxGrams: 20_000 }, 48 * HOUR);
       expect(await s.openShipmentMove(group, 'STO-3', { ...to, trackingNumber: 'SF-4', maxGrams: null }, ['M'])).toBe('moved');
       expect((await s.openShipment(group, 'SF-4'))?.maxGrams).toBeNull();
+      // A re-optimisation moves a master alone on its shipment to another warehouse, wave and weight,
+      // or closes the record under its own waybill (pickup now): then it is neither listed nor joinable.
+      const moved = { members: [{ orderId: 'M', grams: 3_000, placedAtMs: T0, savedCny: 0 }], grams: 3_000, warehouseId: 'SZ01', shipment: 0, shipDay: '2026-11-12', pickupAtMs: T0 + 30 * HOUR };
+      expect(await s.openShipmentMove(group, 'SF-4', { trackingNumber: 'SF-5', courierId: 'SF', etaMs: T0 + 40 * HOUR, maxGrams: 30_000, ...moved }, ['M'])).toBe('moved');
+      expect(await s.openShipment(group, 'SF-5')).toMatchObject({ ...moved, trackingNumber: 'SF-5', masterOrderId: 'M', etaMs: T0 + 40 * HOUR, maxGrams: 30_000 });
+      expect((await s.openShipments(group)).map((o) => o.trackingNumber)).toContain('SF-5');
+      expect(await s.openShipmentMove(group, 'SF-5', { trackingNumber: 'SF-5', courierId: 'SF', etaMs: T0 + 40 * HOUR, maxGrams: 30_000, pickupAtMs: clock.now() }, ['M'])).toBe('moved');
+      expect((await s.openShipments(group)).map((o) => o.trackingNumber)).not.toContain('SF-5');
+      expect((await s.openShipmentJoin(group, 'SF-5', { orderId: 'D', grams: 1, placedAtMs: T0, savedCny: 0 })).result).toBe('closed');
     });
   });
 }
