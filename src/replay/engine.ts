@@ -519,6 +519,15 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
     reopt.movedOrders++;
     reopt.movedShipments += m.from.length;
     reopt.savingCny += m.savingCny;
+    // The moved order's open-shipment records follow its new shipments (src/allocate/open-shipments.ts
+    // moveOwnRecords), so orders that join them later find their waybills under the new numbers.
+    m.from.forEach((f, i) => {
+      const w = waybills.get(f.trackingNumber);
+      const to = m.shipments[i]?.trackingNumber;
+      if (w === undefined || to === undefined || waybills.has(to)) return;
+      waybills.delete(f.trackingNumber);
+      waybills.set(to, w);
+    });
     const p = pending.get(orderId);
     if (p === undefined) return;
     // The order's parcels now leave as the new plan says.
