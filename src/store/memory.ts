@@ -474,8 +474,9 @@ export class MemoryStore implements Store {
     this.expireDue();
     const d = this.decisions.get(orderId);
     if (!d) return null;
-    const r = d.reservation !== null ? this.reservations.get(d.orderId) : undefined;
-    return r ? { reservation: r.state, expiresAt: r.expiresAt, cancelled: d.cancelled } : { reservation: d.reservation, expiresAt: d.expiresAt, cancelled: d.cancelled };
+    // The reservation as getDecision reads it (view), without parsing the decision.
+    const { reservation, expiresAt, cancelled } = this.view(d, null);
+    return { reservation, expiresAt, cancelled };
   }
 
   /** A stored decision as read now: its reservation's current state and expiry. */

@@ -42,7 +42,7 @@ import type {
   StoreOptions,
   StoredScan,
 } from './types.js';
-import { DEFAULT_CLAIM_TIMEOUT_MS, KPI_MARKS, OUTBOX_STATES, placedWithin, ReservationExistsError, ReservationLostError, StoreUnavailableError } from './types.js';
+import { DEFAULT_CLAIM_TIMEOUT_MS, KPI_MARKS, OPEN_SHIPMENT_MOVE_FIELDS, OUTBOX_STATES, placedWithin, ReservationExistsError, ReservationLostError, StoreUnavailableError } from './types.js';
 
 /**
  * The Redis implementation of Store (design §4), for several dispatchd instances sharing state on
@@ -875,10 +875,8 @@ export class RedisStore implements Store {
   }
 
   async openShipmentMove(group: string, fromTracking: string, patch: OpenShipmentMove, members: readonly string[]): Promise<MoveResult> {
-    // Only the patch's own fields travel (the script copies whatever it is given onto the record):
-    // the four of a reroute, and those a re-optimisation adds when it gives them.
-    const p: OpenShipmentMove = { trackingNumber: patch.trackingNumber, courierId: patch.courierId, etaMs: patch.etaMs, maxGrams: patch.maxGrams };
-    for (const k of ['warehouseId', 'shipment', 'shipDay', 'pickupAtMs', 'grams', 'members'] as const) if (patch[k] !== undefined) Object.assign(p, { [k]: patch[k] });
+    // Only a move's own fields travel (the script copies whatever it is given onto the record).
+    const p = Object.fromEntries(OPEN_SHIPMENT_MOVE_FIELDS.filter((k) => patch[k] !== undefined).map((k) => [k, patch[k]]));
     return (await this.redis.dspOpenMove!(storeKeys.openShipments(group), this.clock(), fromTracking, JSON.stringify(p), JSON.stringify(members))) as MoveResult;
   }
 

@@ -340,6 +340,9 @@ export type OpenShipmentMove = Pick<OpenShipment, 'trackingNumber' | 'courierId'
   /** A re-optimisation may move the shipment to another warehouse, wave and weight too (its master alone on it). */
   Partial<Pick<OpenShipment, 'warehouseId' | 'shipment' | 'shipDay' | 'pickupAtMs' | 'grams' | 'members'>>;
 
+/** Every field an OpenShipmentMove may carry: what a store copies from a patch onto the record, and nothing else. */
+export const OPEN_SHIPMENT_MOVE_FIELDS = ['trackingNumber', 'courierId', 'etaMs', 'maxGrams', 'warehouseId', 'shipment', 'shipDay', 'pickupAtMs', 'grams', 'members'] as const satisfies readonly (keyof OpenShipmentMove)[];
+
 /**
  * The outcome of moving an open shipment: moved now; 'missing' (no record under that waybill:
  * moved already, or dropped); 'changed' (its members are not the ones the caller moved: an order
