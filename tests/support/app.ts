@@ -1,4 +1,5 @@
 import type { FastifyInstance, InjectOptions } from 'fastify';
+import { Redis } from 'ioredis';
 import { buildApp } from '../../src/app.js';
 import { loadNetworkContext } from '../../src/network/context.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -79,6 +80,14 @@ export function seededRedisStore(redis: ConstructorParameters<typeof RedisStore>
     if (opts.seed !== false) await s.seed(net.network.stock);
     return s;
   };
+}
+
+/** A test app on the emptied Redis at `url`, seeded with the bundled stock, its store on the test's clock; and the client it uses. */
+export async function redisTestApp(url: string, clock: () => number): Promise<{ app: FastifyInstance; store: RedisStore; redis: Redis }> {
+  const redis = new Redis(url);
+  await redis.flushall();
+  const { app, store } = await testApp({}, seededRedisStore(redis, { clock }), clock);
+  return { app, store, redis };
 }
 
 /** Places in the network's area (WGS84). */

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reroute } from '../../src/allocate/reroute.js';
 import { currentDecision, type Reoptimization } from '../../src/allocate/reoptimized.js';
@@ -9,7 +8,7 @@ import type { StatusMachine } from '../../src/domain/scan-states.js';
 import type { NetworkContext } from '../../src/network/context.js';
 import { storeKeys } from '../../src/store/keys.js';
 import type { Store } from '../../src/store/types.js';
-import { FIXED_NOW, order, PLACES, seededRedisStore, testApp } from '../support/app.js';
+import { FIXED_NOW, order, PLACES, redisTestApp, testApp } from '../support/app.js';
 import { startRedis } from '../support/redis-server.js';
 
 const HOUR = 3_600_000;
@@ -281,13 +280,7 @@ describe('KPIs from running counters equal the full recomputation', () => {
 
     it('after a mixed stream on one Redis node, with the store on the same moving clock', async () => {
       const clock = { now: FIXED_NOW };
-      const redis = new Redis(server.url);
-      await redis.flushall();
-      const { app, store } = await testApp(
-        {},
-        seededRedisStore(redis, { clock: () => clock.now }),
-        () => clock.now,
-      );
+      const { app, store, redis } = await redisTestApp(server.url, () => clock.now);
       try {
         expect(await mixedStream(app, store, clock, 7)).toBe(STEPS);
         const k = await app.dspServices.tracker.kpi();

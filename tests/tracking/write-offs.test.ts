@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decision } from '../../src/domain/schemas.js';
-import { FIXED_NOW, network, order, seededRedisStore, testApp } from '../support/app.js';
+import { FIXED_NOW, network, order, redisTestApp, testApp } from '../support/app.js';
 import { startRedis } from '../support/redis-server.js';
 
 /**
@@ -82,13 +81,7 @@ describe('write-offs in GET /v1/kpi', () => {
 
     it('on one Redis node, with the store on the same clock', async () => {
       const clock = { now: FIXED_NOW };
-      const redis = new Redis(server.url);
-      await redis.flushall();
-      const { app } = await testApp(
-        {},
-        seededRedisStore(redis, { clock: () => clock.now }),
-        () => clock.now,
-      );
+      const { app } = await redisTestApp(server.url, () => clock.now);
       try {
         await story(app, clock);
       } finally {
