@@ -41,23 +41,25 @@ async function loadRulesets() {
   await show();
 }
 
+// Each refresh reads everything it shows first and then draws it in one go, so the "active vN"
+// label never stands above an older version's tables; a refresh overtaken by a later one (two
+// clicks in quick succession) draws nothing.
+let showSeq = 0;
 async function show() {
   if (!state.id) return;
-  const { body: rs } = await json(`/v1/rulesets/${encodeURIComponent(state.id)}`);
+  const seq = ++showSeq;
+  const id = encodeURIComponent(state.id);
+  const { body: rs } = await json(`/v1/rulesets/${id}`);
+  const active = rs.activeVersion ? (await json(`/v1/rulesets/${id}/versions/${rs.activeVersion}`)).body : null;
+  const { body: audit } = await json(`/v1/rulesets/${id}/audit`);
+  if (seq !== showSeq) return;
   state.ruleset = rs;
   $('#active').textContent = rs.activeVersion ? `active v${rs.activeVersion} · in force here v${rs.inForce ?? '–'}` : 'no active version';
   $('#versions tbody').innerHTML = [...rs.versions].reverse().map((v) => `<tr data-version="${v.version}"><td>v${v.version}</td><td class="state-${v.state}">${v.state}</td><td>${esc(v.name)}</td>
     <td>${when(v.createdAt)}</td><td>${esc(v.createdBy)}</td><td>${when(v.activatedAt)}</td>
     <td>${v.state === 'draft' ? `<button class="small" data-open="${v.version}">编辑 edit</button>` : ''} ${v.state !== 'active' ? `<button class="small" data-activate="${v.version}">生效 activate</button>` : ''}</td></tr>`).join('');
-  if (rs.activeVersion) {
-    const { body: v } = await json(`/v1/rulesets/${encodeURIComponent(state.id)}/versions/${rs.activeVersion}`);
-    $('#active-title').textContent = `v${v.version} · ${v.name} · failMode ${v.failMode}`;
-    $('#active-tables').innerHTML = tablesHtml(v.graph, false);
-  } else {
-    $('#active-title').textContent = '';
-    $('#active-tables').innerHTML = '';
-  }
-  const { body: audit } = await json(`/v1/rulesets/${encodeURIComponent(state.id)}/audit`);
+  $('#active-title').textContent = active ? `v${active.version} · ${active.name} · failMode ${active.failMode}` : '';
+  $('#active-tables').innerHTML = active ? tablesHtml(active.graph, false) : '';
   $('#audit tbody').innerHTML = [...audit.items].reverse().map((a) => `<tr><td>${when(a.at)}</td><td>${esc(a.by)}</td><td>${esc(a.what)}</td><td>v${a.version}</td></tr>`).join('');
 }
 
