@@ -78,4 +78,22 @@ describe('strict validation at the edge', () => {
     const plain = await app.inject({ method: 'POST', url: '/v1/allocate', headers: { 'content-type': 'application/json', 'content-encoding': 'identity' }, payload: body });
     expect(plain.statusCode).toBe(200);
   });
+  it('lists every error of a small invalid body, and only the first of a huge one (Ajv would take minutes)', async () => {
+    // Two mistakes in one order: both are named.
+    const two = await allocate({ ...order(), customerId: 42, lines: [{ sku: 'BRK-0001', qty: 'one' }] });
+    expect(two.statusCode).toBe(400);
+    const small = two.json<{ error: { code: string; details: { path: string }[] } }>().error;
+    expect(small.code).toBe('DSP_VALIDATION');
+    expect(small.details.map((d) => d.path).sort()).toEqual(['/customerId', '/lines/0/qty']);
+    // A ruleset draft with 120,000 tests that are not even objects (the fuzz test's seed 411525782
+    // found it: listing all 120,001 errors kept a core busy for 175 s). It is refused, naming the
+    // limit, with the first error alone.
+    const huge = `{"rulesetId":"fz-huge","name":"huge","failMode":"closed","graph":{"nodes":[],"edges":[]},"tests":[${Array(120_000).fill('1').join(',')}]}`;
+    const r = await app.inject({ method: 'POST', url: '/v1/rulesets', headers: { 'content-type': 'application/json' }, payload: huge });
+    expect(r.statusCode).toBe(400);
+    const big = r.json<{ error: { code: string; message: string; details: unknown[] } }>().error;
+    expect(big.code).toBe('DSP_VALIDATION');
+    expect(big.details).toHaveLength(1);
+    expect(big.message).toMatch(/tests must NOT have more than 200 items/);
+  });
 });
