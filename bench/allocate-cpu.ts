@@ -19,6 +19,7 @@
  *
  *   npx tsx bench/allocate-cpu.ts [--requests 3000] [--rounds 3] [--healthz] [--no-lots] [--stream-clock]
  */
+import { PerformanceObserver } from 'node:perf_hooks';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { generateOrders } from '../src/demo/orders.js';
@@ -69,13 +70,28 @@ const send = async () => {
   if (r.statusCode !== 200) throw new Error(`${r.statusCode} ${r.body}`);
 };
 for (let k = 0; k < 500; k++) await send(); // warm-up (JIT)
+// Garbage-collection pauses per round (their sum, in ms): a variant that keeps more alive or makes
+// more garbage pays here, spread over every request rather than in one function of a profile.
+let gcMs = 0;
+const gcObserver = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcMs += e.duration;
+});
+gcObserver.observe({ entryTypes: ['gc'] });
 const perRequest: number[] = [];
+const gcPerRequest: number[] = [];
 for (let round = 0; round < rounds; round++) {
   const cpu0 = process.cpuUsage();
+  const gc0 = gcMs;
   for (let k = 0; k < requests; k++) await send();
   const cpu = process.cpuUsage(cpu0);
+  // The observer is called asynchronously: let the round's last entries arrive.
+  await new Promise((r) => setImmediate(r));
   perRequest.push((cpu.user + cpu.system) / requests);
+  gcPerRequest.push(((gcMs - gc0) * 1000) / requests);
 }
+gcObserver.disconnect();
+const heapMb = process.memoryUsage().heapUsed / 1e6;
 await app.close();
 console.log(`# ${healthz ? 'GET /healthz' : 'POST /v1/allocate'} CPU per request (app.inject, ${requests} requests x ${rounds} rounds); ${machine()}`);
 console.log(`CPU µs per request by round: ${perRequest.map((x) => x.toFixed(0)).join(', ')}; min ${Math.min(...perRequest).toFixed(0)}`);
+console.log(`GC pause µs per request by round: ${gcPerRequest.map((x) => x.toFixed(0)).join(', ')}; heap used at the end ${heapMb.toFixed(0)} MB`);
