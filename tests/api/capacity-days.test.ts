@@ -1,12 +1,12 @@
-import { Redis, type Cluster } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Cluster, Redis } from 'ioredis';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Decision } from '../../src/domain/schemas.js';
 import { counterKeys } from '../../src/store/keys.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { Store } from '../../src/store/types.js';
 import { FIXED_NOW, network, order, testApp } from '../support/app.js';
-import { clusterClient, startRedis, startRedisCluster } from '../support/redis-server.js';
+import { useRedis, useRedisCluster } from '../support/redis-server.js';
 
 /**
  * Capacity over days (issue 17, item 2): an order whose warehouse or couriers are full today ships
@@ -119,29 +119,18 @@ describe(`capacity over days (${kind})`, () => {
 capacityOverDays('embedded store');
 
 describe('on Redis', () => {
-  let server: Awaited<ReturnType<typeof startRedis>>;
-  let cluster: Awaited<ReturnType<typeof startRedisCluster>>;
-  const clients: (Redis | Cluster)[] = [];
+  const db = useRedis();
+  const cluster = useRedisCluster();
   const seeded = async (client: Redis | Cluster, wipe: () => Promise<unknown>) => {
     await wipe();
     const s = new RedisStore(client, network().warehouses.map((w) => w.id), { clock: () => FIXED_NOW });
     await s.seed(network().network.stock);
     return s;
   };
-  beforeAll(async () => {
-    server = await startRedis();
-    cluster = await startRedisCluster();
-  }, 60_000);
-  afterAll(async () => {
-    for (const c of clients) c.disconnect();
-    await server?.stop().catch(() => undefined);
-    await cluster?.stop().catch(() => undefined);
-  });
   describe('one node', () => {
     beforeAll(() => {
       freshStore = async () => {
-        const r = new Redis(server.url, { maxRetriesPerRequest: 1, commandTimeout: 2_000 });
-        clients.push(r);
+        const r = db.client({ maxRetriesPerRequest: 1, commandTimeout: 2_000 });
         return seeded(r, () => r.flushall());
       };
     });
@@ -150,8 +139,7 @@ describe('on Redis', () => {
   describe('Cluster', () => {
     beforeAll(() => {
       freshStore = async () => {
-        const c = await clusterClient(cluster.nodes);
-        clients.push(c);
+        const c = await cluster.client();
         return seeded(c, () => Promise.all(c.nodes('master').map((n) => n.flushall())));
       };
     });

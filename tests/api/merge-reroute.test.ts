@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { OrderView } from '../../src/allocate/allocator.js';
 import type { Decision } from '../../src/domain/schemas.js';
 import { defaultDataDir } from '../../src/network/load.js';
@@ -10,7 +9,7 @@ import { counterKeys, storeKeys } from '../../src/store/keys.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { Store } from '../../src/store/types.js';
 import { FIXED_NOW, network, order, PLACES, testApp } from '../support/app.js';
-import { startRedis } from '../support/redis-server.js';
+import { useRedis } from '../support/redis-server.js';
 
 /**
  * Issue 21: a courier's capacity cut reroutes a merged waybill (a master and the child orders that
@@ -206,19 +205,10 @@ const CONFIG = { reoptimizeMinSavingCny: 0.01 };
 rerouteCases('embedded store', () => testApp(CONFIG));
 
 describe('on Redis', () => {
-  let server: Awaited<ReturnType<typeof startRedis>>;
-  const clients: Redis[] = [];
-  beforeAll(async () => {
-    server = await startRedis();
-  }, 60_000);
-  afterAll(async () => {
-    for (const c of clients) c.disconnect();
-    await server?.stop();
-  });
+  const db = useRedis();
   rerouteCases('one Redis node', () =>
     testApp(CONFIG, async (net) => {
-      const c = new Redis(server.url);
-      clients.push(c);
+      const c = db.client();
       await c.flushall();
       // The store reads the service's clock: open shipments close at their pickup wave on that clock.
       const s = new RedisStore(c, net.warehouses.map((w) => w.id), { clock: () => FIXED_NOW });

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Decision } from '../../src/domain/schemas.js';
 import type { OrderView } from '../../src/allocate/allocator.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { FIXED_NOW, order, PLACES, testApp } from '../support/app.js';
-import { startRedis } from '../support/redis-server.js';
+import { useRedis } from '../support/redis-server.js';
 
 /**
  * Issue 21's merge acceptance across instances: two service instances (each its own allocator,
@@ -13,18 +12,15 @@ import { startRedis } from '../support/redis-server.js';
  * 100 times over (10 customers at a time): every group is merged exactly once, one waybill, one
  * master, two children, each order once in the group record.
  */
-let server: Awaited<ReturnType<typeof startRedis>>;
+const db = useRedis();
 const apps: FastifyInstance[] = [];
-const clients: Redis[] = [];
 
 beforeAll(async () => {
-  server = await startRedis();
   for (let i = 0; i < 2; i++) {
-    const c = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5_000 });
+    const c = db.client({ enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5_000 });
     c.on('error', () => undefined);
     await new Promise((r) => c.once('ready', r));
     if (i === 0) await c.flushall();
-    clients.push(c);
     const { app } = await testApp({}, async (net) => {
       // The store reads the service's clock: open shipments close at their pickup wave on that clock.
       const s = new RedisStore(c, net.warehouses.map((w) => w.id), { clock: () => FIXED_NOW });
@@ -39,8 +35,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const a of apps) await a.close().catch(() => undefined);
-  for (const c of clients) c.disconnect();
-  await server?.stop();
 });
 
 it('three concurrent orders of one customer and address on two instances, 100 times: each group merged exactly once', async () => {

@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/config.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
 import { FIXED_NOW, injectRaw, network, TEST_AUTH_CONFIG, TEST_KEY, testApp } from '../support/app.js';
-import { startRedis } from '../support/redis-server.js';
+import { useRedis } from '../support/redis-server.js';
 
 /** A second all-roles key of API_KEYS, to show that limits are per key. */
 const OTHER_SECRET = 'other-secret-0123456789abcdefghijklmnopqrs';
@@ -43,16 +43,14 @@ describe('rate limits (@fastify/rate-limit after the key check)', () => {
 });
 
 describe('rate limits shared through Redis (REDIS_URL)', () => {
-  let server: Awaited<ReturnType<typeof startRedis>>;
+  const db = useRedis();
   const apps: FastifyInstance[] = [];
   beforeAll(async () => {
-    server = await startRedis();
-    const config = loadConfig({}, { ...TEST_AUTH_CONFIG, redisUrl: server.url, rateLimitPerKey: 3, rateLimitWindowMs: 60_000, solverThreads: 0, solverWarmUpRounds: 0 });
+    const config = loadConfig({}, { ...TEST_AUTH_CONFIG, redisUrl: db.url, rateLimitPerKey: 3, rateLimitWindowMs: 60_000, solverThreads: 0, solverWarmUpRounds: 0 });
     for (let i = 0; i < 2; i++) apps.push(await buildApp({ config, net: network(), clock: () => FIXED_NOW, logger: false }));
   });
   afterAll(async () => {
     for (const a of apps) await a.close();
-    await server?.stop();
   });
 
   it('two instances count one key together', async () => {

@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config.js';
 import type { Decision } from '../../src/domain/schemas.js';
 import type { RedisStore } from '../../src/store/redis.js';
 import { FIXED_NOW, network, order, TEST_AUTH_CONFIG, withKey } from '../support/app.js';
-import { startRedis, type RedisProcess } from '../support/redis-server.js';
+import { useRedis } from '../support/redis-server.js';
 import { expectInvariant } from '../store/store.cases.js';
 import { heldUnitsCheck } from '../support/held-units.js';
 
@@ -20,7 +20,7 @@ import { heldUnitsCheck } from '../support/held-units.js';
  */
 const TIMEOUT_MS = 500;
 const CLAIM_TIMEOUT_MS = 10_000;
-let server: RedisProcess;
+const db = useRedis({ persist: true });
 let app: FastifyInstance;
 let store: RedisStore;
 let look: Redis;
@@ -29,20 +29,18 @@ let skewMs = 0;
 const orderIds: string[] = [];
 
 beforeAll(async () => {
-  server = await startRedis({ persist: true });
   const t0 = Date.now();
-  const config = loadConfig({}, { ...TEST_AUTH_CONFIG, redisUrl: server.url, redisTimeoutMs: TIMEOUT_MS, claimTimeoutMs: CLAIM_TIMEOUT_MS, recoveryIntervalMs: 3_600_000 });
+  const config = loadConfig({}, { ...TEST_AUTH_CONFIG, redisUrl: db.url, redisTimeoutMs: TIMEOUT_MS, claimTimeoutMs: CLAIM_TIMEOUT_MS, recoveryIntervalMs: 3_600_000 });
   app = withKey(await buildApp({ config, net: network(), clock: () => FIXED_NOW + (Date.now() - t0) + skewMs, logger: false }));
   await app.ready();
   store = app.dspServices.store as RedisStore;
-  look = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: null });
+  look = db.client({ lazyConnect: true, maxRetriesPerRequest: null });
   look.on('error', () => undefined);
 }, 60_000);
 afterAll(async () => {
-  server?.thaw();
+  // Thawed first: a test that failed while Redis was frozen leaves it frozen, and the app's close waits for Redis to answer.
+  db.server.thaw();
   await app?.close().catch(() => undefined);
-  look?.disconnect();
-  await server?.stop().catch(() => undefined);
 });
 
 type Outage = 'freeze after DECIDE' | 'kill after DECIDE' | 'freeze before DECIDE';
@@ -55,12 +53,12 @@ async function allocateInto(outage: Outage, payload: Record<string, unknown>) {
   spy.order = async (script, ...args) => {
     if (script !== 'dspDecide' || args[0] !== payload.orderId) return orderScript(script, ...args);
     if (outage === 'freeze before DECIDE') {
-      server.freeze();
+      db.server.freeze();
       return orderScript(script, ...args);
     }
     const r = await orderScript(script, ...args);
-    if (outage === 'freeze after DECIDE') server.freeze();
-    else outageDone = server.kill();
+    if (outage === 'freeze after DECIDE') db.server.freeze();
+    else outageDone = db.server.kill();
     return r;
   };
   const t = Date.now();
@@ -74,13 +72,13 @@ async function allocateInto(outage: Outage, payload: Record<string, unknown>) {
 /** Redis back: thawed or restarted, the breaker closed and the process's own repairs done. */
 async function bringBack(outage: Outage): Promise<void> {
   if (outage === 'kill after DECIDE') {
-    await server.restart();
+    await db.server.restart();
   } else {
     // The breaker opens just after the timed-out command's failure (once pending replies are
     // read): thawing before that would let it open on the test's own next command.
     for (let i = 0; i < 40 && !store.failingFast; i++) await new Promise((r) => setTimeout(r, 50));
     expect(store.failingFast).toBe(true);
-    server.thaw();
+    db.server.thaw();
   }
   for (let i = 0; i < 100 && (store.failingFast || store.pendingRepairs > 0); i++) await new Promise((r) => setTimeout(r, 50));
   expect(store.failingFast).toBe(false);

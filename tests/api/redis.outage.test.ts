@@ -7,7 +7,7 @@ import type { Decision } from '../../src/domain/schemas.js';
 import type { RedisStore } from '../../src/store/redis.js';
 import { lotCell } from '../../src/store/keys.js';
 import { FIXED_NOW, network, order, PLACES, TEST_AUTH_CONFIG, withKey } from '../support/app.js';
-import { startRedis, type RedisProcess } from '../support/redis-server.js';
+import { useRedis } from '../support/redis-server.js';
 import { expectInvariant } from '../store/store.cases.js';
 import { heldUnitsCheck } from '../support/held-units.js';
 
@@ -17,24 +17,21 @@ import { heldUnitsCheck } from '../support/held-units.js';
  * stays up, it recovers by itself when Redis returns (same port, its append-only file fsynced on
  * every write, as a production node), and no half-reserved plan remains.
  */
-let server: RedisProcess;
+const db = useRedis({ persist: true });
 let app: FastifyInstance;
 let store: RedisStore;
 let inspect: Redis;
 
 beforeAll(async () => {
-  server = await startRedis({ persist: true });
-  const config = loadConfig({}, { ...TEST_AUTH_CONFIG, redisUrl: server.url, redisTimeoutMs: 1_000 });
+  const config = loadConfig({}, { ...TEST_AUTH_CONFIG, redisUrl: db.url, redisTimeoutMs: 1_000 });
   app = withKey(await buildApp({ config, net: network(), clock: () => FIXED_NOW, logger: false }));
   await app.ready();
   store = app.dspServices.store as RedisStore;
-  inspect = new Redis(server.url, { lazyConnect: true });
+  inspect = db.client({ lazyConnect: true });
   inspect.on('error', () => undefined);
 }, 60_000);
 afterAll(async () => {
   await app?.close().catch(() => undefined);
-  inspect?.disconnect();
-  await server?.stop().catch(() => undefined);
 });
 
 /** Many distinct SKUs, so that many decisions (and reservations) are in flight when Redis dies. */
@@ -108,7 +105,7 @@ describe('Redis killed mid-load', () => {
       const r = await slot(script, ...args);
       if (script === 'dspReservePart' && Array.isArray(r) && r.length === 0 && ++partsTaken === 150) {
         killedAt = Date.now();
-        killed = server.kill();
+        killed = db.server.kill();
       }
       return r;
     };
@@ -152,7 +149,7 @@ describe('Redis killed mid-load', () => {
     expect(Math.max(...during)).toBeLessThan(5_000);
 
     // Redis returns on the same port with its data; the service reconnects by itself.
-    await server.restart();
+    await db.server.restart();
     const t0 = Date.now();
     let recoveredMs = -1;
     const probeIds: string[] = [];
@@ -212,24 +209,22 @@ describe('Redis killed mid-load', () => {
  */
 describe('Redis frozen mid-load', () => {
   const TIMEOUT_MS = 1_000;
-  let frozenServer: RedisProcess;
+  const frozenDb = useRedis();
   let frozenApp: FastifyInstance;
   let frozenStore: RedisStore;
   let look: Redis;
   beforeAll(async () => {
-    frozenServer = await startRedis();
     const t0 = Date.now();
-    const config = loadConfig({}, { ...TEST_AUTH_CONFIG, redisUrl: frozenServer.url, redisTimeoutMs: TIMEOUT_MS, claimTimeoutMs: 1_000, recoveryIntervalMs: 1_000 });
+    const config = loadConfig({}, { ...TEST_AUTH_CONFIG, redisUrl: frozenDb.url, redisTimeoutMs: TIMEOUT_MS, claimTimeoutMs: 1_000, recoveryIntervalMs: 1_000 });
     frozenApp = withKey(await buildApp({ config, net: network(), clock: () => FIXED_NOW + (Date.now() - t0), logger: false }));
     await frozenApp.ready();
     frozenStore = frozenApp.dspServices.store as RedisStore;
-    look = new Redis(frozenServer.url);
+    look = frozenDb.client();
   }, 60_000);
   afterAll(async () => {
-    frozenServer?.thaw();
+    // Thawed first: a test that failed while Redis was frozen leaves it frozen, and the app's close waits for Redis to answer.
+    frozenDb.server.thaw();
     await frozenApp?.close().catch(() => undefined);
-    look?.disconnect();
-    await frozenServer?.stop().catch(() => undefined);
   });
 
   it('answers within the store timeout while frozen, and after the thaw and the recovery pass reserved units equal the held orders\' units', async () => {
@@ -244,7 +239,7 @@ describe('Redis frozen mid-load', () => {
       const r = await orderScript(script, ...args);
       if (script === 'dspDecide' && Array.isArray(r) && r[0] === 'ok' && ++decided === 100) {
         frozenAt = Date.now();
-        frozenServer.freeze();
+        frozenDb.server.freeze();
       }
       return r;
     };
@@ -284,7 +279,7 @@ describe('Redis frozen mid-load', () => {
     expect(waitedMs).toBeLessThan(10 * TIMEOUT_MS);
     expect(Math.max(...during)).toBeLessThan(3 * TIMEOUT_MS);
     const frozenForMs = Date.now() - frozenAt;
-    frozenServer.thaw();
+    frozenDb.server.thaw();
 
     // Redis answers again: the breaker closes, the process's own repairs run, the claims the
     // freeze left pass their timeout, and the recovery pass gives back what nobody decided.
@@ -309,7 +304,7 @@ describe('Redis frozen mid-load', () => {
 
     // A freeze with no burst beside it: each request's own time, from its start to its answer,
     // is the wait the store timeout bounds (the figure for the issue note).
-    frozenServer.freeze();
+    frozenDb.server.freeze();
     const quiet = await Promise.all(
       Array.from({ length: 20 }, async (_, i) => {
         await new Promise((r) => setTimeout(r, i * 10));
@@ -318,7 +313,7 @@ describe('Redis frozen mid-load', () => {
         return { ms: Date.now() - t, status: r.statusCode };
       }),
     );
-    frozenServer.thaw();
+    frozenDb.server.thaw();
     expect(quiet.filter((q) => q.status !== 503)).toEqual([]);
     expect(Math.max(...quiet.map((q) => q.ms))).toBeLessThan(3 * TIMEOUT_MS);
     console.log(

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Cluster, Redis as RedisClient } from 'ioredis';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decision } from '../../src/domain/schemas.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { network, order, PLACES, testApp } from '../support/app.js';
-import { clusterClient, startRedis, startRedisCluster } from '../support/redis-server.js';
+import { useRedis, useRedisCluster } from '../support/redis-server.js';
 import { expectInvariant } from '../store/store.cases.js';
 
 /**
@@ -15,34 +14,33 @@ import { expectInvariant } from '../store/store.cases.js';
  */
 type Topology = {
   name: string;
-  start: () => Promise<{ client: () => Promise<RedisClient | Cluster>; flush: (c: RedisClient | Cluster) => Promise<void>; stop: () => Promise<void> }>;
+  /** Starts the topology for the describe block it is called in (see useRedis), and stops it after. */
+  use: () => { client: () => Promise<RedisClient | Cluster>; flush: (c: RedisClient | Cluster) => Promise<void> };
 };
 
 const topologies: Topology[] = [
   {
     name: 'one Redis node',
-    start: async () => {
-      const server = await startRedis();
+    use: () => {
+      const db = useRedis();
       return {
         client: async () => {
-          const c = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5_000, enableAutoPipelining: true });
+          const c = db.client({ enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5_000, enableAutoPipelining: true });
           c.on('error', () => undefined);
           await new Promise((r) => c.once('ready', r));
           return c;
         },
         flush: async (c) => void (await (c as RedisClient).flushall()),
-        stop: server.stop,
       };
     },
   },
   {
     name: 'a 3-master Redis Cluster',
-    start: async () => {
-      const cluster = await startRedisCluster();
+    use: () => {
+      const cluster = useRedisCluster();
       return {
-        client: () => clusterClient(cluster.nodes),
+        client: () => cluster.client(),
         flush: async (c) => void (await Promise.all((c as Cluster).nodes('master').map((n) => n.flushall()))),
-        stop: cluster.stop,
       };
     },
   },
@@ -62,7 +60,7 @@ async function allocateWithRetry(app: FastifyInstance, body: object): Promise<{ 
 const unitsShipped = (d: Decision) => d.shipments.reduce((n, s) => n + s.lines.reduce((m, l) => m + l.qty, 0), 0);
 
 describe.each(topologies)('two instances on $name', (topo) => {
-  let env: Awaited<ReturnType<Topology['start']>>;
+  const env = topo.use();
   const apps: FastifyInstance[] = [];
   const stores: RedisStore[] = [];
   /**
@@ -74,7 +72,6 @@ describe.each(topologies)('two instances on $name', (topo) => {
   let watchStore: RedisStore;
 
   beforeAll(async () => {
-    env = await topo.start();
     const first = await env.client();
     await env.flush(first);
     for (const client of [first, await env.client()]) {
@@ -93,7 +90,6 @@ describe.each(topologies)('two instances on $name', (topo) => {
   afterAll(async () => {
     watchClient?.disconnect();
     for (const a of apps) await a.close().catch(() => undefined);
-    await env?.stop();
   });
 
   it('5,000 concurrent one-unit orders for 1,000 units in 3 warehouses: exactly 1,000 allocated, never oversold', async () => {

@@ -4,25 +4,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decision } from '../../src/domain/schemas.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { order, seededRedisStore, testApp } from '../support/app.js';
-import { startRedis } from '../support/redis-server.js';
+import { useRedis } from '../support/redis-server.js';
 
 // The allocate path on a real Redis of the test's own (the Redis store; issue 4 builds on it).
-let server: Awaited<ReturnType<typeof startRedis>>;
+const db = useRedis();
 let app: FastifyInstance;
 let store: RedisStore;
 let redis: Redis;
 
 beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1_000 });
+  redis = db.client({ enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1_000 });
   redis.on('error', () => undefined);
   await new Promise((r) => redis.once('ready', r));
   ({ app, store } = await testApp({}, seededRedisStore(redis)));
 });
 afterAll(async () => {
   await app?.close().catch(() => undefined);
-  redis?.disconnect();
-  await server?.stop().catch(() => undefined);
 });
 
 const allocate = (body: unknown) => app.inject({ method: 'POST', url: '/v1/allocate', payload: body as object });
@@ -67,7 +64,7 @@ describe('allocate on Redis', () => {
 
   it('a 200-unit lock with a short real expiry: invisible to others, used by its owner, released by itself', async () => {
     // Its own service on the real clock, sharing the Redis: expiry runs on wall time here.
-    const client = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1_000 });
+    const client = new Redis(db.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1_000 });
     client.on('error', () => undefined);
     await new Promise((r) => client.once('ready', r));
     const live = await testApp({}, async (net) => new RedisStore(client, net.warehouses.map((w) => w.id)), Date.now);
@@ -158,7 +155,7 @@ describe('allocate on Redis', () => {
   });
 
   it('answers 503 DSP_STORE_UNAVAILABLE, not a 500, when Redis is gone', async () => {
-    await server.stop();
+    await db.server.stop();
     const t0 = Date.now();
     const r = await allocate(order());
     expect(r.statusCode).toBe(503);

@@ -4,29 +4,27 @@ import { LiveCodec } from '../../src/live/codec.js';
 import type { LiveDecision } from '../../src/live/hub.js';
 import { startLiveService, type LiveService } from '../../src/live/standalone.js';
 import { network, order, TEST_AUTH_CONFIG, TEST_KEY } from '../support/app.js';
-import { startRedis, type RedisProcess } from '../support/redis-server.js';
+import { useRedis } from '../support/redis-server.js';
 
 /**
  * Two instances with the socket.io Redis adapter (attachLive's redisUrl): a map connected to
  * instance A sees the decisions instance B makes, and the KPIs of both instances.
  */
-let redis: RedisProcess;
+const db = useRedis();
 let a: LiveService;
 let b: LiveService;
 const clients: Socket[] = [];
 const codec = LiveCodec.loadSync();
 
 beforeAll(async () => {
-  redis = await startRedis();
-  a = await startLiveService({ net: network(), config: TEST_AUTH_CONFIG, live: { redisUrl: redis.url, instanceId: 'A' } });
+  a = await startLiveService({ net: network(), config: TEST_AUTH_CONFIG, live: { redisUrl: db.url, instanceId: 'A' } });
   // B has an on-time source (as the tracker of issue 5 will give); A has none.
-  b = await startLiveService({ net: network(), config: TEST_AUTH_CONFIG, live: { redisUrl: redis.url, instanceId: 'B', onTime: async () => 0.925 } });
+  b = await startLiveService({ net: network(), config: TEST_AUTH_CONFIG, live: { redisUrl: db.url, instanceId: 'B', onTime: async () => 0.925 } });
 }, 60_000);
 afterAll(async () => {
   for (const c of clients) c.close();
   await a?.close();
   await b?.close();
-  await redis?.stop();
 });
 
 describe('live stream across instances (Redis adapter)', () => {

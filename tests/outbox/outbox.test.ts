@@ -1,7 +1,7 @@
 import type { AllocateRequest } from '../../src/domain/schemas.js';
 import { createServer } from 'node:http';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { OutboundAction } from '../../src/domain/actions.js';
 import { backoffMs, idempotencyKey, Outbox, outboxId } from '../../src/outbox/outbox.js';
@@ -9,7 +9,7 @@ import { openServices, type Services } from '../../src/services.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
 import { network } from '../support/app.js';
-import { freePort, startRedis } from '../support/redis-server.js';
+import { freePort, startRedis, useRedis } from '../support/redis-server.js';
 import { startReceiver, until, verify } from '../support/webhook-receiver.js';
 
 /**
@@ -221,15 +221,9 @@ describe('outbox delivery to a real webhook receiver (embedded store)', () => {
 });
 
 describe('outbox on Redis: restarts and several instances', () => {
-  let server: Awaited<ReturnType<typeof startRedis>>;
-  beforeAll(async () => {
-    server = await startRedis();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const db = useRedis();
   const flush = async () => {
-    const r = new Redis(server.url);
+    const r = new Redis(db.url);
     await r.flushall();
     r.disconnect();
   };
@@ -238,7 +232,7 @@ describe('outbox on Redis: restarts and several instances', () => {
     await flush();
     const rx = await startReceiver({ secrets: SECRETS });
     try {
-      const config = configFor(rx.url, { redisUrl: server.url });
+      const config = configFor(rx.url, { redisUrl: db.url });
       // Instance A enqueues but never delivers (its worker is not started: it "dies" before).
       const a = await services(config);
       await a.actions.enqueue(recyActions('ERP-RECY-5'));
@@ -265,7 +259,7 @@ describe('outbox on Redis: restarts and several instances', () => {
     await flush();
     const rx = await startReceiver({ secrets: SECRETS, answer: (_k, before) => (before < 1 ? 503 : 200) });
     try {
-      const config = configFor(rx.url, { redisUrl: server.url, outboxBatch: 4 });
+      const config = configFor(rx.url, { redisUrl: db.url, outboxBatch: 4 });
       const [a, b] = [await services(config), await services(config)];
       a.outbox.start();
       b.outbox.start();

@@ -1,5 +1,4 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Reoptimizer } from '../../src/allocate/reoptimize.js';
 import type { Reoptimization } from '../../src/allocate/reoptimized.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -11,7 +10,7 @@ import { storeKeys } from '../../src/store/keys.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { FIXED_NOW, network, order } from '../support/app.js';
-import { startRedis } from '../support/redis-server.js';
+import { useRedis } from '../support/redis-server.js';
 import { StatusMachine } from '../../src/domain/scan-states.js';
 import { defaultDataDir, loadStatusMap } from '../../src/network/load.js';
 import { replayPolicy, scenarioEvents } from '../../src/replay/engine.js';
@@ -147,20 +146,11 @@ describe('re-optimisation of shipments not yet picked up (issue 21 item 3)', () 
 });
 
 describe('re-optimisation job: one instance at a time on one Redis (the lease)', () => {
-  let server: Awaited<ReturnType<typeof startRedis>>;
-  const clients: Redis[] = [];
-  beforeAll(async () => {
-    server = await startRedis();
-  });
-  afterAll(async () => {
-    for (const c of clients) c.disconnect();
-    await server?.stop();
-  });
+  const db = useRedis();
 
   it('of two instances ticking together only one runs a round; the other takes over once it stops', async () => {
     const stores = [0, 1].map(() => {
-      const redis = new Redis(server.url);
-      clients.push(redis);
+      const redis = db.client();
       return new RedisStore(redis, ['SH01']);
     });
     const runs = [0, 0];

@@ -1,39 +1,33 @@
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decision } from '../../src/domain/schemas.js';
 import { order, seededRedisStore, testApp } from '../support/app.js';
-import { startRedis } from '../support/redis-server.js';
+import { useRedis } from '../support/redis-server.js';
 
 // Two instances sharing one Redis of the test's own: a rule activated on A is in force on B within
 // 1 s (B polls the rules epoch every RULES_POLL_MS), and a rollback on A restores B's decisions.
 const BUNDLED = JSON.parse(readFileSync(new URL('../../data/rules/dispatch.json', import.meta.url), 'utf8')) as { graph: { nodes: { id: string; content?: { rules: Record<string, string>[] } }[] } };
 
-let server: Awaited<ReturnType<typeof startRedis>>;
-const clients: Redis[] = [];
+const db = useRedis();
 let a: FastifyInstance;
 let b: FastifyInstance;
 
-async function instance(url: string, seed: boolean): Promise<FastifyInstance> {
-  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1_000 });
+async function instance(seed: boolean): Promise<FastifyInstance> {
+  const redis = db.client({ enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1_000 });
   redis.on('error', () => undefined);
   await new Promise((r) => redis.once('ready', r));
-  clients.push(redis);
   const { app } = await testApp({}, seededRedisStore(redis, { seed }));
   return app;
 }
 
 beforeAll(async () => {
-  server = await startRedis();
-  a = await instance(server.url, true);
-  b = await instance(server.url, false);
+  a = await instance(true);
+  b = await instance(false);
 });
 afterAll(async () => {
   await a?.close().catch(() => undefined);
   await b?.close().catch(() => undefined);
-  for (const c of clients) c.disconnect();
-  await server?.stop().catch(() => undefined);
 });
 
 /** Polls B until it runs `version` of the dispatch ruleset; fails past 1 s. */

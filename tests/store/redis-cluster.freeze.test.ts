@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config.js';
 import { slotTag } from '../../src/store/keys.js';
 import type { RedisStore } from '../../src/store/redis.js';
 import { FIXED_NOW, network, order, PLACES, TEST_AUTH_CONFIG, withKey } from '../support/app.js';
-import { clusterClient, startRedisCluster, type RedisProcess } from '../support/redis-server.js';
+import { clusterClient, useRedisCluster, type RedisProcess } from '../support/redis-server.js';
 import { heldUnitsCheck } from '../support/held-units.js';
 
 /**
@@ -19,7 +19,6 @@ import { heldUnitsCheck } from '../support/held-units.js';
  */
 const TIMEOUT_MS = 1_000;
 const CLAIM_TIMEOUT_MS = 1_000;
-let cluster: Awaited<ReturnType<typeof startRedisCluster>>;
 let app: FastifyInstance;
 let store: RedisStore;
 let frozen: RedisProcess | undefined;
@@ -27,8 +26,8 @@ let skewMs = 0;
 /** "host:port" of the master serving each slot. */
 let masterOf: (tag: string) => string;
 
+const cluster = useRedisCluster({ masters: 3, extraArgs: ['--cluster-require-full-coverage', 'no'] });
 beforeAll(async () => {
-  cluster = await startRedisCluster(3, ['--cluster-require-full-coverage', 'no']);
   const look = await clusterClient(cluster.nodes);
   await Promise.all(look.nodes('master').map((n) => n.flushall()));
   const slots = look.slots.map((s) => s[0]!);
@@ -49,7 +48,6 @@ beforeAll(async () => {
 afterAll(async () => {
   frozen?.thaw();
   await app?.close().catch(() => undefined);
-  await cluster?.stop();
 });
 
 const SKUS = [...new Set(network().network.stock.filter((r) => r.warehouseId === 'SH01' && r.onHand >= 50 && !r.sku.startsWith('RECY-')).map((r) => r.sku))];

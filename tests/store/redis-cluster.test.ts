@@ -1,28 +1,18 @@
-import type { Cluster } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { storeKeys } from '../../src/store/keys.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
 import { FIXED_NOW, network, order, TEST_AUTH_CONFIG, withKey } from '../support/app.js';
-import { clusterClient, startRedisCluster } from '../support/redis-server.js';
+import { clusterClient, useRedisCluster } from '../support/redis-server.js';
 import { storeCases } from './store.cases.js';
 
 // The same contract suite on a 3-master Redis Cluster that the test starts itself.
-let cluster: Awaited<ReturnType<typeof startRedisCluster>>;
-const clients: Cluster[] = [];
-beforeAll(async () => {
-  cluster = await startRedisCluster();
-}, 60_000);
-afterAll(async () => {
-  for (const c of clients) c.disconnect();
-  await cluster?.stop();
-});
+const cluster = useRedisCluster();
 
 storeCases('redis cluster (3 masters)', async (rows, clock, retention) => {
-  const c = await clusterClient(cluster.nodes);
-  clients.push(c);
+  const c = await cluster.client();
   await Promise.all(c.nodes('master').map((n) => n.flushall()));
   const store = new RedisStore(c, ['HF01', 'SH01'], { clock, ...retention });
   await store.seed(rows);
@@ -31,13 +21,11 @@ storeCases('redis cluster (3 masters)', async (rows, clock, retention) => {
 
 describe('the recovery pass on a Cluster (issue 19)', () => {
   it('gives back a two-warehouse plan whose decision was never stored, with the order, its warehouses and the markers on different slots', async () => {
-    const c = await clusterClient(cluster.nodes);
-    clients.push(c);
+    const c = await cluster.client();
     await Promise.all(c.nodes('master').map((n) => n.flushall()));
     let now = Date.parse('2026-11-11T10:00:00+08:00');
     const open = async () => {
-      const client = await clusterClient(cluster.nodes);
-      clients.push(client);
+      const client = await cluster.client();
       return new RedisStore(client, ['HF01', 'SH01'], { clock: () => now, claimTimeoutMs: 10_000 });
     };
     const survivor = await open();
@@ -85,8 +73,7 @@ describe('the service on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
 
 describe('the outbox on a Cluster with OUTBOX_MIN_REPLICAS', () => {
   it('asks the masters for replica acknowledgements: with none to give, an enqueue is refused, not acknowledged', async () => {
-    const c = await clusterClient(cluster.nodes);
-    clients.push(c);
+    const c = await cluster.client();
     await Promise.all(c.nodes('master').map((n) => n.flushall()));
     const entry = (id: string) => ({
       id,

@@ -1,9 +1,8 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { storeKeys } from '../../src/store/keys.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { ReservationLostError } from '../../src/store/types.js';
-import { startRedis } from '../support/redis-server.js';
+import { useRedis } from '../support/redis-server.js';
 
 /**
  * A process that stalls longer than CLAIM_TIMEOUT_MS (a long GC pause, SIGSTOP) in the middle of
@@ -23,26 +22,16 @@ const plan = [
 ];
 const held = { requestHash: 'h', decision: {}, reservation: 'held' as const, expiresAt: null, cancelled: false };
 
-let server: Awaited<ReturnType<typeof startRedis>>;
-const clients: Redis[] = [];
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(async () => {
-  for (const c of clients) c.disconnect();
-  await server?.stop();
-});
+const db = useRedis();
 
 type Spied = { slot: (script: string, ...a: unknown[]) => Promise<unknown>; order: (script: string, ...a: unknown[]) => Promise<unknown> };
 
 async function setup() {
-  const redis = new Redis(server.url);
-  clients.push(redis);
+  const redis = db.client();
   await redis.flushall();
   const clock = { now: T };
   const open = () => {
-    const c = new Redis(server.url);
-    clients.push(c);
+    const c = db.client();
     return new RedisStore(c, ['HF01', 'SH01'], { clock: () => clock.now, claimTimeoutMs: CLAIM_TIMEOUT_MS });
   };
   const stalled = open();

@@ -1,28 +1,19 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { openStore } from '../../src/services.js';
 import { storeKeys } from '../../src/store/keys.js';
 import { network } from '../support/app.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { ReservationExistsError, ReservationLostError, StoreUnavailableError } from '../../src/store/types.js';
-import { startRedis } from '../support/redis-server.js';
+import { startRedis, useRedis } from '../support/redis-server.js';
 import { storeCases } from './store.cases.js';
 
 // The same contract suite as the in-memory store, against a real redis-server of the test's own.
-let server: Awaited<ReturnType<typeof startRedis>>;
-const clients: Redis[] = [];
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(async () => {
-  for (const c of clients) c.disconnect();
-  await server?.stop();
-});
+const db = useRedis();
 
 storeCases('redis (one node)', async (rows, clock, retention) => {
-  const redis = new Redis(server.url);
-  clients.push(redis);
+  const redis = db.client();
   await redis.flushall();
   const store = new RedisStore(redis, ['HF01', 'SH01'], { clock, ...retention });
   await store.seed(rows);
@@ -31,8 +22,7 @@ storeCases('redis (one node)', async (rows, clock, retention) => {
 
 describe('Redis store: retention is a TTL on every key it names', () => {
   it('an order, its scans and reroutes, an event id, an idempotency record and a day index expire by themselves', async () => {
-    const redis = new Redis(server.url);
-    clients.push(redis);
+    const redis = db.client();
     await redis.flushall();
     const DAY = 86_400_000;
     const store = new RedisStore(redis, ['HF01', 'SH01'], { orderRetentionMs: 7 * DAY, eventRetentionMs: 2 * DAY });
@@ -65,8 +55,7 @@ describe('Redis store: abandoned attempts', () => {
   const decision = { orderId: 'ab', requestHash: 'h', decision: {}, reservation: 'held' as const, expiresAt: null, cancelled: false };
 
   it('a retry takes over a claim left without a decision past the claim timeout, and the old attempt loses', async () => {
-    const redis = new Redis(server.url);
-    clients.push(redis);
+    const redis = db.client();
     await redis.flushall();
     let now = Date.parse('2026-11-11T10:00:00+08:00');
     const store = new RedisStore(redis, ['HF01', 'SH01'], { clock: () => now, claimTimeoutMs: 10_000 });
@@ -97,13 +86,11 @@ describe('Redis store: the recovery pass (issue 19, item 2)', () => {
     { warehouseId: 'HF01', sku: 'BRK-0001', qty: 2 },
   ];
   const seeded = async () => {
-    const redis = new Redis(server.url);
-    clients.push(redis);
+    const redis = db.client();
     await redis.flushall();
     const clock = { now: T };
     const open = () => {
-      const c = new Redis(server.url);
-      clients.push(c);
+      const c = db.client();
       return new RedisStore(c, ['HF01', 'SH01'], { clock: () => clock.now, claimTimeoutMs: 10_000 });
     };
     const first = open();
@@ -150,7 +137,7 @@ describe('Redis store: the recovery pass (issue 19, item 2)', () => {
     expect((await dying.reserve({ id: 'before-start', items: plan, counters: [], ttlMs: 48 * 3_600_000 })).ok).toBe(true);
     expect(await reserved()).toBe('HF01:2 SH01:4');
     // The next instance starts 11 s later (past the claim timeout) on the same Redis.
-    const config = loadConfig({}, { redisUrl: server.url, claimTimeoutMs: 10_000 });
+    const config = loadConfig({}, { redisUrl: db.url, claimTimeoutMs: 10_000 });
     const started = await openStore(config, network(), () => clock.now + 11_000);
     try {
       expect((started as RedisStore).lastRecovery).toMatchObject({ released: 1 });
@@ -192,8 +179,7 @@ describe('Redis store: the recovery pass (issue 19, item 2)', () => {
 
 describe('Redis store: stock counts across warehouses', () => {
   it('all or none: a reservation landing between the check and the writes sets back the warehouses already written', async () => {
-    const redis = new Redis(server.url);
-    clients.push(redis);
+    const redis = db.client();
     await redis.flushall();
     const store = new RedisStore(redis, ['HF01', 'SH01']);
     await store.seed([

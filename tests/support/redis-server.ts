@@ -4,7 +4,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 
 const run = promisify(execFile);
 
@@ -118,4 +119,105 @@ export async function clusterClient(nodes: { host: string; port: number }[]): Pr
   c.on('error', () => undefined);
   await new Promise((resolve) => c.once('ready', resolve));
   return c;
+}
+
+/**
+ * How long the helpers below give a server (or a Cluster) to start: a Cluster is three servers
+ * and a `redis-cli --cluster create`, which takes several seconds on a slow CI machine.
+ */
+const START_TIMEOUT_MS = 60_000;
+
+/** The handle useRedis() gives a test file or describe block on its own redis-server. */
+export interface UsedRedis {
+  /** The running server, to kill, freeze or restart it on purpose. */
+  readonly server: RedisProcess;
+  readonly url: string;
+  /** A new ioredis client on the server, disconnected after the scope's tests. */
+  client(options?: RedisOptions): Redis;
+}
+
+/** The handle useRedisCluster() gives a test file or describe block on its own Redis Cluster. */
+export interface UsedRedisCluster {
+  readonly nodes: { host: string; port: number }[];
+  /** The Cluster's servers, in the order of `nodes`, to freeze one of them on purpose. */
+  readonly servers: RedisProcess[];
+  /** A new Cluster client on the nodes, connected (as clusterClient()), disconnected after the scope's tests. */
+  client(): Promise<Cluster>;
+}
+
+/**
+ * The server exists only once the scope's beforeAll has run; reading it earlier (while vitest
+ * collects the file) is a mistake in the test, which a clear message makes easy to find.
+ */
+function started<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`${what} is not started yet: use it inside a test or a hook, not while the file is collected`);
+  return value;
+}
+
+/**
+ * Starts a redis-server of the test file's (or describe block's) own before its tests and stops
+ * it after, with every client opened through it. Call it where a `beforeAll` would go, and before
+ * the hooks that use the server: vitest runs beforeAll hooks in the order they are registered
+ * and afterAll hooks in the reverse order, so the scope's own teardown (closing apps, thawing a
+ * frozen server) runs before the clients are disconnected and the server is stopped.
+ */
+export function useRedis(opts: { persist?: boolean; extraArgs?: string[] } = {}): UsedRedis {
+  let server: RedisProcess | undefined;
+  const clients: Redis[] = [];
+  beforeAll(async () => {
+    server = await startRedis(opts);
+  }, START_TIMEOUT_MS);
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    // Tests kill, stop or freeze their server on purpose. A frozen server would never act on the
+    // stop signal, so it is thawed first (a no-op on a running or exited one). An exited server
+    // is stopped at once, and a failure to stop one is no result of the tests, so it is ignored.
+    server?.thaw();
+    await server?.stop().catch(() => undefined);
+  });
+  return {
+    get server() {
+      return started(server, 'useRedis() server');
+    },
+    get url() {
+      return started(server, 'useRedis() server').url;
+    },
+    client(options = {}) {
+      const c = new Redis(started(server, 'useRedis() server').url, options);
+      clients.push(c);
+      return c;
+    },
+  };
+}
+
+/**
+ * Starts a Redis Cluster of the test file's (or describe block's) own (see startRedisCluster)
+ * before its tests and stops it after, with every client opened through it. As useRedis(), call
+ * it before the hooks that use the Cluster.
+ */
+export function useRedisCluster(opts: { masters?: number; extraArgs?: string[] } = {}): UsedRedisCluster {
+  let cluster: Awaited<ReturnType<typeof startRedisCluster>> | undefined;
+  const clients: Cluster[] = [];
+  beforeAll(async () => {
+    cluster = await startRedisCluster(opts.masters, opts.extraArgs);
+  }, START_TIMEOUT_MS);
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    // As in useRedis(): a test may have frozen or stopped one of the servers on purpose.
+    for (const s of cluster?.servers ?? []) s.thaw();
+    await cluster?.stop().catch(() => undefined);
+  });
+  return {
+    get nodes() {
+      return started(cluster, 'useRedisCluster() Cluster').nodes;
+    },
+    get servers() {
+      return started(cluster, 'useRedisCluster() Cluster').servers;
+    },
+    async client() {
+      const c = await clusterClient(started(cluster, 'useRedisCluster() Cluster').nodes);
+      clients.push(c);
+      return c;
+    },
+  };
 }

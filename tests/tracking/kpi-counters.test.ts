@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Reroute } from '../../src/allocate/reroute.js';
 import { currentDecision, type Reoptimization } from '../../src/allocate/reoptimized.js';
 import type { Decision } from '../../src/domain/schemas.js';
@@ -9,7 +9,7 @@ import type { NetworkContext } from '../../src/network/context.js';
 import { storeKeys } from '../../src/store/keys.js';
 import type { Store } from '../../src/store/types.js';
 import { FIXED_NOW, order, PLACES, redisTestApp, testApp } from '../support/app.js';
-import { startRedis } from '../support/redis-server.js';
+import { useRedis } from '../support/redis-server.js';
 
 const HOUR = 3_600_000;
 const DESTS = [PLACES.shanghaiPeoplesSquare, PLACES.suzhouCentre, PLACES.hefeiCentre, { lon: 120.1551, lat: 30.2741 }];
@@ -270,17 +270,11 @@ describe('KPIs from running counters equal the full recomputation', () => {
   });
 
   describe('on Redis', () => {
-    let server: Awaited<ReturnType<typeof startRedis>>;
-    beforeAll(async () => {
-      server = await startRedis();
-    });
-    afterAll(async () => {
-      await server?.stop();
-    });
+    const db = useRedis();
 
     it('after a mixed stream on one Redis node, with the store on the same moving clock', async () => {
       const clock = { now: FIXED_NOW };
-      const { app, store, redis } = await redisTestApp(server.url, () => clock.now);
+      const { app, store, redis } = await redisTestApp(db.url, () => clock.now);
       try {
         expect(await mixedStream(app, store, clock, 7)).toBe(STEPS);
         const k = await app.dspServices.tracker.kpi();

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Decision } from '../../src/domain/schemas.js';
 import { FIXED_NOW, network, order, redisTestApp, testApp } from '../support/app.js';
-import { startRedis } from '../support/redis-server.js';
+import { useRedis } from '../support/redis-server.js';
 
 /**
  * GET /v1/kpi writtenOffUnits / writtenOffValueCny (issue 21, item 5): the free units of lots
@@ -71,17 +71,11 @@ describe('write-offs in GET /v1/kpi', () => {
   });
 
   describe('on Redis', () => {
-    let server: Awaited<ReturnType<typeof startRedis>>;
-    beforeAll(async () => {
-      server = await startRedis();
-    });
-    afterAll(async () => {
-      await server?.stop();
-    });
+    const db = useRedis();
 
     it('on one Redis node, with the store on the same clock', async () => {
       const clock = { now: FIXED_NOW };
-      const { app } = await redisTestApp(server.url, () => clock.now);
+      const { app } = await redisTestApp(db.url, () => clock.now);
       try {
         await story(app, clock);
       } finally {
