@@ -82,7 +82,10 @@ export function offerLots(
     let c = cells.get(key);
     if (c === undefined) cells.set(key, (c = { lots: [], near: 0, total: 0 }));
     const near = lastSellable - opts.nowMs <= opts.nearWindowDays * DAY_MS;
-    c.lots.push({ ...l, near });
+    // Field by field, not a spread: on Node 20 a spread that adds a key (`{ ...l, near }`) took
+    // ~1.3 us per object (V8 leaves its fast clone path), ~140 us of an order with two shelf-life
+    // SKUs (bench/README.md, 2026-12-07); Object.assign ~0.2 us, this ~0.01 us.
+    c.lots.push({ warehouseId: l.warehouseId, sku: l.sku, lot: l.lot, expiresOn: l.expiresOn, free: l.free, near });
     c.total += l.free;
     if (near) c.near += l.free;
   }
@@ -199,11 +202,11 @@ export function pushStockArcs(
   const near = lotCellOf(offer, fromWarehouseId, sku)?.near ?? 0;
   if (near > 0) {
     draft.arcs.push({ site: draft.site, line: li, pool: pools.of(fromWarehouseId, sku, near, 'near-expiry'), unitCost: 0, transfer });
-    draft.arcInfo.push({ ...info, nearExpiry: true });
+    draft.arcInfo.push(Object.assign({}, info, { nearExpiry: true })); // not a spread: see offerLots
   }
   if (qty - near > 0) {
     draft.arcs.push({ site: draft.site, line: li, pool: pools.of(fromWarehouseId, sku, qty - near), unitCost: 0, transfer });
-    draft.arcInfo.push({ ...info, expiryWeightPerUnit: credit });
+    draft.arcInfo.push(Object.assign({}, info, { expiryWeightPerUnit: credit }));
   }
 }
 
