@@ -89,21 +89,6 @@ function sharedSerializers(...args: Parameters<ReturnType<typeof SerializerSelec
  */
 export const ALL_ERRORS_MAX_NODES = 10_000;
 
-/** Whether `data` holds more than `max` array items and object keys (stops counting past it). */
-function largerThan(data: unknown, max: number): boolean {
-  let n = 0;
-  const stack: unknown[] = [data];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (v === null || typeof v !== 'object') continue;
-    const children = Array.isArray(v) ? v : Object.values(v);
-    n += children.length;
-    if (n > max) return true;
-    for (const c of children) if (c !== null && typeof c === 'object') stack.push(c);
-  }
-  return false;
-}
-
 type AnyValidate = ReturnType<ReturnType<ReturnType<typeof AjvCompiler>>>;
 
 /**
@@ -124,7 +109,7 @@ function boundedValidators(...[externalSchemas, options]: Parameters<ReturnType<
         validate.errors = null;
         return true;
       }
-      if (custom.allErrors !== true || largerThan(data, ALL_ERRORS_MAX_NODES)) {
+      if (custom.allErrors !== true || jsonSize(data, Infinity, ALL_ERRORS_MAX_NODES).nodes > ALL_ERRORS_MAX_NODES) {
         validate.errors = quick.errors;
         return false;
       }
@@ -253,17 +238,24 @@ export function installHttpEdge(app: FastifyInstance): void {
 export const MAX_JSON_DEPTH = 64;
 
 /** How deep a parsed JSON value nests, walked without recursion (so it cannot overflow itself). */
-function jsonDepth(value: unknown, limit: number): number {
-  let max = 0;
+/**
+ * The nesting depth of a JSON value and its number of array items and object keys, walked without
+ * recursion; the walk stops as soon as either passes its limit (then that figure is over it).
+ */
+function jsonSize(value: unknown, maxDepth: number, maxNodes: number): { depth: number; nodes: number } {
+  let depth = 0;
+  let nodes = 0;
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
     const [v, d] = stack.pop()!;
     if (typeof v !== 'object' || v === null) continue;
-    if (d > max) max = d;
-    if (max > limit) return max;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1]);
+    if (d > depth) depth = d;
+    const children = Array.isArray(v) ? v : Object.values(v);
+    nodes += children.length;
+    if (depth > maxDepth || nodes > maxNodes) break;
+    for (const child of children) stack.push([child, d + 1]);
   }
-  return max;
+  return { depth, nodes };
 }
 
 /**
@@ -281,7 +273,7 @@ export function installJsonParser(app: FastifyInstance): void {
     if (text.trim() === '' && (req.method === 'DELETE' || req.method === 'GET')) return done(null, undefined);
     parseJson(req, text, (err, value) => {
       if (err) return done(err);
-      if (jsonDepth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+      if (jsonSize(value, MAX_JSON_DEPTH, Infinity).depth > MAX_JSON_DEPTH) {
         return done(new DspError('DSP_VALIDATION', `the body nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays`, [{ maxDepth: MAX_JSON_DEPTH }]));
       }
       done(null, value);
