@@ -14,11 +14,13 @@ import { flag, machine } from './util.js';
 const rounds = Number(flag('rounds', '5'));
 const CODES = ['SHIPPED_READY', 'PICK_DONE', 'PACK_DONE', 'LOAD_DONE', 'GATE_OUT', 'HUB_ARRIVAL'];
 
-const config = loadConfig({}, { solverThreads: 0, logLevel: 'silent', demoFeed: 'off' });
+// The service checks API keys (issue 18): the bench calls with its own ERP key, its rate limit out of reach.
+const SECRET = 'bench-secret-0123456789abcdefghijklmnopqrstu';
+const config = loadConfig({ API_KEYS: `bench:erp:${SECRET}`, RATE_LIMIT_PER_KEY: '100000000' }, { solverThreads: 0, logLevel: 'silent', demoFeed: 'off' });
 const app = await buildApp({ config, logger: false });
 await app.listen({ host: '127.0.0.1', port: 0 });
 const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-const post = (url: string, body: unknown) => fetch(`${base}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const post = (url: string, body: unknown) => fetch(`${base}${url}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': `bench.${SECRET}` }, body: JSON.stringify(body) });
 
 let seq = 0;
 async function newOrder(): Promise<string> {
