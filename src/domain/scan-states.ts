@@ -63,7 +63,9 @@ export class StatusMachine {
   }
 
   knows(code: string): boolean {
-    return code in this.map.codes;
+    // Own keys only: `in` also finds what every object inherits ("__proto__", "constructor",
+    // "toString"), and such a code from a WMS then failed with a 500 instead of DSP_UNKNOWN_WMS_CODE.
+    return Object.hasOwn(this.map.codes, code);
   }
 
   label(state: string): string {

@@ -102,6 +102,9 @@ describe('POST /v1/wms/events, timeline, KPIs', () => {
     const r = await post([
       events[1]!,
       { orderId: id, code: 'TELEPORTED', at: iso(T) },
+      // Names every object inherits are no WMS codes either (found by the fuzz test, seed 556512908).
+      { orderId: id, code: '__proto__', at: iso(T) },
+      { orderId: id, code: 'constructor', at: iso(T) },
       events[0]!,
       { orderId: 'NO-SUCH-ORDER', code: 'PICK_DONE', at: iso(T) },
       { orderId: id, code: 'SIGNED', at: iso(now + 60 * MIN) },
@@ -114,6 +117,8 @@ describe('POST /v1/wms/events, timeline, KPIs', () => {
     expect(r.statusCode).toBe(200);
     expect(r.json().results.map((x: { status: string; code?: string }) => x.code ?? x.status)).toEqual([
       'applied',
+      'DSP_UNKNOWN_WMS_CODE',
+      'DSP_UNKNOWN_WMS_CODE',
       'DSP_UNKNOWN_WMS_CODE',
       'applied',
       'DSP_ORDER_NOT_FOUND',
