@@ -237,7 +237,6 @@ export function installHttpEdge(app: FastifyInstance): void {
 /** JSON bodies nest at most this deep (levels of objects and arrays); none of ours needs 10. */
 export const MAX_JSON_DEPTH = 64;
 
-/** How deep a parsed JSON value nests, walked without recursion (so it cannot overflow itself). */
 /**
  * The nesting depth of a JSON value and its number of array items and object keys, walked without
  * recursion; the walk stops as soon as either passes its limit (then that figure is over it).

@@ -36,7 +36,7 @@ import type {
   StoreOptions,
   StoredScan,
 } from './types.js';
-import { KPI_MARKS, placedWithin, ReservationExistsError, ReservationLostError } from './types.js';
+import { KPI_MARKS, movePatch, placedWithin, ReservationExistsError, ReservationLostError } from './types.js';
 import { outboxCursor, OUTBOX_LIST_SCAN } from './keys.js';
 
 interface Cell {
@@ -680,7 +680,7 @@ export class MemoryStore implements Store {
     if (g === undefined || o === undefined) return 'missing';
     if (o.members.length !== members.length || o.members.some((m, i) => m.orderId !== members[i])) return 'changed';
     g.byTracking.delete(fromTracking);
-    g.byTracking.set(patch.trackingNumber, { ...o, ...patch });
+    g.byTracking.set(patch.trackingNumber, { ...o, ...movePatch(patch) });
     return 'moved';
   }
 

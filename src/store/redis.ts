@@ -42,7 +42,7 @@ import type {
   StoreOptions,
   StoredScan,
 } from './types.js';
-import { DEFAULT_CLAIM_TIMEOUT_MS, KPI_MARKS, OPEN_SHIPMENT_MOVE_FIELDS, OUTBOX_STATES, placedWithin, ReservationExistsError, ReservationLostError, StoreUnavailableError } from './types.js';
+import { DEFAULT_CLAIM_TIMEOUT_MS, KPI_MARKS, movePatch, OUTBOX_STATES, placedWithin, ReservationExistsError, ReservationLostError, StoreUnavailableError } from './types.js';
 
 /**
  * The Redis implementation of Store (design §4), for several dispatchd instances sharing state on
@@ -876,8 +876,7 @@ export class RedisStore implements Store {
 
   async openShipmentMove(group: string, fromTracking: string, patch: OpenShipmentMove, members: readonly string[]): Promise<MoveResult> {
     // Only a move's own fields travel (the script copies whatever it is given onto the record).
-    const p = Object.fromEntries(OPEN_SHIPMENT_MOVE_FIELDS.filter((k) => patch[k] !== undefined).map((k) => [k, patch[k]]));
-    return (await this.redis.dspOpenMove!(storeKeys.openShipments(group), this.clock(), fromTracking, JSON.stringify(p), JSON.stringify(members))) as MoveResult;
+    return (await this.redis.dspOpenMove!(storeKeys.openShipments(group), this.clock(), fromTracking, JSON.stringify(movePatch(patch)), JSON.stringify(members))) as MoveResult;
   }
 
   async moveCounter(orderId: string, from: { key: string; amount: number }, to: { key: string; amount: number; limit: number }): Promise<boolean> {

@@ -343,6 +343,13 @@ export type OpenShipmentMove = Pick<OpenShipment, 'trackingNumber' | 'courierId'
 /** Every field an OpenShipmentMove may carry: what a store copies from a patch onto the record, and nothing else. */
 export const OPEN_SHIPMENT_MOVE_FIELDS = ['trackingNumber', 'courierId', 'etaMs', 'maxGrams', 'warehouseId', 'shipment', 'shipDay', 'pickupAtMs', 'grams', 'members'] as const satisfies readonly (keyof OpenShipmentMove)[];
 
+/** A move's own fields of `patch`, those it sets (both stores apply exactly these; members copied, so the store never shares the caller's array). */
+export function movePatch(patch: OpenShipmentMove): OpenShipmentMove {
+  const out: Record<string, unknown> = {};
+  for (const k of OPEN_SHIPMENT_MOVE_FIELDS) if (patch[k] !== undefined) out[k] = k === 'members' ? patch.members!.map((m) => ({ ...m })) : patch[k];
+  return out as OpenShipmentMove;
+}
+
 /**
  * The outcome of moving an open shipment: moved now; 'missing' (no record under that waybill:
  * moved already, or dropped); 'changed' (its members are not the ones the caller moved: an order
