@@ -24,7 +24,7 @@ import { buildCandidates, NO_LIMIT, type Candidates, type CourierTerms, type Ord
 import { courierLimit } from './stages/couriers.js';
 import { horizonDays } from './stages/ship-days.js';
 import { counterKeys, lotCell, storeKeys } from '../store/keys.js';
-import { assignLots, latestLotEta, offerLots, type LotOffer, type LotPick } from './stages/lots.js';
+import { assignLots, latestLotEta, offerLots, sameLots, type LotOffer, type LotPick } from './stages/lots.js';
 import { parseShelfLifeOverrides } from '../config.js';
 import { CourierBook } from '../couriers/book.js';
 import { explain } from './explain.js';
@@ -180,11 +180,19 @@ export class Allocator {
         latestFirst: this.cfg.lotPickOrder === 'latest-expiry-first',
       });
     let cutoff = Math.max(now, order.promisedByMs);
+    let offer = offerAt(cutoff, lots);
     for (let pass = 0; pass < LOT_PASSES; pass++) {
-      const r = await solve(offerAt(cutoff, lots));
+      const r = await solve(offer);
       const latest = latestLotEta(r.cands.problem, r.outcome.plan, r.cands.lots!, (o) => r.cands.optionInfo[o]!.etaMs);
       if (latest === null || latest <= cutoff) return r;
       cutoff = latest;
+      const later = offerAt(cutoff, lots);
+      // Lots span months, so the later cutoff rarely removes one: the problem is then the one just
+      // solved, and so is its answer, whose lots are all good until this cutoff. Solving it again
+      // was most of the extra solver work lots brought (an order with no on-time plan solved its
+      // full problem twice).
+      if (sameLots(later, offer)) return r;
+      offer = later;
     }
     return solve(offerAt(cutoff, []));
   }

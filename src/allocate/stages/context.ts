@@ -140,6 +140,9 @@ export interface SiteDraft {
   transferLeadHours: number;
 }
 
+/** What the stock stage adds arcs to: a site draft, or an open shipment's join site. */
+export type StockArcs = Pick<SiteDraft, 'site' | 'arcs' | 'arcInfo'>;
+
 /**
  * Stock pools shared by every arc that draws on them: one per (warehouse, SKU), created when an
  * arc first names it (so pool indices follow arc order).

@@ -1,7 +1,7 @@
 import type { Plan, Problem } from '../../../solver/types.js';
 import { DAY_MS } from '../../domain/time.js';
 import type { LotFree } from '../../store/types.js';
-import type { ArcInfo, CandidateContext, Pools, SiteDraft } from './context.js';
+import type { ArcInfo, CandidateContext, Pools, StockArcs } from './context.js';
 
 /**
  * Stage "lots" (FEFO) for shelf-life SKUs. Their stock is kept per lot with an expiry day
@@ -36,7 +36,8 @@ export interface LotCell {
 export interface LotOffer {
   /** Every shipment arrives at or before this, epoch ms. */
   cutoffMs: number;
-  cells: Map<string, LotCell>;
+  /** Per warehouse, per SKU (nested maps: the stages look cells up per arc, and a joined key string cost a build and a hash each time). */
+  cells: Map<string, Map<string, LotCell>>;
   /** SKUs whose stock is kept per lot (the order's shelf-life SKUs). */
   skus: ReadonlySet<string>;
 }
@@ -58,10 +59,6 @@ const utcMidnights = new Map<string, number>();
 /** About 27 years of distinct days. */
 const MAX_CACHED_DAYS = 10_000;
 
-function cellKey(warehouseId: string, sku: string): string {
-  return `${warehouseId}\u0000${sku}`;
-}
-
 /**
  * The eligible lots of the given shelf-life SKUs. `minDays(sku)` is the minimum remaining shelf life
  * at delivery for this order's customer. A lot is near expiry when its last sellable moment (expiry
@@ -72,15 +69,20 @@ export function offerLots(
   skus: ReadonlySet<string>,
   opts: { nowMs: number; cutoffMs: number; timezoneOffsetMinutes: number; nearWindowDays: number; minDays: (sku: string) => number; latestFirst?: boolean },
 ): LotOffer {
-  const cells = new Map<string, LotCell>();
+  const cells = new Map<string, Map<string, LotCell>>();
+  // Each SKU's minimum, ms, once per call rather than once per lot.
+  const minMs = new Map<string, number>();
+  for (const sku of skus) minMs.set(sku, opts.minDays(sku) * DAY_MS);
   for (const l of lots) {
-    if (!skus.has(l.sku) || l.free <= 0) continue;
+    const min = minMs.get(l.sku);
+    if (min === undefined || l.free <= 0) continue;
     const ends = expiryMs(l.expiresOn, opts.timezoneOffsetMinutes);
-    const lastSellable = ends - opts.minDays(l.sku) * DAY_MS;
+    const lastSellable = ends - min;
     if (ends <= opts.nowMs || lastSellable < opts.cutoffMs) continue;
-    const key = cellKey(l.warehouseId, l.sku);
-    let c = cells.get(key);
-    if (c === undefined) cells.set(key, (c = { lots: [], near: 0, total: 0 }));
+    let bySku = cells.get(l.warehouseId);
+    if (bySku === undefined) cells.set(l.warehouseId, (bySku = new Map()));
+    let c = bySku.get(l.sku);
+    if (c === undefined) bySku.set(l.sku, (c = { lots: [], near: 0, total: 0 }));
     const near = lastSellable - opts.nowMs <= opts.nearWindowDays * DAY_MS;
     // Field by field, not a spread: on Node 20 a spread that adds a key (`{ ...l, near }`) took
     // ~1.3 us per object (V8 leaves its fast clone path), ~140 us of an order with two shelf-life
@@ -91,12 +93,33 @@ export function offerLots(
   }
   // The picking order: earliest expiry first (FEFO), or, for what-if comparisons, the freshest first.
   const dir = opts.latestFirst === true ? -1 : 1;
-  for (const c of cells.values()) c.lots.sort((a, b) => dir * (a.expiresOn < b.expiresOn ? -1 : a.expiresOn > b.expiresOn ? 1 : a.lot < b.lot ? -1 : 1));
+  for (const bySku of cells.values()) for (const c of bySku.values()) c.lots.sort((a, b) => dir * (a.expiresOn < b.expiresOn ? -1 : a.expiresOn > b.expiresOn ? 1 : a.lot < b.lot ? -1 : 1));
   return { cutoffMs: opts.cutoffMs, cells, skus };
 }
 
+/** Whether two offers hold the same lots with the same free units in every cell (their cutoffs aside). */
+export function sameLots(a: LotOffer, b: LotOffer): boolean {
+  if (a.cells.size !== b.cells.size) return false;
+  for (const [w, sa] of a.cells) {
+    const sb = b.cells.get(w);
+    if (sb === undefined || sa.size !== sb.size) return false;
+    for (const [sku, ca] of sa) if (!sameCell(ca, sb.get(sku))) return false;
+  }
+  return true;
+}
+
+function sameCell(ca: LotCell, cb: LotCell | undefined): boolean {
+  if (cb === undefined || ca.total !== cb.total || ca.near !== cb.near || ca.lots.length !== cb.lots.length) return false;
+  for (let i = 0; i < ca.lots.length; i++) {
+    const la = ca.lots[i]!;
+    const lb = cb.lots[i]!;
+    if (la.lot !== lb.lot || la.free !== lb.free || la.near !== lb.near) return false;
+  }
+  return true;
+}
+
 export function lotCellOf(offer: LotOffer, warehouseId: string, sku: string): LotCell | undefined {
-  return offer.cells.get(cellKey(warehouseId, sku));
+  return offer.cells.get(warehouseId)?.get(sku);
 }
 
 /**
@@ -141,7 +164,8 @@ export function assignLots(
   etaMs: (shipment: number) => number,
 ): LotPick[][] {
   const out: LotPick[][] = plan.shipments.map(() => []);
-  const used = new Map<string, number>();
+  /** Units taken so far per offered lot (each lot of the offer is one object). */
+  const used = new Map<OfferedLot, number>();
   const order = plan.shipments.map((_s, i) => i).sort((a, b) => etaMs(a) - etaMs(b) || a - b);
   for (const i of order) {
     for (const u of units(i)) {
@@ -150,10 +174,9 @@ export function assignLots(
       let left = u.qty;
       for (const l of lots) {
         if (left === 0) break;
-        const key = `${u.fromWarehouseId}\u0000${u.sku}\u0000${l.lot}`;
-        const take = Math.min(left, l.free - (used.get(key) ?? 0));
+        const take = Math.min(left, l.free - (used.get(l) ?? 0));
         if (take <= 0) continue;
-        used.set(key, (used.get(key) ?? 0) + take);
+        used.set(l, (used.get(l) ?? 0) + take);
         out[i]!.push({ fromWarehouseId: u.fromWarehouseId, sku: u.sku, lot: l.lot, expiresOn: l.expiresOn, qty: take, near: l.near });
         left -= take;
       }
@@ -183,7 +206,7 @@ export function latestLotEta(problem: Problem, plan: Plan, offer: LotOffer, etaM
  */
 export function pushStockArcs(
   ctx: CandidateContext,
-  draft: SiteDraft,
+  draft: StockArcs,
   pools: Pools,
   li: number,
   fromWarehouseId: string,
@@ -200,6 +223,15 @@ export function pushStockArcs(
     return;
   }
   const near = lotCellOf(offer, fromWarehouseId, sku)?.near ?? 0;
+  // When the near-expiry lots alone hold every unit of the SKU the order asks for, an optimal plan
+  // never draws the fresher units (an arc from them costs the credit more than its near-expiry twin
+  // and any use fits in the near-expiry pool), so their arc is left out: the same optimum from a
+  // smaller problem. That is the common case (a cell's old lot holds hundreds of units).
+  if (near > 0 && near >= skuDemand(ctx, sku)) {
+    draft.arcs.push({ site: draft.site, line: li, pool: pools.of(fromWarehouseId, sku, near, 'near-expiry'), unitCost: 0, transfer });
+    draft.arcInfo.push(Object.assign({}, info, { nearExpiry: true }));
+    return;
+  }
   if (near > 0) {
     draft.arcs.push({ site: draft.site, line: li, pool: pools.of(fromWarehouseId, sku, near, 'near-expiry'), unitCost: 0, transfer });
     draft.arcInfo.push(Object.assign({}, info, { nearExpiry: true })); // not a spread: see offerLots
@@ -210,10 +242,17 @@ export function pushStockArcs(
   }
 }
 
+/** Units of the SKU the order's lines ask for together. */
+function skuDemand(ctx: CandidateContext, sku: string): number {
+  let n = 0;
+  for (const l of ctx.lines) if (l.sku === sku) n += l.qty;
+  return n;
+}
+
 /** Per line: whether some warehouse offers near-expiry units of it (then the credit applies to the line). */
 export function linesWithNear(lines: readonly { sku: string }[], offer: LotOffer | undefined): boolean[] {
   if (offer === undefined) return lines.map(() => false);
   const skus = new Set<string>();
-  for (const c of offer.cells.values()) if (c.near > 0) skus.add(c.lots[0]!.sku);
+  for (const bySku of offer.cells.values()) for (const [sku, c] of bySku) if (c.near > 0) skus.add(sku);
   return lines.map((l) => skus.has(l.sku));
 }

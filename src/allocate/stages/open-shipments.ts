@@ -3,7 +3,8 @@ import type { RadiusFacts } from '../../../solver/rules.js';
 import { HOUR_MS } from '../../domain/time.js';
 import { pickupMs } from '../../domain/waves.js';
 import type { OpenShipment } from '../../store/types.js';
-import { freeAt, type ArcInfo, type CandidateContext, type Pools, type SiteInfo } from './context.js';
+import { freeAt, type ArcInfo, type CandidateContext, type Pools, type SiteInfo, type StockArcs } from './context.js';
+import { pushStockArcs } from './lots.js';
 import type { OptionInfo } from './couriers.js';
 import { laneTermsFrom } from './couriers.js';
 import { lateness } from './order.js';
@@ -59,17 +60,24 @@ export function joinSites(ctx: CandidateContext, problem: Problem, pools: Pools,
     const todayKg = sh.shipDay === ctx.day ? (problem.couriers[ci]?.kgCap ?? null) : null;
     const kgCap = roomKg === null ? todayKg : todayKg === null ? roomKg : Math.min(roomKg, todayKg);
     if (kgCap !== null && kgCap <= 0) continue;
-    const site = problem.sites.length;
     const freePerLine = ctx.lines.map((l) => freeAt(ctx, w.id, l.sku));
-    const arcs = ctx.lines.flatMap((l, li) => (freePerLine[li]! > 0 ? [{ li, pool: pools.of(w.id, l.sku, freePerLine[li]!) }] : []));
-    if (arcs.length === 0) continue;
-    problem.sites.push({ id: `${w.id}+${sh.trackingNumber}`, parcelCap: null });
-    for (const { li, pool } of arcs) {
+    // The warehouse's own stock, drawn as its own site draws it (the same pools, near-expiry lots
+    // apart with the same credit), so that a join neither counts a unit twice nor skips the weight.
+    const draft: StockArcs = { site: problem.sites.length, arcs: [], arcInfo: [] };
+    ctx.lines.forEach((l, li) => {
+      if (freePerLine[li]! <= 0) return;
       // The units wait in the warehouse until the shipment's wave.
       const storage = (ctx.holdingPerUnitDay[li]! * Math.max(0, sh.pickupAtMs - ctx.nowMs)) / (24 * HOUR_MS);
-      problem.arcs.push({ site, line: li, pool, unitCost: storage, transfer: false });
-      out.arcInfo.push({ fromWarehouseId: w.id, sku: ctx.lines[li]!.sku, storagePerUnit: storage, transferPerUnit: 0 });
-    }
+      pushStockArcs(ctx, draft, pools, li, w.id, freePerLine[li]!, false, { fromWarehouseId: w.id, sku: l.sku, storagePerUnit: storage, transferPerUnit: 0 });
+    });
+    if (draft.arcs.length === 0) continue;
+    const site = problem.sites.push({ id: `${w.id}+${sh.trackingNumber}`, parcelCap: null }) - 1;
+    draft.arcs.forEach((a, i) => {
+      const info = draft.arcInfo[i]!;
+      a.unitCost = info.storagePerUnit + (info.expiryWeightPerUnit ?? 0);
+      problem.arcs.push(a);
+      out.arcInfo.push(info);
+    });
     const courier = problem.couriers.push({ id: `${sh.courierId}+${sh.trackingNumber}`, parcelCap: null, kgCap }) - 1;
     const { hoursLate, latenessCny, lateDays } = lateness(ctx.cfg, ctx.order, sh.etaMs);
     problem.options.push({ site, courier, fixedCost: latenessCny, perParcel: 0, perKg: lane.rate.perKgCny, parcelMaxKg: null, transfer: false, late: lateDays });
