@@ -28,8 +28,11 @@ export function compareLevels(a: StockLevel, b: StockLevel): number {
   return cmp(a.warehouseId, b.warehouseId) || cmp(a.sku, b.sku) || cmp(a.expiresOn ?? '', b.expiresOn ?? '') || cmp(a.lot ?? '', b.lot ?? '');
 }
 
+/** What orders a lot in a listing. */
+type LotOrder = Pick<LotFree, 'warehouseId' | 'sku' | 'expiresOn' | 'lot'>;
+
 /** Free lots in the order of `freeLots`: warehouse, SKU, expiry, lot. */
-export function compareLots(a: LotFree, b: LotFree): number {
+export function compareLots(a: LotOrder, b: LotOrder): number {
   return cmp(a.warehouseId, b.warehouseId) || cmp(a.sku, b.sku) || cmp(a.expiresOn, b.expiresOn) || cmp(a.lot, b.lot);
 }
 

@@ -45,6 +45,16 @@ interface Cell {
   locked: number;
 }
 
+/** A lot as the store lists it per SKU; `ref` is its stock cell once the cell exists. */
+interface LotEntry {
+  warehouseId: string;
+  sku: string;
+  lot: string;
+  cell: string;
+  expiresOn: string;
+  ref: Cell | undefined;
+}
+
 /** Units of one reservation item, and which of the owner's locks they came from. */
 interface HeldItem {
   warehouseId: string;
@@ -71,8 +81,12 @@ export class MemoryStore implements Store {
   private readonly cells = new Map<string, Map<string, Cell>>();
   /** Lot expiry days per warehouse and lot cell (`lotCell`). */
   private readonly lotExpiry = new Map<string, Map<string, string>>();
-  /** Every lot per SKU (a decision reads the lots of its few SKUs, not every lot of the network). */
-  private readonly lotsBySku = new Map<string, { warehouseId: string; lot: string; cell: string; expiresOn: string }[]>();
+  /**
+   * Every lot per SKU (a decision reads the lots of its few SKUs, not every lot of the network),
+   * kept in the order freeLots answers in (warehouse, expiry, lot): lots are defined rarely and read
+   * on every decision with a shelf-life line, which sorted them each time.
+   */
+  private readonly lotsBySku = new Map<string, LotEntry[]>();
   private readonly counterValues = new Map<string, number>();
   private readonly reservations = new Map<string, Reservation>();
   /**
@@ -273,14 +287,17 @@ export class MemoryStore implements Store {
   async freeLots(skus: readonly string[]): Promise<LotFree[]> {
     this.expireDue();
     const out: LotFree[] = [];
-    for (const sku of new Set(skus)) {
+    const distinct = new Set(skus);
+    for (const sku of distinct) {
       for (const l of this.lotsBySku.get(sku) ?? []) {
-        const c = this.cells.get(l.warehouseId)?.get(l.cell);
+        // A lot's cell, once it exists, is the same object for good (cells are never removed).
+        const c = (l.ref ??= this.cells.get(l.warehouseId)?.get(l.cell));
         const free = c === undefined ? 0 : c.onHand - c.reserved - c.locked;
         if (free > 0) out.push({ warehouseId: l.warehouseId, sku, lot: l.lot, expiresOn: l.expiresOn, free });
       }
     }
-    return out.sort(compareLots);
+    // One SKU's lots are already in order; several SKUs interleave by warehouse.
+    return distinct.size > 1 ? out.sort(compareLots) : out;
   }
 
   async defineLot(warehouseId: string, sku: string, lot: string, expiresOn: string): Promise<string> {
@@ -296,7 +313,10 @@ export class MemoryStore implements Store {
     const { sku, lot } = parseCell(cell);
     let bySku = this.lotsBySku.get(sku);
     if (bySku === undefined) this.lotsBySku.set(sku, (bySku = []));
-    bySku.push({ warehouseId, lot: lot!, cell, expiresOn });
+    const entry: LotEntry = { warehouseId, sku, lot: lot!, cell, expiresOn, ref: undefined };
+    let at = bySku.length;
+    while (at > 0 && compareLots(bySku[at - 1]!, entry) > 0) at--;
+    bySku.splice(at, 0, entry);
     return expiresOn;
   }
 

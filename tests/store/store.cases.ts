@@ -123,6 +123,10 @@ export function storeCases(name: string, make: MakeStore) {
         expect(await s.defineLot('SH01', 'BFL-0001', 'L3', '2029-03-01')).toBe('2029-03-01');
         expect((await s.adjustOnHand('SH01', lotCell('BFL-0001', 'L3'), 6)).ok).toBe(true);
         expect(await lot(s, 'SH01', 'L3')).toMatchObject({ expiresOn: '2029-03-01', onHand: 6, free: 6 });
+        // A lot defined later with an earlier expiry still lists first (the order FEFO picks in).
+        expect(await s.defineLot('SH01', 'BFL-0001', 'L0', '2026-12-31')).toBe('2026-12-31');
+        expect((await s.adjustOnHand('SH01', lotCell('BFL-0001', 'L0'), 1)).ok).toBe(true);
+        expect((await s.freeLots(['BFL-0001'])).map((l) => `${l.warehouseId}/${l.lot}`)).toEqual(['HF01/L9', 'SH01/L0', 'SH01/L1', 'SH01/L2', 'SH01/L3']);
       });
 
       it('reserves, commits and cancels per lot, the invariant holding on every lot', async () => {
