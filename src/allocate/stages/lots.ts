@@ -229,17 +229,29 @@ export function pushStockArcs(
   // smaller problem. That is the common case (a cell's old lot holds hundreds of units).
   if (near > 0 && near >= skuDemand(ctx, sku)) {
     draft.arcs.push({ site: draft.site, line: li, pool: pools.of(fromWarehouseId, sku, near, 'near-expiry'), unitCost: 0, transfer });
-    draft.arcInfo.push(Object.assign({}, info, { nearExpiry: true }));
+    draft.arcInfo.push(withExpiry(info, true, undefined));
     return;
   }
   if (near > 0) {
     draft.arcs.push({ site: draft.site, line: li, pool: pools.of(fromWarehouseId, sku, near, 'near-expiry'), unitCost: 0, transfer });
-    draft.arcInfo.push(Object.assign({}, info, { nearExpiry: true })); // not a spread: see offerLots
+    draft.arcInfo.push(withExpiry(info, true, undefined));
   }
   if (qty - near > 0) {
     draft.arcs.push({ site: draft.site, line: li, pool: pools.of(fromWarehouseId, sku, qty - near), unitCost: 0, transfer });
-    draft.arcInfo.push(Object.assign({}, info, { expiryWeightPerUnit: credit }));
+    draft.arcInfo.push(withExpiry(info, undefined, credit));
   }
+}
+
+/**
+ * A copy of a stock arc's facts with its expiry fields, built field by field: not a spread that adds
+ * a key (~1.3 us an object on Node 20, see offerLots) nor Object.assign (~0.2 us), and one shape
+ * for every such arc.
+ */
+function withExpiry(info: ArcInfo, nearExpiry: true | undefined, expiryWeightPerUnit: number | undefined): ArcInfo {
+  const out: ArcInfo = { fromWarehouseId: info.fromWarehouseId, sku: info.sku, storagePerUnit: info.storagePerUnit, transferPerUnit: info.transferPerUnit };
+  if (nearExpiry !== undefined) out.nearExpiry = nearExpiry;
+  if (expiryWeightPerUnit !== undefined) out.expiryWeightPerUnit = expiryWeightPerUnit;
+  return out;
 }
 
 /** Units of the SKU the order's lines ask for together. */
