@@ -81,6 +81,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     svc.poller?.start();
     svc.outbox.start(app.log);
     svc.reoptimizeJob.start();
+    svc.rerouter.startRecovery(config.recoveryIntervalMs);
   });
   app.addHook('onClose', async () => svc.close());
   // ---- security and lifecycle (issue 18): before any route, in this order (src/auth/plugin.ts).

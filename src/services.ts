@@ -190,6 +190,7 @@ export async function openServices(config: Config, overrides: ServiceOverrides =
       await prices?.stop();
       await priceThread?.close();
       await poller?.stop();
+      rerouter.stopRecovery();
       // A round in progress finishes its current move and the lease is given up before the store closes.
       await reoptimizeJob.stop();
       // Deliveries in progress finish and are recorded before the store closes.

@@ -1,10 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { parcelsFor } from '../../solver/cost.js';
 import type { ProblemOption } from '../../solver/types.js';
 import type { Config } from '../config.js';
 import type { CourierBook } from '../couriers/book.js';
 import type { Decision } from '../domain/schemas.js';
 import type { NetworkContext } from '../network/context.js';
-import type { OpenShipment, Store, StoredDecision } from '../store/types.js';
+import type { OpenShipment, RerouteIntent, RerouteStep, Store, StoredDecision } from '../store/types.js';
 import { LEFT_WAREHOUSE_RANK, type StatusMachine } from '../domain/scan-states.js';
 import { trackingNumber } from './ids.js';
 import { orderListTtlMs } from './retention.js';
@@ -110,7 +111,7 @@ export class Rerouter {
 
   constructor(
     private readonly net: NetworkContext,
-    private readonly cfg: Pick<Config, 'latenessCnyPerHour' | 'timezoneOffsetMinutes' | 'reservationTtlMinutes' | 'orderRetentionDays'>,
+    private readonly cfg: Pick<Config, 'latenessCnyPerHour' | 'timezoneOffsetMinutes' | 'reservationTtlMinutes' | 'orderRetentionDays' | 'rerouteRecoveryGraceMs'>,
     private readonly store: Store,
     private readonly book: CourierBook,
     private readonly machine: StatusMachine,
@@ -118,6 +119,9 @@ export class Rerouter {
   ) {}
 
   async onCapacityChange(courierId: string, provinceCode: string, day: string): Promise<RerouteOutcome> {
+    // A reroute that a dead process left half done would make the counters below wrong (use
+    // booked on two couriers at once, or on one the orders do not name): settle those first.
+    await this.recover();
     const out: RerouteOutcome = { rerouted: [], kept: [] };
     const limits = await this.book.limits(provinceCode, day);
     const limit = limits.get(courierId)!;
@@ -263,29 +267,7 @@ export class Rerouter {
       // The whole waybill must fit before any of it moves (each move below checks its own part again, atomically).
       const room = await this.store.counters([toParcels.key, toGrams.key]);
       if (room.get(toParcels.key)! + o.parcels > toParcels.limit || room.get(toGrams.key)! + grams > toGrams.limit) continue;
-      // Each member's use moves with its own reservation: the master's parcels and kilograms, then each child's kilograms.
-      const steps = [
-        { orderId: master!.orderId, from: { key: parcelsKey, amount: master!.parcels }, to: { ...toParcels, amount: o.parcels } },
-        ...bill.riders.map((r) => ({ orderId: r.orderId, from: { key: gramsKey, amount: r.grams }, to: { ...toGrams, amount: r.grams } })),
-      ];
-      const done: typeof steps = [];
-      for (const step of steps) {
-        if (!(await this.store.moveCounter(step.orderId, step.from, step.to))) break;
-        done.push(step);
-      }
-      if (done.length < steps.length) {
-        // Out of room (or a member's reservation ended meanwhile): give back what moved and try the next courier.
-        await this.giveBack(done);
-        continue;
-      }
       const tracking = trackingNumber(o.c.id, master!.orderId, master!.shipment, master!.reroutes + 1);
-      if (bill.open !== null) {
-        const r = await this.store.openShipmentMove(bill.open.group, current.trackingNumber, { trackingNumber: tracking, courierId: o.c.id, etaMs: o.etaMs, maxGrams: Math.round(o.parcels * o.c.maxParcelKg * 1_000) }, bill.open.record.members.map((m) => m.orderId));
-        if (r === 'changed') {
-          await this.giveBack(done);
-          return 'changed';
-        }
-      }
       const at = toIsoWithOffset(this.clock(), this.cfg.timezoneOffsetMinutes);
       const eta = toIsoWithOffset(o.etaMs, this.cfg.timezoneOffsetMinutes);
       const why = `${courierId} capacity for ${provinceCode} on ${day} was cut below what was booked before pickup; moved to ${o.c.id}, the cheapest courier with capacity left`;
@@ -310,10 +292,48 @@ export class Rerouter {
         entry(master!, children.length > 0 ? `${why}, with ${joined}` : why, o.parcels, o.freight, o.lateness),
         ...children.map((r, i) => entry(r, `${why}, with order ${master!.orderId}'s waybill it joined (no parcel of its own)`, 0, o.riders[i]!.freight, o.riders[i]!.lateness)),
       ];
+      // Each member's use moves with its own reservation: the master's parcels and kilograms, then each child's kilograms.
+      const moves = [
+        { orderId: master!.orderId, from: { key: parcelsKey, amount: master!.parcels }, to: { ...toParcels, amount: o.parcels } },
+        ...bill.riders.map((r) => ({ orderId: r.orderId, from: { key: gramsKey, amount: r.grams }, to: { ...toGrams, amount: r.grams } })),
+      ];
+      // The steps below are separate store calls (other slots on a Cluster): the intent, written
+      // first, lets any instance finish or undo them if this process dies in between (recover()).
+      const held = new Map(await Promise.all(bill.riders.map(async (r) => [r.orderId, await this.store.heldCounters(r.orderId)] as const)));
+      const steps: RerouteStep[] = moves.map((m) => ({ ...m, toHeldBefore: uses(held.get(m.orderId) ?? null, m.to) }));
+      const intent: RerouteIntent = {
+        id: randomUUID(),
+        createdAt: this.clock(),
+        steps,
+        open: bill.open === null ? null : { group: bill.open.group, fromTracking: current.trackingNumber, patch: { trackingNumber: tracking, courierId: o.c.id, etaMs: o.etaMs, maxGrams: Math.round(o.parcels * o.c.maxParcelKg * 1_000) }, members: bill.open.record.members.map((m) => m.orderId) },
+        entries: moved.map(({ orderId, ...reroute }) => ({ orderId, reroute })),
+        listTtlMs: orderListTtlMs(this.cfg),
+      };
+      await this.store.rerouteIntentPut(intent);
+      const done: RerouteStep[] = [];
+      for (const step of steps) {
+        if (!(await this.store.moveCounter(step.orderId, step.from, step.to))) break;
+        done.push(step);
+      }
+      if (done.length < steps.length) {
+        // Out of room (or a member's reservation ended meanwhile): give back what moved and try the next courier.
+        await this.giveBack(done);
+        await this.store.rerouteIntentDelete(intent.id);
+        continue;
+      }
+      if (intent.open !== null) {
+        const r = await this.store.openShipmentMove(intent.open.group, intent.open.fromTracking, intent.open.patch, intent.open.members);
+        if (r === 'changed') {
+          await this.giveBack(done);
+          await this.store.rerouteIntentDelete(intent.id);
+          return 'changed';
+        }
+      }
       for (const { orderId, ...r } of moved) {
-        await this.store.listPush(storeKeys.reroutes(orderId), r, orderListTtlMs(this.cfg));
+        await this.store.listPush(storeKeys.reroutes(orderId), r, intent.listTtlMs);
         for (const l of this.listeners) l(orderId, r);
       }
+      await this.store.rerouteIntentDelete(intent.id);
       return moved;
     }
     return null;
@@ -323,4 +343,104 @@ export class Rerouter {
   private async giveBack(done: readonly { orderId: string; from: { key: string; amount: number }; to: { key: string; amount: number } }[]): Promise<void> {
     for (const s of [...done].reverse()) await this.store.moveCounter(s.orderId, { key: s.to.key, amount: s.to.amount }, { ...s.from, limit: NO_LIMIT });
   }
+
+  /** The recovery pass running now in this process, if any (one at a time, as the store's). */
+  private recovering: Promise<RerouteRecovery> | undefined;
+  private recoveryTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Settles the reroutes that a process left half done (it died, or the store failed, between the
+   * steps of `move`): every intent older than REROUTE_RECOVERY_GRACE_MS (a move takes
+   * milliseconds, so an intent that old has no live writer) is completed when every capacity move
+   * took effect, and rolled back otherwise, then deleted. Each intent is claimed with a lease
+   * first, and read again under it, so that instances running the pass at once settle it once;
+   * every step is idempotent, so a pass that dies midway is finished by the next one.
+   */
+  recover(): Promise<RerouteRecovery> {
+    this.recovering ??= this.recoverOnce().finally(() => (this.recovering = undefined));
+    return this.recovering;
+  }
+
+  /** Runs the recovery pass every `intervalMs` (RECOVERY_INTERVAL_MS), so that instances still running find what a dead one left. */
+  startRecovery(intervalMs: number): void {
+    if (this.recoveryTimer !== undefined) return;
+    // A pass at start-up too: an instance restarted after dying mid-move finds its own leftovers.
+    void this.recover().catch(() => undefined);
+    this.recoveryTimer = setInterval(() => void this.recover().catch(() => undefined), intervalMs).unref();
+  }
+
+  stopRecovery(): void {
+    clearInterval(this.recoveryTimer);
+    this.recoveryTimer = undefined;
+  }
+
+  private async recoverOnce(): Promise<RerouteRecovery> {
+    const report: RerouteRecovery = { completed: 0, rolledBack: 0 };
+    const grace = this.cfg.rerouteRecoveryGraceMs;
+    for (const found of await this.store.rerouteIntents(this.clock() - grace)) {
+      const token = randomUUID();
+      const lease = `reroute:${found.id}`;
+      if (!(await this.store.leaseAcquire(lease, token, grace))) continue;
+      try {
+        // Another instance may have settled and deleted it between the listing and the claim.
+        const intent = await this.store.rerouteIntentGet(found.id);
+        if (intent === null) continue;
+        report[await this.settle(intent)]++;
+        await this.store.rerouteIntentDelete(intent.id);
+      } finally {
+        await this.store.leaseRelease(lease, token).catch(() => undefined);
+      }
+    }
+    return report;
+  }
+
+  /**
+   * Completes or rolls back one intent, from what the store holds now. A capacity move took effect
+   * when the member's reservation holds more uses of its target than before (moveCounter rewrites
+   * the reservation's use together with the counters, in one step); a member whose reservation
+   * ended (shipped, cancelled, expired) has nothing left to move either way.
+   */
+  private async settle(intent: RerouteIntent): Promise<'completed' | 'rolledBack'> {
+    const orderIds = [...new Set(intent.steps.map((s) => s.orderId))];
+    const held = new Map(await Promise.all(orderIds.map(async (id) => [id, await this.store.heldCounters(id)] as const)));
+    const state = intent.steps.map((s) => {
+      const now = held.get(s.orderId) ?? null;
+      return now === null ? 'gone' : uses(now, s.to) > s.toHeldBefore ? 'moved' : 'unmoved';
+    });
+    const moved = intent.steps.filter((_, k) => state[k] === 'moved');
+    if (state.includes('unmoved') || moved.length === 0) {
+      await this.giveBack(moved);
+      return 'rolledBack';
+    }
+    if (intent.open !== null) {
+      // 'missing' means it moved already (this intent's earlier pass) or the record is gone: either way nothing to move.
+      const r = await this.store.openShipmentMove(intent.open.group, intent.open.fromTracking, intent.open.patch, intent.open.members);
+      if (r === 'changed') {
+        // An order joined or left the waybill under its old number since: the capacity goes back, as in `move`.
+        await this.giveBack(moved);
+        return 'rolledBack';
+      }
+    }
+    for (const { orderId, reroute } of intent.entries) {
+      // Pushed unless an earlier attempt pushed it: a waybill's tracking number is new with each reroute.
+      const have = await this.store.listAll<Reroute>(storeKeys.reroutes(orderId));
+      if (have.some((r) => r.trackingNumber === reroute.trackingNumber && r.shipment === reroute.shipment)) continue;
+      await this.store.listPush(storeKeys.reroutes(orderId), reroute, intent.listTtlMs);
+      for (const l of this.listeners) l(orderId, reroute as unknown as Reroute);
+    }
+    return 'completed';
+  }
+}
+
+/** What one reroute recovery pass did (Rerouter.recover). */
+export interface RerouteRecovery {
+  /** Intents whose every capacity move had taken effect: the open shipment moved and the missing reroutes recorded. */
+  completed: number;
+  /** Intents with a capacity move missing (or a waybill that changed since): the moves that took effect given back. */
+  rolledBack: number;
+}
+
+/** How many of `held` are exactly `use` (its key and amount). */
+function uses(held: readonly { key: string; amount: number }[] | null, use: { key: string; amount: number }): number {
+  return held === null ? 0 : held.filter((h) => h.key === use.key && h.amount === use.amount).length;
 }

@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
  *                 the retention queue, so one script changes an order's share and the totals
  *                 together (the counters need no other slot: the share is computed before)
  *   idx           indexes read by reroutes and KPI rebuilds (decided orders, shipments per courier-day),
- *                 and the pending markers of the recovery pass
+ *                 the pending markers of the recovery pass and the reroute journal
  *   cfg           configuration shared by every instance (courier quotes and capacity limits, API keys,
  *                 business-rule versions)
  *   lease:NAME    a job's lease (which instance runs it, until when): one key, set and renewed by token
@@ -92,6 +92,12 @@ export const storeKeys = {
    * or cancel in progress; the recovery pass looks at those past their deadline (redis-scripts.ts).
    */
   pending: `{${slotTag.index}}:pending`,
+  /**
+   * The reroute journal: a hash intent id -> JSON RerouteIntent of the waybill reroutes in
+   * progress (src/allocate/reroute.ts). One key, read and written one command at a time, so it
+   * may live in any slot; beside the pending markers, as the other thing a recovery pass reads.
+   */
+  rerouteIntents: `{${slotTag.index}}:reroute-intents`,
   /** The shipments decided for a courier, destination province and day (reroutes). */
   shipmentIndex: (courierId: string, provinceCode: string, day: string) => `{${slotTag.index}}:ship:${courierId}:${provinceCode}:${day}`,
   /** A periodic job's lease: the token of the instance that runs it, expiring by itself (src/allocate/reoptimize-job.ts). */

@@ -23,6 +23,7 @@ import type {
   OutboxState,
   ListEntry,
   RecoveryReport,
+  RerouteIntent,
   ReplanRequest,
   ReplanResult,
   ReservationRequest,
@@ -715,6 +716,39 @@ export class MemoryStore implements Store {
     use.key = to.key;
     use.amount = to.amount;
     return true;
+  }
+
+  async heldCounters(orderId: string): Promise<{ key: string; amount: number }[] | null> {
+    this.expireDue();
+    const r = this.reservations.get(orderId);
+    return r?.state === 'held' ? r.counters.map((c) => ({ key: c.key, amount: c.amount })) : null;
+  }
+
+  /**
+   * Reroute intents as JSON by id. The embedded store dies with its process, so none is ever
+   * found by a later recovery; they are kept all the same, so that the rerouter's code path is
+   * the one it runs on Redis.
+   */
+  private readonly rerouteJournal = new Map<string, string>();
+
+  async rerouteIntentPut(intent: RerouteIntent): Promise<void> {
+    this.rerouteJournal.set(intent.id, JSON.stringify(intent));
+  }
+
+  async rerouteIntentGet(id: string): Promise<RerouteIntent | null> {
+    const raw = this.rerouteJournal.get(id);
+    return raw === undefined ? null : (JSON.parse(raw) as RerouteIntent);
+  }
+
+  async rerouteIntentDelete(id: string): Promise<void> {
+    this.rerouteJournal.delete(id);
+  }
+
+  async rerouteIntents(createdAtOrBefore: number): Promise<RerouteIntent[]> {
+    return [...this.rerouteJournal.values()]
+      .map((raw) => JSON.parse(raw) as RerouteIntent)
+      .filter((i) => i.createdAt <= createdAtOrBefore)
+      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
   }
 
   async replan(orderId: string, req: ReplanRequest): Promise<ReplanResult> {

@@ -29,6 +29,7 @@ import type {
   OutboxOutcome,
   OutboxState,
   RecoveryReport,
+  RerouteIntent,
   ReservationItem,
   ReplanRequest,
   ReplanResult,
@@ -883,6 +884,43 @@ export class RedisStore implements Store {
     const tag = counterSlot(from.key);
     if (counterSlot(to.key) !== tag) throw new Error(`moveCounter: ${from.key} and ${to.key} live in different slots`);
     return (await this.slot('dspMoveCounter', tag, orderId, from.key, from.amount, to.key, to.amount, to.limit)) === 1;
+  }
+
+  async heldCounters(orderId: string): Promise<{ key: string; amount: number }[] | null> {
+    // The parts of the slots the order's claim covers (a claim without a decision holds them too:
+    // the rerouter asks only of orders whose decision it read). VIEW_PART applies due expiries first.
+    const [state, expiresAt] = await this.redis.hmget(orderKey(orderId), 'state', 'expiresAt');
+    if (state !== 'held' || this.clock() >= Number(expiresAt)) return null;
+    const raws = (await Promise.all((await this.tagsOf(orderId)).map((t) => this.slot('dspViewPart', t, orderId)))) as (string | null)[];
+    const held = raws.filter((r): r is string => typeof r === 'string');
+    if (held.length === 0) return null;
+    // cjson writes an empty list as {}.
+    return held.flatMap((raw) => {
+      const c = (JSON.parse(raw) as { c: unknown }).c;
+      return Array.isArray(c) ? (c as [string, number][]).map(([key, amount]) => ({ key, amount: Number(amount) })) : [];
+    });
+  }
+
+  async rerouteIntentPut(intent: RerouteIntent): Promise<void> {
+    await this.redis.hset(storeKeys.rerouteIntents, intent.id, JSON.stringify(intent));
+  }
+
+  async rerouteIntentGet(id: string): Promise<RerouteIntent | null> {
+    const raw = await this.redis.hget(storeKeys.rerouteIntents, id);
+    return raw === null ? null : (JSON.parse(raw) as RerouteIntent);
+  }
+
+  async rerouteIntentDelete(id: string): Promise<void> {
+    await this.redis.hdel(storeKeys.rerouteIntents, id);
+  }
+
+  async rerouteIntents(createdAtOrBefore: number): Promise<RerouteIntent[]> {
+    // Intents live for the milliseconds of a move: the hash holds only those in flight and those
+    // a dead process left, so it is read whole.
+    return Object.values(await this.redis.hgetall(storeKeys.rerouteIntents))
+      .map((raw) => JSON.parse(raw) as RerouteIntent)
+      .filter((i) => i.createdAt <= createdAtOrBefore)
+      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
   }
 
   /**

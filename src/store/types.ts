@@ -214,6 +214,40 @@ export interface RecoveryReport {
   indexed: number;
 }
 
+/** One capacity move of a reroute (Store.moveCounter's arguments), as its intent records it. */
+export interface RerouteStep {
+  orderId: string;
+  from: { key: string; amount: number };
+  to: { key: string; amount: number; limit: number };
+  /**
+   * How many uses of exactly `to` (key and amount) the order's reservation held before the move
+   * (Store.heldCounters): the move took effect when it holds more now. Counted rather than looked
+   * up, because an order with two shipments may already hold that very use for its other one.
+   */
+  toHeldBefore: number;
+}
+
+/**
+ * A reroute of a waybill in progress (src/allocate/reroute.ts), written before its first capacity
+ * move and deleted after its last step: the capacity moves of every member, the open-shipment move
+ * and the reroute entries to push. The moves are separate store calls (other slots on a Cluster),
+ * so if the process dies between them the intent is what lets any instance's recovery finish the
+ * reroute or give its capacity back (Rerouter.recover).
+ */
+export interface RerouteIntent {
+  /** Unique per attempt (one per courier tried). */
+  id: string;
+  /** When the rerouter wrote it, epoch ms (its clock): recovery takes only intents older than REROUTE_RECOVERY_GRACE_MS. */
+  createdAt: number;
+  /** The master's parcels, then every member's grams, in the order they move. */
+  steps: RerouteStep[];
+  /** The open-shipment move (Store.openShipmentMove's arguments), when the waybill is an open shipment. */
+  open: { group: string; fromTracking: string; patch: OpenShipmentMove; members: string[] } | null;
+  /** Every member's reroute entry (pushed to storeKeys.reroutes(orderId) with `listTtlMs`). */
+  entries: { orderId: string; reroute: { shipment: number; trackingNumber: string } & Record<string, unknown> }[];
+  listTtlMs?: number;
+}
+
 /** A new plan for a held reservation (Store.replan): the stock items and capacity counters it holds instead. */
 export interface ReplanRequest {
   /** The ordering customer: its own active locks count as available, as in reserve. */
@@ -535,6 +569,21 @@ export interface Store {
    * (courier counters do).
    */
   moveCounter(orderId: string, from: { key: string; amount: number }, to: { key: string; amount: number; limit: number }): Promise<boolean>;
+  /**
+   * The capacity counter uses a held reservation holds now (what moveCounter changes), in no
+   * particular order; null when the order holds no reservation (never reserved, or ended).
+   */
+  heldCounters(orderId: string): Promise<{ key: string; amount: number }[] | null>;
+  /**
+   * The reroute journal (Rerouter.recover): an intent is written before a waybill's first capacity
+   * move and deleted after its last step, so that one whose process died in between can be found.
+   * Put overwrites an intent with the same id; delete of a missing one does nothing.
+   */
+  rerouteIntentPut(intent: RerouteIntent): Promise<void>;
+  rerouteIntentGet(id: string): Promise<RerouteIntent | null>;
+  rerouteIntentDelete(id: string): Promise<void>;
+  /** The intents written at or before `createdAtOrBefore` (epoch ms), oldest first. */
+  rerouteIntents(createdAtOrBefore: number): Promise<RerouteIntent[]>;
   /**
    * Replaces a held reservation's plan (a re-optimisation move), in one atomic step: refused
    * ('not-held') unless the order has a decision, is not cancelled and its reservation is held

@@ -668,6 +668,43 @@ export function storeCases(name: string, make: MakeStore) {
       expect(await s.listAll('{idx}:l')).toEqual([{ n: 1 }, { n: 2 }]);
     });
 
+    it('reads the counter uses a held reservation holds, as moveCounter leaves them, and none once it ended (reroute recovery)', async () => {
+      const { s } = await fresh();
+      const from = counterKeys.courierParcels('STO', '310000', '2026-11-11');
+      const to = counterKeys.courierParcels('ZTO', '310000', '2026-11-11');
+      const whp = counterKeys.warehouseParcels('SH01', '2026-11-11');
+      expect(await s.heldCounters('hc')).toBeNull();
+      expect(await hold(s, res('hc', [{ warehouseId: 'SH01', sku: 'BRK-0001', qty: 1 }], [{ key: whp, amount: 1, limit: 10 }, { key: from, amount: 2, limit: 10 }]))).toBe(true);
+      const sorted = (h: { key: string; amount: number }[] | null) => h?.sort((a, b) => (a.key < b.key ? -1 : 1)) ?? null;
+      expect(sorted(await s.heldCounters('hc'))).toEqual(sorted([{ key: whp, amount: 1 }, { key: from, amount: 2 }]));
+      expect(await s.moveCounter('hc', { key: from, amount: 2 }, { key: to, amount: 3, limit: 10 })).toBe(true);
+      expect(sorted(await s.heldCounters('hc'))).toEqual(sorted([{ key: whp, amount: 1 }, { key: to, amount: 3 }]));
+      expect(await s.cancelOrder('hc')).toBe('cancelled');
+      expect(await s.heldCounters('hc')).toBeNull();
+    });
+
+    it('keeps reroute intents until deleted, listed by age (the reroute journal)', async () => {
+      const { s } = await fresh();
+      const intent = (id: string, createdAt: number) => ({
+        id,
+        createdAt,
+        steps: [{ orderId: 'o1', from: { key: 'cap:courier:STO:310000:2026-11-11:grams', amount: 900 }, to: { key: 'cap:courier:ZTO:310000:2026-11-11:grams', amount: 900, limit: 10_000 }, toHeldBefore: 0 }],
+        open: null,
+        entries: [{ orderId: 'o1', reroute: { shipment: 0, trackingNumber: 'ZTO1' } }],
+        listTtlMs: HOUR,
+      });
+      expect(await s.rerouteIntents(T0)).toEqual([]);
+      await s.rerouteIntentPut(intent('b', T0 + 10));
+      await s.rerouteIntentPut(intent('a', T0));
+      expect(await s.rerouteIntentGet('a')).toEqual(intent('a', T0));
+      expect(await s.rerouteIntentGet('none')).toBeNull();
+      expect((await s.rerouteIntents(T0 + 10)).map((i) => i.id)).toEqual(['a', 'b']);
+      expect((await s.rerouteIntents(T0 + 9)).map((i) => i.id)).toEqual(['a']);
+      await s.rerouteIntentDelete('a');
+      await s.rerouteIntentDelete('a');
+      expect((await s.rerouteIntents(T0 + 10)).map((i) => i.id)).toEqual(['b']);
+    });
+
     it('re-plans a held reservation atomically with its own use counted as available, never once it shipped (re-optimisation)', async () => {
       const { s } = await fresh();
       const sto = counterKeys.courierParcels('STO', '310000', '2026-11-11');
