@@ -4,12 +4,12 @@ import type { RegionProps, Warehouse } from '../domain/network.js';
 import { localDay } from '../domain/time.js';
 import type { NetworkContext } from '../network/context.js';
 import { counterKeys } from '../store/keys.js';
-import { Pools, type ArcInfo, type CandidateConfig, type CandidateContext, type CourierTerms, type OrderInput, type SiteInfo } from './stages/context.js';
+import { freeAt, Pools, type ArcInfo, type CandidateConfig, type CandidateContext, type CourierTerms, type OrderInput, type SiteInfo } from './stages/context.js';
 import { courierCaps, laneTermsFrom, siteOptions, type OptionInfo, type SiteOptions } from './stages/couriers.js';
 import { horizonDays, laterDays } from './stages/ship-days.js';
 import { capPartialLines, orderProblem } from './stages/order.js';
 import { siteStock } from './stages/stock.js';
-import { freeWithLots, linesWithNear, type LotOffer } from './stages/lots.js';
+import { linesWithNear, type LotOffer } from './stages/lots.js';
 import { siteTransfers, transferHolders } from './stages/transfers.js';
 import { joinSites } from './stages/open-shipments.js';
 import type { OpenShipment } from '../store/types.js';
@@ -82,9 +82,8 @@ export function buildCandidates(
   const day = localDay(nowMs, cfg.timezoneOffsetMinutes);
   const days = horizonDays(nowMs, cfg);
   const { problem, holdingPerUnitDay } = orderProblem(net, cfg, order);
-  // Stage "lots": a shelf-life SKU's free units are its eligible lots (and any stock without a lot).
-  if (lots !== undefined) free = freeWithLots(free, lots, net.warehouses.map((w) => w.id));
   const ctx: CandidateContext = { net, cfg, order, region, free, usage, nowMs, courierTerms, day, days, lines: problem.lines, holdingPerUnitDay };
+  // Stage "lots": a shelf-life SKU's free units are its eligible lots and any stock without a lot (freeAt).
   if (lots !== undefined) {
     ctx.lots = lots;
     ctx.lineHasNear = linesWithNear(problem.lines, lots);
@@ -120,7 +119,7 @@ export function buildCandidates(
       excluded.push({ warehouseId: w.id, code: 'RULE_FORCED_WAREHOUSE', detail: `a business rule makes ${rules.forceWarehouse} the only warehouse that ships this order (FORCE_WAREHOUSE)` });
       continue;
     }
-    if (problem.lines.every((l) => (free.get(w.id)?.get(l.sku) ?? 0) <= 0)) {
+    if (problem.lines.every((l) => freeAt(ctx, w.id, l.sku) <= 0)) {
       excluded.push({ warehouseId: w.id, code: 'NO_STOCK', detail: `no free stock of ${problem.lines.map((l) => l.sku).join(', ')}` });
       continue;
     }

@@ -104,7 +104,7 @@ export interface CandidateContext {
   cfg: CandidateConfig;
   order: OrderInput;
   region: RegionProps;
-  /** Free units per warehouse and SKU for this customer. */
+  /** Free units per warehouse and SKU for this customer, lots apart (read it through `freeAt`). */
   free: Map<string, Map<string, number>>;
   /** Capacity counters used so far (src/store/keys.ts counterKeys). */
   usage: Map<string, number>;
@@ -164,7 +164,14 @@ export class Pools {
   }
 }
 
-/** Free units of a SKU at a warehouse in the snapshot. */
+/**
+ * Free units of a SKU at a warehouse in the snapshot: for a shelf-life SKU with lots, its stock
+ * kept without a lot plus its eligible lots (read here rather than from a copy of the snapshot
+ * with the lots folded in, which cost a Map per warehouse on every planning pass).
+ */
 export function freeAt(ctx: CandidateContext, warehouseId: string, sku: string): number {
-  return ctx.free.get(warehouseId)?.get(sku) ?? 0;
+  const plain = ctx.free.get(warehouseId)?.get(sku) ?? 0;
+  const lots = ctx.lots;
+  if (lots === undefined || !lots.skus.has(sku)) return plain;
+  return plain + (lots.cells.get(warehouseId)?.get(sku)?.total ?? 0);
 }

@@ -122,24 +122,6 @@ export function lotCellOf(offer: LotOffer, warehouseId: string, sku: string): Lo
   return offer.cells.get(warehouseId)?.get(sku);
 }
 
-/**
- * The free map candidate generation reads, with each shelf-life SKU's units replaced by its eligible
- * lots plus its stock kept without a lot. The given map is not changed.
- */
-export function freeWithLots(free: Map<string, Map<string, number>>, offer: LotOffer, warehouseIds: readonly string[]): Map<string, Map<string, number>> {
-  const out = new Map<string, Map<string, number>>();
-  for (const w of warehouseIds) {
-    const m = new Map(free.get(w) ?? []);
-    for (const sku of offer.skus) {
-      const units = (free.get(w)?.get(sku) ?? 0) + (lotCellOf(offer, w, sku)?.total ?? 0);
-      if (units > 0) m.set(sku, units);
-      else m.delete(sku);
-    }
-    if (m.size > 0) out.set(w, m);
-  }
-  return out;
-}
-
 /** One part of a shipment's line: units of a lot (or, lot null, of stock kept without a lot) from a warehouse. */
 export interface LotPick {
   fromWarehouseId: string;

@@ -37,6 +37,7 @@ export function capPartialLines(ctx: CandidateContext): (number | null)[] {
   return ctx.lines.map((l) => {
     let networkFree = 0;
     for (const bySku of ctx.free.values()) networkFree += bySku.get(l.sku) ?? 0;
+    if (ctx.lots?.skus.has(l.sku)) for (const bySku of ctx.lots.cells.values()) networkFree += bySku.get(l.sku)?.total ?? 0;
     if (l.qty <= ctx.cfg.partialCapAbove * networkFree) return null;
     const cap = Math.floor(ctx.cfg.partialMaxShare * networkFree);
     if (cap >= l.qty) return null;
