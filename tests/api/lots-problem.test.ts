@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config.js';
 import { generateOrders } from '../../src/demo/orders.js';
 import { DAY_MS } from '../../src/domain/time.js';
 import type { LotFree, OpenShipment } from '../../src/store/types.js';
+import { mulberry32 } from '../../src/util/prng.js';
 import { network } from '../support/app.js';
 
 // The lots stage leaves out a warehouse's arc from its fresher lots when its near-expiry lots alone
@@ -20,21 +21,9 @@ const shelf = new Set(net.network.skus.filter((s) => s.shelfLifeDays !== null).m
 const day = '2026-11-11';
 const stream = generateOrders(net.network, net.regionsGeoJson, { seed: 21, profile: 'double11', date: day }).filter((o) => o.lines.some((l) => shelf.has(l.sku)));
 
-/** A seeded generator (mulberry32): the same lots on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** Three lots per warehouse and shelf-life SKU, a few units each, one of them near its last sellable day. */
 function lots(seed: number): LotFree[] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const out: LotFree[] = [];
   const at = (days: number) => new Date(Date.parse(`${day}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
   for (const w of net.network.warehouses) {
