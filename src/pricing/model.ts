@@ -37,6 +37,15 @@ export interface BuiltPriceLp {
   meta: RowMeta[];
   /** The dearest route's cost per parcel in the LP, CNY: the bound of every per-parcel price (see toSnapshot). */
   maxParcelCost: number;
+  /**
+   * True when no resource can be scarce: every demand class served wholly by its cheapest option
+   * (its cheapest warehouse by its cheapest courier, or left unserved when that is cheaper) leaves
+   * every capacity row (stock, outbound, courier) strictly below its limit. That plan is then
+   * optimal for the LP with its capacity rows and without them, and since one optimal plan leaves
+   * every capacity row slack, complementary slackness gives every optimal dual solution a price of
+   * zero on each of them: the prices are known without solving (see nothingScarce).
+   */
+  nothingBinds: boolean;
 }
 
 /**
@@ -74,6 +83,10 @@ export function buildPriceLp(inp: PriceInputs): BuiltPriceLp {
   const stockRowOf = open.map(() => new Map<string, number>());
   /** Per destination province, the balance row of each open warehouse (-1: no courier has a lane from it to there). */
   const balanceRowsOf = new Map<string, Int32Array>();
+  const cheapestOf = new Map<string, { cost: Float64Array; courierRow: Int32Array }>();
+  // What the plan of nothingBinds uses of each row (capacity rows only), and whether every number it read was finite.
+  const used: number[] = [];
+  let finite = Number.isFinite(inp.shortCost);
   let maxParcelCost = 0;
   const provinces = [...new Set(inp.forecast.classes.map((c) => c.provinceCode))].sort();
   // Routes (p, w, c) with a lane: the parcel columns, and which warehouses can serve p at all.
@@ -83,6 +96,10 @@ export function buildPriceLp(inp: PriceInputs): BuiltPriceLp {
     balanceRowsOf.set(p, balanceRow);
     // Courier rows of this province, by courier (-1: not made yet; -2: the courier has no limit here).
     const courierRow = new Int32Array(inp.couriers.length).fill(-1);
+    // Each warehouse's cheapest route to p (cost per parcel, and its courier row or -2), for nothingBinds.
+    const cheapest = new Float64Array(open.length).fill(Infinity);
+    const cheapestCourierRow = new Int32Array(open.length).fill(-2);
+    cheapestOf.set(p, { cost: cheapest, courierRow: cheapestCourierRow });
     open.forEach((w, wi) => {
       const from = inp.provinceOf(w.id);
       inp.couriers.forEach((c, ci) => {
@@ -102,6 +119,11 @@ export function buildPriceLp(inp: PriceInputs): BuiltPriceLp {
         const cost = lane.baseCny + lane.perKgCny * kgPerParcel;
         maxParcelCost = Math.max(maxParcelCost, cost);
         cols.push({ cost, coefs });
+        finite &&= Number.isFinite(cost);
+        if (cost < cheapest[wi]!) {
+          cheapest[wi] = cost;
+          cheapestCourierRow[wi] = cr;
+        }
       });
     });
   }
@@ -110,6 +132,11 @@ export function buildPriceLp(inp: PriceInputs): BuiltPriceLp {
     const d = addRow({ id: `demand ${j.provinceCode}/${j.sku}`, kind: 'demand', rhs: j.units }, { kind: 'demand' });
     cols.push({ cost: inp.shortCost, coefs: [[d, 1]] });
     const balanceRow = balanceRowsOf.get(j.provinceCode);
+    const cheapest = cheapestOf.get(j.provinceCode);
+    // The class's cheapest option per unit: unserved, or a warehouse's stock by its cheapest route.
+    let best = inp.shortCost;
+    let bestWi = -1;
+    let bestStock = -1;
     for (let wi = 0; wi < open.length; wi++) {
       const qty = freeOf[wi]?.get(j.sku) ?? 0;
       if (qty <= 0 || balanceRow === undefined || balanceRow[wi]! < 0) continue;
@@ -117,9 +144,31 @@ export function buildPriceLp(inp: PriceInputs): BuiltPriceLp {
       let s = stockRow.get(j.sku);
       if (s === undefined) stockRow.set(j.sku, (s = addRow({ id: `stock ${open[wi]!.id}/${j.sku}`, kind: 'capacity', rhs: qty }, { kind: 'stock', warehouseId: open[wi]!.id, sku: j.sku })));
       cols.push({ cost: 0, coefs: [[d, 1], [s, 1], [balanceRow[wi]!, j.parcelsPerUnit]] });
+      const perUnit = j.parcelsPerUnit * cheapest!.cost[wi]!;
+      if (perUnit < best) {
+        best = perUnit;
+        bestWi = wi;
+        bestStock = s;
+      }
+    }
+    finite &&= Number.isFinite(j.units) && Number.isFinite(j.parcelsPerUnit) && Number.isFinite(best);
+    if (bestWi >= 0) {
+      const parcels = j.parcelsPerUnit * j.units;
+      used[bestStock] = (used[bestStock] ?? 0) + j.units;
+      const o = outboundRow[bestWi]!;
+      used[o] = (used[o] ?? 0) + parcels;
+      const cr = cheapest!.courierRow[bestWi]!;
+      if (cr >= 0) used[cr] = (used[cr] ?? 0) + parcels;
     }
   }
-  return { lp: { rows, cols }, meta, maxParcelCost };
+  // Strictly below every limit: a row at its limit (a limit of 0 above all) may carry a price in
+  // some optimal dual solution even when the plan does not need it, so then the LP is solved.
+  let nothingBinds = finite;
+  for (let i = 0; i < rows.length && nothingBinds; i++) {
+    const r = rows[i]!;
+    if (r.kind === 'capacity' && !((used[i] ?? 0) < r.rhs)) nothingBinds = false;
+  }
+  return { lp: { rows, cols }, meta, maxParcelCost, nothingBinds };
 }
 
 /**
