@@ -43,7 +43,7 @@ export interface BuiltPriceLp {
    * every capacity row (stock, outbound, courier) strictly below its limit. That plan is then
    * optimal for the LP with its capacity rows and without them, and since one optimal plan leaves
    * every capacity row slack, complementary slackness gives every optimal dual solution a price of
-   * zero on each of them: the prices are known without solving (see nothingScarce).
+   * zero on each of them: the prices are known without solving (src/pricing/job.ts).
    */
   nothingBinds: boolean;
 }
@@ -84,8 +84,9 @@ export function buildPriceLp(inp: PriceInputs): BuiltPriceLp {
   /** Per destination province, the balance row of each open warehouse (-1: no courier has a lane from it to there). */
   const balanceRowsOf = new Map<string, Int32Array>();
   const cheapestOf = new Map<string, { cost: Float64Array; courierRow: Int32Array }>();
-  // What the plan of nothingBinds uses of each row (capacity rows only), and whether every number it read was finite.
-  const used: number[] = [];
+  // What the plan of nothingBinds takes from capacity rows (row, amount), and whether every number it read was finite.
+  const planRows: number[] = [];
+  const planAmounts: number[] = [];
   let finite = Number.isFinite(inp.shortCost);
   let maxParcelCost = 0;
   const provinces = [...new Set(inp.forecast.classes.map((c) => c.provinceCode))].sort();
@@ -154,19 +155,24 @@ export function buildPriceLp(inp: PriceInputs): BuiltPriceLp {
     finite &&= Number.isFinite(j.units) && Number.isFinite(j.parcelsPerUnit) && Number.isFinite(best);
     if (bestWi >= 0) {
       const parcels = j.parcelsPerUnit * j.units;
-      used[bestStock] = (used[bestStock] ?? 0) + j.units;
-      const o = outboundRow[bestWi]!;
-      used[o] = (used[o] ?? 0) + parcels;
+      planRows.push(bestStock, outboundRow[bestWi]!);
+      planAmounts.push(j.units, parcels);
       const cr = cheapest!.courierRow[bestWi]!;
-      if (cr >= 0) used[cr] = (used[cr] ?? 0) + parcels;
+      if (cr >= 0) {
+        planRows.push(cr);
+        planAmounts.push(parcels);
+      }
     }
   }
-  // Strictly below every limit: a row at its limit (a limit of 0 above all) may carry a price in
-  // some optimal dual solution even when the plan does not need it, so then the LP is solved.
+  const used = new Float64Array(rows.length);
+  for (let k = 0; k < planRows.length; k++) used[planRows[k]!] = used[planRows[k]!]! + planAmounts[k]!;
+  // Below every limit by a margin: a row at its limit (a limit of 0 above all) may carry a price in
+  // some optimal dual solution even when the plan does not need it, and HiGHS counts a row within
+  // its feasibility tolerance (1e-7) of the limit as at it; such refreshes are solved.
   let nothingBinds = finite;
   for (let i = 0; i < rows.length && nothingBinds; i++) {
     const r = rows[i]!;
-    if (r.kind === 'capacity' && !((used[i] ?? 0) < r.rhs)) nothingBinds = false;
+    if (r.kind === 'capacity' && !(used[i]! < r.rhs - 1e-6 * Math.max(1, r.rhs))) nothingBinds = false;
   }
   return { lp: { rows, cols }, meta, maxParcelCost, nothingBinds };
 }
