@@ -40,7 +40,7 @@ export interface BuiltPriceLp {
   /**
    * True when no resource can be scarce: every demand class served wholly by its cheapest option
    * (its cheapest warehouse by its cheapest courier, or left unserved when that is cheaper) leaves
-   * every capacity row (stock, outbound, courier) strictly below its limit. That plan is then
+   * every capacity row (stock, outbound, courier) below its limit, by a margin. That plan is then
    * optimal for the LP with its capacity rows and without them, and since one optimal plan leaves
    * every capacity row slack, complementary slackness gives every optimal dual solution a price of
    * zero on each of them: the prices are known without solving (src/pricing/job.ts).
