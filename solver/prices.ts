@@ -76,23 +76,49 @@ export function solvePriceLp(highs: Highs, lp: PriceLp): PriceSolution {
   const colCost = new Float64Array(numCols);
   const colUpper = new Float64Array(numCols);
   const starts = new Int32Array(numCols + 1);
-  const indices: number[] = [];
-  const values: number[] = [];
-  lp.cols.forEach((c, j) => {
+  let nonzeros = 0;
+  for (let j = 0; j < numCols; j++) nonzeros += lp.cols[j]!.coefs.length;
+  const indices = new Int32Array(nonzeros);
+  const values = new Float64Array(nonzeros);
+  // One column's coefficients, merged by row and in row order. A column has a handful of them (a
+  // price LP's columns have one to three), so a small array sorted by insertion does what a map
+  // and a sort would, without allocating anything per column.
+  const rowsOf: number[] = [];
+  const coefsOf: number[] = [];
+  let nnz = 0;
+  for (let j = 0; j < numCols; j++) {
+    const c = lp.cols[j]!;
     if (!Number.isFinite(c.cost)) throw new PriceLpFailure(`column ${j}: non-finite cost ${c.cost}`);
     colCost[j] = c.cost;
     colUpper[j] = c.ub !== undefined && Number.isFinite(c.ub) ? c.ub : inf;
-    const merged = new Map<number, number>();
-    for (const [r, a] of c.coefs) merged.set(r, (merged.get(r) ?? 0) + a);
-    for (const r of [...merged.keys()].sort((a, b) => a - b)) {
-      const a = merged.get(r)!;
-      if (a === 0) continue;
-      if (!Number.isFinite(a)) throw new PriceLpFailure(`column ${j}: non-finite coefficient in row ${r}`);
-      indices.push(r);
-      values.push(a);
+    let n = 0;
+    for (const [r, a] of c.coefs) {
+      let k = 0;
+      while (k < n && rowsOf[k] !== r) k++;
+      if (k < n) {
+        coefsOf[k] = coefsOf[k]! + a;
+        continue;
+      }
+      // Insert r at its place among the rows seen so far (ascending).
+      k = n++;
+      while (k > 0 && rowsOf[k - 1]! > r) {
+        rowsOf[k] = rowsOf[k - 1]!;
+        coefsOf[k] = coefsOf[k - 1]!;
+        k--;
+      }
+      rowsOf[k] = r;
+      coefsOf[k] = a;
     }
-    starts[j + 1] = indices.length;
-  });
+    for (let k = 0; k < n; k++) {
+      const a = coefsOf[k]!;
+      if (a === 0) continue;
+      if (!Number.isFinite(a)) throw new PriceLpFailure(`column ${j}: non-finite coefficient in row ${rowsOf[k]}`);
+      indices[nnz] = rowsOf[k]!;
+      values[nnz] = a;
+      nnz++;
+    }
+    starts[j + 1] = nnz;
+  }
   const rowLower = new Float64Array(numRows);
   const rowUpper = new Float64Array(numRows);
   lp.rows.forEach((r, i) => {
@@ -107,7 +133,7 @@ export function solvePriceLp(highs: Highs, lp: PriceLp): PriceSolution {
     colUpper,
     rowLower,
     rowUpper,
-    matrix: { format: 'csc', numRows, numCols, starts, indices: Int32Array.from(indices), values: Float64Array.from(values) },
+    matrix: { format: 'csc', numRows, numCols, starts, indices: indices.slice(0, nnz), values: values.slice(0, nnz) },
   });
   try {
     m.options.set({ output_flag: false, solver: 'simplex' });

@@ -17,6 +17,8 @@ export interface RefreshStats {
   factor: number;
   rows: number;
   cols: number;
+  /** Whether HiGHS solved the LP; false when no resource could be scarce and every price is 0 without solving (BuiltPriceLp.nothingBinds). */
+  solved: boolean;
   /** Wall time of the whole refresh (store reads, model, HiGHS), ms. */
   millis: number;
   /** Of which HiGHS's solve, ms. */
@@ -121,20 +123,24 @@ export class ShadowPrices implements PriceSource {
       shortCost: this.cfg.backorderPenaltyCny,
       forecast,
     });
-    let sol;
+    let snap: PriceSnapshot;
     const t1 = performance.now();
-    try {
-      sol = await this.solveLp(built.lp);
-    } catch (err) {
-      if (!(err instanceof PriceLpFailure)) throw err;
-      this.failures++;
-      return undefined;
+    if (built.nothingBinds) {
+      // Every price is 0 (buildPriceLp says why): the snapshot HiGHS's duals would give, without the solve.
+      snap = { day, computedAtMs: now, stock: new Map(), outbound: new Map(), courier: new Map() };
+    } else {
+      try {
+        snap = toSnapshot(built, await this.solveLp(built.lp), day, now);
+      } catch (err) {
+        if (!(err instanceof PriceLpFailure)) throw err;
+        this.failures++;
+        return undefined;
+      }
     }
-    const snap = toSnapshot(built, sol, day, now);
     this.last = snap;
     let priced = snap.outbound.size + snap.courier.size;
     for (const m of snap.stock.values()) priced += m.size;
-    this.lastStats = { ordersSeen: forecast.ordersSeen, factor: forecast.factor, rows: built.lp.rows.length, cols: built.lp.cols.length, millis: performance.now() - t0, solveMillis: performance.now() - t1, priced };
+    this.lastStats = { ordersSeen: forecast.ordersSeen, factor: forecast.factor, rows: built.lp.rows.length, cols: built.lp.cols.length, solved: !built.nothingBinds, millis: performance.now() - t0, solveMillis: performance.now() - t1, priced };
     return this.lastStats;
   }
 

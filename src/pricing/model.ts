@@ -37,6 +37,15 @@ export interface BuiltPriceLp {
   meta: RowMeta[];
   /** The dearest route's cost per parcel in the LP, CNY: the bound of every per-parcel price (see toSnapshot). */
   maxParcelCost: number;
+  /**
+   * True when no resource can be scarce: every demand class served wholly by its cheapest option
+   * (its cheapest warehouse by its cheapest courier, or left unserved when that is cheaper) leaves
+   * every capacity row (stock, outbound, courier) below its limit, by a margin. That plan is then
+   * optimal for the LP with its capacity rows and without them, and since one optimal plan leaves
+   * every capacity row slack, complementary slackness gives every optimal dual solution a price of
+   * zero on each of them: the prices are known without solving (src/pricing/job.ts).
+   */
+  nothingBinds: boolean;
 }
 
 /**
@@ -66,57 +75,106 @@ export function buildPriceLp(inp: PriceInputs): BuiltPriceLp {
     return rows.length - 1;
   };
   const open = inp.warehouses.filter((w) => !inp.closed.has(w.id));
-  const stockRow = new Map<string, number>();
-  const balanceRow = new Map<string, number>();
-  const outboundRow = new Map<string, number>();
-  const courierRow = new Map<string, number>();
+  // Rows are found by position (open warehouse, courier) rather than by string keys: the LP is
+  // rebuilt at every refresh, and its thousands of columns would otherwise each build and hash a
+  // key or two. Rows and columns come out in the same order as they are added below.
+  const outboundRow = new Int32Array(open.length).fill(-1);
+  const freeOf = open.map((w) => inp.free.get(w.id));
+  const stockRowOf = open.map(() => new Map<string, number>());
+  /** Per destination province, the balance row of each open warehouse (-1: no courier has a lane from it to there). */
+  const balanceRowsOf = new Map<string, Int32Array>();
+  const cheapestOf = new Map<string, { cost: Float64Array; courierRow: Int32Array }>();
+  // What the plan of nothingBinds takes from capacity rows (row, amount), and whether every number it read was finite.
+  const planRows: number[] = [];
+  const planAmounts: number[] = [];
+  let finite = Number.isFinite(inp.shortCost);
   let maxParcelCost = 0;
   const provinces = [...new Set(inp.forecast.classes.map((c) => c.provinceCode))].sort();
   // Routes (p, w, c) with a lane: the parcel columns, and which warehouses can serve p at all.
-  const serves = new Map<string, Set<string>>();
   for (const p of provinces) {
     const kgPerParcel = inp.forecast.kgPerParcel.get(p) ?? 0;
-    const ws = new Set<string>();
-    for (const w of open) {
+    const balanceRow = new Int32Array(open.length).fill(-1);
+    balanceRowsOf.set(p, balanceRow);
+    // Courier rows of this province, by courier (-1: not made yet; -2: the courier has no limit here).
+    const courierRow = new Int32Array(inp.couriers.length).fill(-1);
+    // Each warehouse's cheapest route to p (cost per parcel, and its courier row or -2), for nothingBinds.
+    const cheapest = new Float64Array(open.length).fill(Infinity);
+    const cheapestCourierRow = new Int32Array(open.length).fill(-2);
+    cheapestOf.set(p, { cost: cheapest, courierRow: cheapestCourierRow });
+    open.forEach((w, wi) => {
       const from = inp.provinceOf(w.id);
-      for (const c of inp.couriers) {
+      inp.couriers.forEach((c, ci) => {
         const lane = inp.lane(c, from, p);
-        if (lane === null) continue;
-        ws.add(w.id);
-        const bKey = `${p}|${w.id}`;
-        let b = balanceRow.get(bKey);
-        if (b === undefined) balanceRow.set(bKey, (b = addRow({ id: `balance ${p}/${w.id}`, kind: 'balance', rhs: 0 }, { kind: 'balance' })));
-        let o = outboundRow.get(w.id);
-        if (o === undefined) outboundRow.set(w.id, (o = addRow({ id: `outbound ${w.id}`, kind: 'capacity', rhs: Math.max(0, inp.outboundLeft(w.id)) }, { kind: 'outbound', warehouseId: w.id })));
+        if (lane === null) return;
+        let b = balanceRow[wi]!;
+        if (b < 0) b = balanceRow[wi] = addRow({ id: `balance ${p}/${w.id}`, kind: 'balance', rhs: 0 }, { kind: 'balance' });
+        let o = outboundRow[wi]!;
+        if (o < 0) o = outboundRow[wi] = addRow({ id: `outbound ${w.id}`, kind: 'capacity', rhs: Math.max(0, inp.outboundLeft(w.id)) }, { kind: 'outbound', warehouseId: w.id });
         const coefs: [number, number][] = [[b, -1], [o, 1]];
-        const left = inp.courierLeft(c.id, p);
-        if (left !== null) {
-          const cKey = `${c.id}|${p}`;
-          let cr = courierRow.get(cKey);
-          if (cr === undefined) courierRow.set(cKey, (cr = addRow({ id: `courier ${c.id}/${p}`, kind: 'capacity', rhs: Math.max(0, left) }, { kind: 'courier', courierId: c.id, provinceCode: p })));
-          coefs.push([cr, 1]);
+        let cr = courierRow[ci]!;
+        if (cr === -1) {
+          const left = inp.courierLeft(c.id, p);
+          cr = courierRow[ci] = left === null ? -2 : addRow({ id: `courier ${c.id}/${p}`, kind: 'capacity', rhs: Math.max(0, left) }, { kind: 'courier', courierId: c.id, provinceCode: p });
         }
+        if (cr >= 0) coefs.push([cr, 1]);
         const cost = lane.baseCny + lane.perKgCny * kgPerParcel;
         maxParcelCost = Math.max(maxParcelCost, cost);
         cols.push({ cost, coefs });
-      }
-    }
-    serves.set(p, ws);
+        finite &&= Number.isFinite(cost);
+        if (cost < cheapest[wi]!) {
+          cheapest[wi] = cost;
+          cheapestCourierRow[wi] = cr;
+        }
+      });
+    });
   }
   for (const j of inp.forecast.classes) {
     if (!(j.units > 0)) continue;
     const d = addRow({ id: `demand ${j.provinceCode}/${j.sku}`, kind: 'demand', rhs: j.units }, { kind: 'demand' });
     cols.push({ cost: inp.shortCost, coefs: [[d, 1]] });
-    for (const w of open) {
-      const qty = inp.free.get(w.id)?.get(j.sku) ?? 0;
-      if (qty <= 0 || !serves.get(j.provinceCode)?.has(w.id)) continue;
-      const sKey = `${w.id}|${j.sku}`;
-      let s = stockRow.get(sKey);
-      if (s === undefined) stockRow.set(sKey, (s = addRow({ id: `stock ${w.id}/${j.sku}`, kind: 'capacity', rhs: qty }, { kind: 'stock', warehouseId: w.id, sku: j.sku })));
-      cols.push({ cost: 0, coefs: [[d, 1], [s, 1], [balanceRow.get(`${j.provinceCode}|${w.id}`)!, j.parcelsPerUnit]] });
+    const balanceRow = balanceRowsOf.get(j.provinceCode);
+    const cheapest = cheapestOf.get(j.provinceCode);
+    // The class's cheapest option per unit: unserved, or a warehouse's stock by its cheapest route.
+    let best = inp.shortCost;
+    let bestWi = -1;
+    let bestStock = -1;
+    for (let wi = 0; wi < open.length; wi++) {
+      const qty = freeOf[wi]?.get(j.sku) ?? 0;
+      if (qty <= 0 || balanceRow === undefined || balanceRow[wi]! < 0) continue;
+      const stockRow = stockRowOf[wi]!;
+      let s = stockRow.get(j.sku);
+      if (s === undefined) stockRow.set(j.sku, (s = addRow({ id: `stock ${open[wi]!.id}/${j.sku}`, kind: 'capacity', rhs: qty }, { kind: 'stock', warehouseId: open[wi]!.id, sku: j.sku })));
+      cols.push({ cost: 0, coefs: [[d, 1], [s, 1], [balanceRow[wi]!, j.parcelsPerUnit]] });
+      const perUnit = j.parcelsPerUnit * cheapest!.cost[wi]!;
+      if (perUnit < best) {
+        best = perUnit;
+        bestWi = wi;
+        bestStock = s;
+      }
+    }
+    finite &&= Number.isFinite(j.units) && Number.isFinite(j.parcelsPerUnit) && Number.isFinite(best);
+    if (bestWi >= 0) {
+      const parcels = j.parcelsPerUnit * j.units;
+      planRows.push(bestStock, outboundRow[bestWi]!);
+      planAmounts.push(j.units, parcels);
+      const cr = cheapest!.courierRow[bestWi]!;
+      if (cr >= 0) {
+        planRows.push(cr);
+        planAmounts.push(parcels);
+      }
     }
   }
-  return { lp: { rows, cols }, meta, maxParcelCost };
+  const used = new Float64Array(rows.length);
+  for (let k = 0; k < planRows.length; k++) used[planRows[k]!] = used[planRows[k]!]! + planAmounts[k]!;
+  // Below every limit by a margin: a row at its limit (a limit of 0 above all) may carry a price in
+  // some optimal dual solution even when the plan does not need it, and HiGHS counts a row within
+  // its feasibility tolerance (1e-7) of the limit as at it; such refreshes are solved.
+  let nothingBinds = finite;
+  for (let i = 0; i < rows.length && nothingBinds; i++) {
+    const r = rows[i]!;
+    if (r.kind === 'capacity' && !(used[i]! < r.rhs - 1e-6 * Math.max(1, r.rhs))) nothingBinds = false;
+  }
+  return { lp: { rows, cols }, meta, maxParcelCost, nothingBinds };
 }
 
 /**

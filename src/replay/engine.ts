@@ -590,7 +590,7 @@ async function runPolicy(scenario: Scenario, events: Iterable<ScenarioEvent>, po
     reroutesByOrder.delete(orderId);
     firstDeparture.delete(orderId);
     store.forgetOrder(orderId, storeKeys.reroutes(orderId));
-    store.forgetLists((k) => k === storeKeys.reoptimizations(orderId));
+    store.forgetList(storeKeys.reoptimizations(orderId));
   };
 
   /** Every departure due by `until`: the parcels leave with their wave, or wait for the next when it is full. */

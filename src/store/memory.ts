@@ -917,6 +917,14 @@ export class MemoryStore implements Store {
     this.lists.delete(reroutesKey);
   }
 
+  /**
+   * Drops one list (a replay drops a finished order's re-optimisation log). A lookup by key: a
+   * predicate over every list would pass over the group lists of every order kept, once per order.
+   */
+  forgetList(key: string): void {
+    this.lists.delete(key);
+  }
+
   /** Drops every list whose key the predicate names (a replay drops past days' shipment indexes). */
   forgetLists(drop: (key: string) => boolean): void {
     for (const key of [...this.lists.keys()]) if (drop(key)) this.lists.delete(key);
