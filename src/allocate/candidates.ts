@@ -4,7 +4,7 @@ import type { RegionProps, Warehouse } from '../domain/network.js';
 import { localDay } from '../domain/time.js';
 import type { NetworkContext } from '../network/context.js';
 import { counterKeys } from '../store/keys.js';
-import { freeAt, Pools, type ArcInfo, type CandidateConfig, type CandidateContext, type CourierTerms, type OrderInput, type SiteInfo } from './stages/context.js';
+import { arcUnitCost, freeAt, Pools, type ArcInfo, type CandidateConfig, type CandidateContext, type CourierTerms, type OrderInput, type SiteInfo } from './stages/context.js';
 import { courierCaps, laneTermsFrom, siteOptions, type OptionInfo, type SiteOptions } from './stages/couriers.js';
 import { horizonDays, laterDays } from './stages/ship-days.js';
 import { capPartialLines, orderProblem } from './stages/order.js';
@@ -159,7 +159,7 @@ export function buildCandidates(
       const info = draft.arcInfo[i]!;
       // Each day waited for a later wave holds the units a day longer.
       if (k > 0) info.storagePerUnit += k * holdingPerUnitDay[a.line]!;
-      a.unitCost = info.storagePerUnit + info.transferPerUnit + (info.expiryWeightPerUnit ?? 0);
+      a.unitCost = arcUnitCost(info);
       problem.arcs.push(a);
       arcInfo.push(info);
     });

@@ -140,6 +140,11 @@ export interface SiteDraft {
   transferLeadHours: number;
 }
 
+/** An arc's cost per unit from its facts: storage, line haul and handling, and the near-expiry weight. */
+export function arcUnitCost(info: ArcInfo): number {
+  return info.storagePerUnit + info.transferPerUnit + (info.expiryWeightPerUnit ?? 0);
+}
+
 /** What the stock stage adds arcs to: a site draft, or an open shipment's join site. */
 export type StockArcs = Pick<SiteDraft, 'site' | 'arcs' | 'arcInfo'>;
 

@@ -205,20 +205,15 @@ export function pushStockArcs(
     return;
   }
   const near = lotCellOf(offer, fromWarehouseId, sku)?.near ?? 0;
-  // When the near-expiry lots alone hold every unit of the SKU the order asks for, an optimal plan
-  // never draws the fresher units (an arc from them costs the credit more than its near-expiry twin
-  // and any use fits in the near-expiry pool), so their arc is left out: the same optimum from a
-  // smaller problem. That is the common case (a cell's old lot holds hundreds of units).
-  if (near > 0 && near >= skuDemand(ctx, sku)) {
-    draft.arcs.push({ site: draft.site, line: li, pool: pools.of(fromWarehouseId, sku, near, 'near-expiry'), unitCost: 0, transfer });
-    draft.arcInfo.push(withExpiry(info, true, undefined));
-    return;
-  }
   if (near > 0) {
     draft.arcs.push({ site: draft.site, line: li, pool: pools.of(fromWarehouseId, sku, near, 'near-expiry'), unitCost: 0, transfer });
     draft.arcInfo.push(withExpiry(info, true, undefined));
   }
-  if (qty - near > 0) {
+  // When the near-expiry lots alone hold every unit of the SKU the order asks for, an optimal plan
+  // never draws the fresher units (an arc from them costs the credit more than its near-expiry twin
+  // and any use fits in the near-expiry pool), so their arc is left out: the same optimum from a
+  // smaller problem. That is the common case (a cell's old lot holds hundreds of units).
+  if (qty - near > 0 && near < skuDemand(ctx, sku)) {
     draft.arcs.push({ site: draft.site, line: li, pool: pools.of(fromWarehouseId, sku, qty - near), unitCost: 0, transfer });
     draft.arcInfo.push(withExpiry(info, undefined, credit));
   }

@@ -3,7 +3,7 @@ import type { RadiusFacts } from '../../../solver/rules.js';
 import { HOUR_MS } from '../../domain/time.js';
 import { pickupMs } from '../../domain/waves.js';
 import type { OpenShipment } from '../../store/types.js';
-import { freeAt, type ArcInfo, type CandidateContext, type Pools, type SiteInfo, type StockArcs } from './context.js';
+import { arcUnitCost, freeAt, type ArcInfo, type CandidateContext, type Pools, type SiteInfo, type StockArcs } from './context.js';
 import { pushStockArcs } from './lots.js';
 import type { OptionInfo } from './couriers.js';
 import { laneTermsFrom } from './couriers.js';
@@ -74,7 +74,7 @@ export function joinSites(ctx: CandidateContext, problem: Problem, pools: Pools,
     const site = problem.sites.push({ id: `${w.id}+${sh.trackingNumber}`, parcelCap: null }) - 1;
     draft.arcs.forEach((a, i) => {
       const info = draft.arcInfo[i]!;
-      a.unitCost = info.storagePerUnit + (info.expiryWeightPerUnit ?? 0);
+      a.unitCost = arcUnitCost(info);
       problem.arcs.push(a);
       out.arcInfo.push(info);
     });
