@@ -142,6 +142,11 @@ describe('lots stage: near-expiry lots that cover the order', () => {
     expect(sameLots(at(now + DAY_MS, base), at(now + 3 * DAY_MS, base))).toBe(true);
     // Lot A's last sellable day passes between the two cutoffs.
     expect(sameLots(at(now + DAY_MS, base), at(now + 12 * DAY_MS, base))).toBe(false);
+    // Each cell picks earliest expiry first, whatever order the lots came in (or freshest first on request).
+    const reversed = [base[1]!, base[0]!];
+    expect(at(now + DAY_MS, reversed).cells.get('SH01')!.get(sku)!.lots.map((l) => l.lot)).toEqual(['A', 'B']);
+    const latest = offerLots(base, new Set([sku]), { nowMs: now, cutoffMs: now + DAY_MS, timezoneOffsetMinutes: cfg.timezoneOffsetMinutes, nearWindowDays: 30, minDays: () => min, latestFirst: true });
+    expect(latest.cells.get('SH01')!.get(sku)!.lots.map((l) => l.lot)).toEqual(['B', 'A']);
     // Other free units are another offer.
     expect(sameLots(at(now + DAY_MS, base), at(now + DAY_MS, [base[0]!, { ...base[1]!, free: 5 }]))).toBe(false);
   });

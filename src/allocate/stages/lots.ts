@@ -92,8 +92,21 @@ export function offerLots(
     if (near) c.near += l.free;
   }
   // The picking order: earliest expiry first (FEFO), or, for what-if comparisons, the freshest first.
+  // The stores list lots in FEFO order already (Store.freeLots), so a cell is sorted only when it is
+  // not: Array.prototype.sort allocates a work array per call, and a decision has a cell per
+  // warehouse and shelf-life SKU (a fifth of the lots stage's garbage, measured).
   const dir = opts.latestFirst === true ? -1 : 1;
-  for (const bySku of cells.values()) for (const c of bySku.values()) c.lots.sort((a, b) => dir * (a.expiresOn < b.expiresOn ? -1 : a.expiresOn > b.expiresOn ? 1 : a.lot < b.lot ? -1 : 1));
+  const order = (a: OfferedLot, b: OfferedLot) => dir * (a.expiresOn < b.expiresOn ? -1 : a.expiresOn > b.expiresOn ? 1 : a.lot < b.lot ? -1 : 1);
+  for (const bySku of cells.values()) {
+    for (const c of bySku.values()) {
+      for (let i = 1; i < c.lots.length; i++) {
+        if (order(c.lots[i - 1]!, c.lots[i]!) > 0) {
+          c.lots.sort(order);
+          break;
+        }
+      }
+    }
+  }
   return { cutoffMs: opts.cutoffMs, cells, skus };
 }
 
