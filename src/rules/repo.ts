@@ -281,7 +281,7 @@ export class RulesRepo {
     const errors: Record<string, string> = {};
     for (const a of actives) {
       try {
-        this.engine.prepare(a);
+        this.engine.prepareActive(a);
         good.push(a);
       } catch (err) {
         errors[a.id] = (err as Error).message;

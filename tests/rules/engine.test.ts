@@ -213,3 +213,25 @@ describe('hostile graphs', () => {
     expect(refusal(g).details).toEqual([expect.objectContaining({ problem: expect.stringContaining('nested deeper') })]);
   });
 });
+
+describe('reloads prepare only the rulesets whose active version changed', () => {
+  const recy = table('t1', { sku: 'line.sku' }, [{ when: { sku: 'startsWith($, "RECY-")' }, rule: 'recy', action: 'CORE_RETURN_TASK' }]);
+  const other = table('t1', { sku: 'line.sku' }, [{ when: { sku: 'startsWith($, "OIL-")' }, rule: 'oil', action: 'CORE_RETURN_TASK' }]);
+  const version = (id: string, v: number, g: unknown) => ({ id, name: id, version: v, failMode: 'open' as const, graph: g as never });
+
+  it('keeps a prepared version across loads, and prepares again a changed one or one that left and came back', () => {
+    const e = new RuleEngine();
+    const a1 = e.prepareActive(version('a', 1, graph(recy)));
+    e.load([version('a', 1, graph(recy)), version('b', 1, graph(recy))]);
+    // The same version read again from the store (a fresh object): the prepared one is kept.
+    expect(e.prepareActive(version('a', 1, graph(recy)))).toBe(a1);
+    // Another graph under the same number (a store emptied and filled again) is prepared anew, and runs.
+    const a1other = e.prepareActive(version('a', 1, graph(other)));
+    expect(a1other).not.toBe(a1);
+    expect(JSON.stringify(a1other.compiled.graph)).toContain('OIL-');
+    // A ruleset no longer active is forgotten.
+    e.load([version('b', 1, graph(recy))]);
+    expect(e.prepareActive(version('a', 1, graph(other)))).not.toBe(a1other);
+    expect(e.versions).toEqual({ b: 1 });
+  });
+});
