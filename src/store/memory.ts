@@ -37,7 +37,7 @@ import type {
   StoreOptions,
   StoredScan,
 } from './types.js';
-import { KPI_MARKS, movePatch, placedWithin, ReservationExistsError, ReservationLostError } from './types.js';
+import { dueIntents, KPI_MARKS, movePatch, placedWithin, ReservationExistsError, ReservationLostError } from './types.js';
 import { outboxCursor, OUTBOX_LIST_SCAN } from './keys.js';
 
 interface Cell {
@@ -745,10 +745,7 @@ export class MemoryStore implements Store {
   }
 
   async rerouteIntents(createdAtOrBefore: number): Promise<RerouteIntent[]> {
-    return [...this.rerouteJournal.values()]
-      .map((raw) => JSON.parse(raw) as RerouteIntent)
-      .filter((i) => i.createdAt <= createdAtOrBefore)
-      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    return dueIntents(this.rerouteJournal.values(), createdAtOrBefore);
   }
 
   async replan(orderId: string, req: ReplanRequest): Promise<ReplanResult> {

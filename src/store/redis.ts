@@ -43,7 +43,7 @@ import type {
   StoreOptions,
   StoredScan,
 } from './types.js';
-import { DEFAULT_CLAIM_TIMEOUT_MS, KPI_MARKS, movePatch, OUTBOX_STATES, placedWithin, ReservationExistsError, ReservationLostError, StoreUnavailableError } from './types.js';
+import { DEFAULT_CLAIM_TIMEOUT_MS, dueIntents, KPI_MARKS, movePatch, OUTBOX_STATES, placedWithin, ReservationExistsError, ReservationLostError, StoreUnavailableError } from './types.js';
 
 /**
  * The Redis implementation of Store (design §4), for several dispatchd instances sharing state on
@@ -917,10 +917,7 @@ export class RedisStore implements Store {
   async rerouteIntents(createdAtOrBefore: number): Promise<RerouteIntent[]> {
     // Intents live for the milliseconds of a move: the hash holds only those in flight and those
     // a dead process left, so it is read whole.
-    return Object.values(await this.redis.hgetall(storeKeys.rerouteIntents))
-      .map((raw) => JSON.parse(raw) as RerouteIntent)
-      .filter((i) => i.createdAt <= createdAtOrBefore)
-      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    return dueIntents(Object.values(await this.redis.hgetall(storeKeys.rerouteIntents)), createdAtOrBefore);
   }
 
   /**

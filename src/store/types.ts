@@ -377,6 +377,14 @@ export type OpenShipmentMove = Pick<OpenShipment, 'trackingNumber' | 'courierId'
 /** Every field an OpenShipmentMove may carry: what a store copies from a patch onto the record, and nothing else. */
 export const OPEN_SHIPMENT_MOVE_FIELDS = ['trackingNumber', 'courierId', 'etaMs', 'maxGrams', 'warehouseId', 'shipment', 'shipDay', 'pickupAtMs', 'grams', 'members'] as const satisfies readonly (keyof OpenShipmentMove)[];
 
+/** The intents among `raws` (JSON, as both stores keep them) written at or before `createdAtOrBefore`, oldest first (Store.rerouteIntents). */
+export function dueIntents(raws: Iterable<string>, createdAtOrBefore: number): RerouteIntent[] {
+  return [...raws]
+    .map((raw) => JSON.parse(raw) as RerouteIntent)
+    .filter((i) => i.createdAt <= createdAtOrBefore)
+    .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+}
+
 /** A move's own fields of `patch`, those it sets (both stores apply exactly these; members copied, so the store never shares the caller's array). */
 export function movePatch(patch: OpenShipmentMove): OpenShipmentMove {
   const out: Record<string, unknown> = {};
