@@ -7,7 +7,7 @@ import type { AllocateRequest, Decision } from '../domain/schemas.js';
 import { toIsoWithOffset } from '../domain/time.js';
 import type { NetworkContext } from '../network/context.js';
 import { openGroup, storeKeys } from '../store/keys.js';
-import type { OpenShipment, Store } from '../store/types.js';
+import type { OpenShipment, OpenShipmentMember, Store } from '../store/types.js';
 import type { Candidates } from './candidates.js';
 import { orderListTtlMs } from './retention.js';
 
@@ -33,12 +33,40 @@ export interface MergeFacts {
  * the same delivery point. Null when the order opts out (`merge: false`) or MERGE_WINDOW_MINUTES is 0.
  */
 export function mergeFacts(net: NetworkContext, cfg: Pick<Config, 'mergeWindowMinutes'>, req: AllocateRequest, region: RegionProps, placedAtMs: number): MergeFacts {
-  const money = { ...(req.amountCny !== undefined ? { amountCny: req.amountCny } : {}), ...(req.discountCny !== undefined ? { discountCny: req.discountCny } : {}) };
-  if (req.merge === false || cfg.mergeWindowMinutes <= 0) return { group: null, placedAtMs, ...money };
-  const admin = [net.regions.get(region.provinceCode)?.nameZh ?? '', region.nameZh];
-  const text = req.destination.address !== undefined && req.destination.address.trim() !== '' ? req.destination.address : `@${req.destination.lon.toFixed(5)},${req.destination.lat.toFixed(5)}`;
-  return { group: openGroup(req.customerId, addressKey(region.code, text, admin)), placedAtMs, ...money };
+  let group: string | null = null;
+  if (req.merge !== false && cfg.mergeWindowMinutes > 0) {
+    const text = req.destination.address !== undefined && req.destination.address.trim() !== '' ? req.destination.address : `@${req.destination.lon.toFixed(5)},${req.destination.lat.toFixed(5)}`;
+    // The group is a pure function of the customer, the region (its province and city names) and
+    // the address text, and an ERP sends one customer's delivery point order after order: the
+    // group key's SHA-1 (a node:crypto Hash object per call) was most of what merging cost a
+    // decision that joins nothing (bench/README.md, 2026-12-07).
+    const memoKey = `${req.customerId}\u0000${region.code}\u0000${text}`;
+    group = groupMemo.get(memoKey) ?? null;
+    if (group === null) {
+      const admin = [net.regions.get(region.provinceCode)?.nameZh ?? '', region.nameZh];
+      group = openGroup(req.customerId, addressKey(region.code, text, admin));
+      if (groupMemo.size >= GROUP_MEMO_MAX) groupMemo.clear();
+      groupMemo.set(memoKey, group);
+    }
+  }
+  // Optional fields set one by one (not spread in): this runs for every order (bench/README.md).
+  const out: MergeFacts = { group, placedAtMs };
+  if (req.amountCny !== undefined) out.amountCny = req.amountCny;
+  if (req.discountCny !== undefined) out.discountCny = req.discountCny;
+  return out;
 }
+
+/** The member record of an order on a shipment: its grams, placement, the freight it saved, and its amount and discount when the ERP sent them. */
+function memberOf(orderId: string, grams: number, savedCny: number, m: MergeFacts): OpenShipmentMember {
+  const out: OpenShipmentMember = { orderId, grams, placedAtMs: m.placedAtMs, savedCny };
+  if (m.amountCny !== undefined) out.amountCny = m.amountCny;
+  if (m.discountCny !== undefined) out.discountCny = m.discountCny;
+  return out;
+}
+
+/** Groups computed lately, by customer, region and address text (emptied when full, as addressKey's memo). */
+const groupMemo = new Map<string, string>();
+const GROUP_MEMO_MAX = 10_000;
 
 /**
  * The open shipments of the order's group it may join: not its own, placed within
@@ -99,14 +127,7 @@ export function plannedJoins(cands: Candidates, plan: Plan): PlannedJoin[] {
 export async function joinAll(store: Store, orderId: string, m: MergeFacts, joins: PlannedJoin[]): Promise<boolean> {
   const done: PlannedJoin[] = [];
   for (const j of joins) {
-    const r = await store.openShipmentJoin(m.group!, j.shipment.trackingNumber, {
-      orderId,
-      grams: j.grams,
-      placedAtMs: m.placedAtMs,
-      savedCny: j.savedCny,
-      ...(m.amountCny !== undefined ? { amountCny: m.amountCny } : {}),
-      ...(m.discountCny !== undefined ? { discountCny: m.discountCny } : {}),
-    });
+    const r = await store.openShipmentJoin(m.group!, j.shipment.trackingNumber, memberOf(orderId, j.grams, j.savedCny, m));
     if (r.result === 'joined' || r.result === 'member') {
       j.members = r.members;
       done.push(j);
@@ -152,7 +173,7 @@ export async function recordOpenShipments(store: Store, net: NetworkContext, cfg
         etaMs: info.etaMs,
         grams,
         maxGrams: Math.round(sh.parcels * courier.maxParcelKg * 1_000),
-        members: [{ orderId: d.orderId, grams, placedAtMs: m.placedAtMs, savedCny: 0, ...(m.amountCny !== undefined ? { amountCny: m.amountCny } : {}), ...(m.discountCny !== undefined ? { discountCny: m.discountCny } : {}) }],
+        members: [memberOf(d.orderId, grams, 0, m)],
       };
       return store.openShipmentPut(m.group!, open, ttlMs);
     }),

@@ -147,6 +147,11 @@ describe('lots stage: near-expiry lots that cover the order', () => {
     expect(at(now + DAY_MS, reversed).cells.get('SH01')!.get(sku)!.lots.map((l) => l.lot)).toEqual(['A', 'B']);
     const latest = offerLots(base, new Set([sku]), { nowMs: now, cutoffMs: now + DAY_MS, timezoneOffsetMinutes: cfg.timezoneOffsetMinutes, nearWindowDays: 30, minDays: () => min, latestFirst: true });
     expect(latest.cells.get('SH01')!.get(sku)!.lots.map((l) => l.lot)).toEqual(['B', 'A']);
+    // A cell's lots interleaved with another warehouse's still make one cell each, with their totals.
+    const mixed = at(now + DAY_MS, [base[1]!, { warehouseId: 'HF01', sku, lot: 'X', expiresOn: expires(50), free: 3 }, base[0]!, { warehouseId: 'SH01', sku: 'NOT-OFFERED', lot: 'Y', expiresOn: expires(5), free: 9 }]);
+    expect([...mixed.cells.keys()].sort()).toEqual(['HF01', 'SH01']);
+    expect(mixed.cells.get('SH01')!.get(sku)).toMatchObject({ total: 10, near: 4, lots: [{ lot: 'A', near: true }, { lot: 'B', near: false }] });
+    expect(mixed.cells.get('HF01')!.get(sku)).toMatchObject({ total: 3, near: 0 });
     // Other free units are another offer.
     expect(sameLots(at(now + DAY_MS, base), at(now + DAY_MS, [base[0]!, { ...base[1]!, free: 5 }]))).toBe(false);
   });

@@ -129,6 +129,25 @@ export function storeCases(name: string, make: MakeStore) {
         expect((await s.freeLots(['BFL-0001'])).map((l) => `${l.warehouseId}/${l.lot}`)).toEqual(['HF01/L9', 'SH01/L0', 'SH01/L1', 'SH01/L2', 'SH01/L3']);
       });
 
+      it('lists the lots of several SKUs by warehouse, SKU, expiry and lot, whatever the order they were defined in', async () => {
+        const { s } = await lots();
+        // Lots of a second SKU interleaved by warehouse with the first's, defined out of order (the
+        // warehouses of the seed: the Redis stores know the network's warehouses only).
+        for (const [w, sku, lot, expiresOn] of [
+          ['SH01', 'ATF-0002', 'A2', '2027-03-01'],
+          ['HF01', 'ATF-0002', 'A1', '2027-09-01'],
+          ['SH01', 'ATF-0002', 'A1', '2027-02-01'],
+        ] as const) {
+          await s.defineLot(w, sku, lot, expiresOn);
+          expect((await s.adjustOnHand(w, lotCell(sku, lot), 1)).ok).toBe(true);
+        }
+        const order = ['HF01/ATF-0002/A1', 'HF01/BFL-0001/L9', 'SH01/ATF-0002/A1', 'SH01/ATF-0002/A2', 'SH01/BFL-0001/L1', 'SH01/BFL-0001/L2'];
+        const listed = async (skus: string[]) => (await s.freeLots(skus)).map((l) => `${l.warehouseId}/${l.sku}/${l.lot}`);
+        expect(await listed(['BFL-0001', 'ATF-0002'])).toEqual(order);
+        expect(await listed(['ATF-0002', 'BFL-0001', 'ATF-0002'])).toEqual(order);
+        expect(await listed(['ATF-0002'])).toEqual(order.filter((x) => x.includes('ATF')));
+      });
+
       it('reserves, commits and cancels per lot, the invariant holding on every lot', async () => {
         const { s } = await lots();
         // More than one lot holds: the whole plan or nothing.
