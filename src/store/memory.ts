@@ -122,8 +122,8 @@ export class MemoryStore implements Store {
   private readonly scanSets = new Map<string, Map<string, StoredScan>>();
   private readonly kv = new Map<string, string>();
   private readonly lists = new Map<string, string[]>();
-  /** Open shipments per group key (storeKeys.openShipments), each with the time its record is dropped. */
-  private readonly open = new Map<string, { until: number; byTracking: Map<string, OpenShipment> }>();
+  /** Open shipments per group (the Redis stores key them storeKeys.openShipments), each with the time its record is dropped. */
+  private readonly open = new Map<string, { until: number; queuedAt: number; byTracking: Map<string, OpenShipment> }>();
   private readonly groupLocks = new Map<string, { token: string; until: number }>();
   /** The action outbox: every entry by id, and the ids of the pending ones (what a claim looks at). */
   private readonly outbox = new Map<string, OutboxEntry>();
@@ -178,8 +178,13 @@ export class MemoryStore implements Store {
       } else if (e.kind === 'idem') {
         if (this.idempotency.get(e.key)?.until === e.at) this.idempotency.delete(e.key);
       } else if (e.kind === 'open') {
-        // A group's open shipments, once its record is past its time (a later put moved it on: then a later entry drops it).
-        if (this.open.get(e.key)?.until === e.at) this.open.delete(e.key);
+        // A group's open shipments, once its record is past its time; a later put moved the time
+        // on, and the group's entry goes back in the queue for it.
+        // (An entry left from an earlier group of the same key is not the group's own: skipped.)
+        const g = this.open.get(e.key);
+        if (g === undefined || g.queuedAt !== e.at) continue;
+        if (g.until <= e.at) this.open.delete(e.key);
+        else this.drops.push({ at: (g.queuedAt = g.until), kind: 'open', key: e.key });
       } else if (e.kind === 'lock') {
         // Past its expiry every lock has ended (the expiries above ran first).
         const l = this.locks.get(e.key);
@@ -646,15 +651,17 @@ export class MemoryStore implements Store {
   }
 
   private openGroupOf(group: string, now: number) {
-    const key = storeKeys.openShipments(group);
-    const g = this.open.get(key);
-    if (g !== undefined && g.until <= now) this.open.delete(key);
+    const g = this.open.get(group);
+    if (g !== undefined && g.until <= now) this.open.delete(group);
     return g !== undefined && g.until > now ? g : undefined;
   }
 
   async openShipments(group: string, firstPlacedWithin?: { fromMs: number; toMs: number }): Promise<OpenShipment[]> {
     const now = this.clock();
-    return [...(this.openGroupOf(group, now)?.byTracking.values() ?? [])].filter((o) => o.pickupAtMs > now && placedWithin(o, firstPlacedWithin)).map(copyOpen);
+    const out: OpenShipment[] = [];
+    const g = this.openGroupOf(group, now);
+    if (g !== undefined) for (const o of g.byTracking.values()) if (o.pickupAtMs > now && placedWithin(o, firstPlacedWithin)) out.push(copyOpen(o));
+    return out;
   }
 
   async openShipment(group: string, trackingNumber: string): Promise<OpenShipment | null> {
@@ -664,12 +671,15 @@ export class MemoryStore implements Store {
 
   async openShipmentPut(group: string, o: OpenShipment, ttlMs: number): Promise<void> {
     const now = this.clock();
-    const key = storeKeys.openShipments(group);
-    const g = this.openGroupOf(group, now) ?? this.open.set(key, { until: 0, byTracking: new Map() }).get(key)!;
-    if (now + ttlMs > g.until) {
-      g.until = now + ttlMs;
+    let g = this.openGroupOf(group, now);
+    if (g === undefined) {
+      this.open.set(group, (g = { until: now + ttlMs, queuedAt: now + ttlMs, byTracking: new Map() }));
       // Retention: the group is dropped at that time even if its customer never orders again.
-      this.drops.push({ at: g.until, kind: 'open', key });
+      // One entry per group: a later put only moves `until` on, and the entry, once due, puts
+      // itself back at the group's new time (expireDue), rather than one entry per shipment.
+      this.drops.push({ at: g.until, kind: 'open', key: group });
+    } else if (now + ttlMs > g.until) {
+      g.until = now + ttlMs;
     }
     if (!g.byTracking.has(o.trackingNumber)) g.byTracking.set(o.trackingNumber, copyOpen(o));
   }
