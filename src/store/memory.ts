@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import TinyQueue from 'tinyqueue';
 import { lotCell, parseCell, storeKeys } from './keys.js';
-import { compareLevels, compareLots, seedCell, stockLevel } from './lots.js';
+import { compareLevels, compareLots, seedCell, stockLevel, utcDayMs } from './lots.js';
 import type {
   OrderState,
   JoinResult,
@@ -53,6 +53,8 @@ interface LotEntry {
   lot: string;
   cell: string;
   expiresOn: string;
+  /** utcDayMs(expiresOn), computed when the lot is first recorded. */
+  expiresOnUtcMs: number;
   ref: Cell | undefined;
 }
 
@@ -313,7 +315,7 @@ export class MemoryStore implements Store {
         // A lot's cell, once it exists, is the same object for good (cells are never removed).
         const c = (l.ref ??= this.cells.get(l.warehouseId)?.get(l.cell));
         const free = c === undefined ? 0 : c.onHand - c.reserved - c.locked;
-        if (free > 0) out.push({ warehouseId, sku: l.sku, lot: l.lot, expiresOn: l.expiresOn, free });
+        if (free > 0) out.push({ warehouseId, sku: l.sku, lot: l.lot, expiresOn: l.expiresOn, expiresOnUtcMs: l.expiresOnUtcMs, free });
       }
       at[k] = i;
     }
@@ -332,7 +334,7 @@ export class MemoryStore implements Store {
     const { sku, lot } = parseCell(cell);
     let bySku = this.lotsBySku.get(sku);
     if (bySku === undefined) this.lotsBySku.set(sku, (bySku = []));
-    const entry: LotEntry = { warehouseId, sku, lot: lot!, cell, expiresOn, ref: undefined };
+    const entry: LotEntry = { warehouseId, sku, lot: lot!, cell, expiresOn, expiresOnUtcMs: utcDayMs(expiresOn), ref: undefined };
     let at = bySku.length;
     while (at > 0 && compareLots(bySku[at - 1]!, entry) > 0) at--;
     bySku.splice(at, 0, entry);

@@ -3,7 +3,7 @@ import calculateSlot from 'cluster-key-slot';
 import { ReplyError, type Cluster, type Redis } from 'ioredis';
 import { closeRedis } from '../util/redis-close.js';
 import { counterSlot, lotCell, OUTBOX_LIST_SCAN, outboxCursor, parseCell, slotTag, storeKeys, warehouseOfSlot } from './keys.js';
-import { compareLevels, compareLots, seedCell, stockLevel } from './lots.js';
+import { compareLevels, compareLots, seedCell, stockLevel, utcDayMs } from './lots.js';
 import * as S from './redis-scripts.js';
 import { GROUP_UNLOCK, OPEN_JOIN, OPEN_LEAVE, OPEN_MOVE, OPEN_PUT } from './open-shipment-scripts.js';
 import type {
@@ -259,7 +259,7 @@ export class RedisStore implements Store {
         // dspViewFree applies due expiries first; lots take no locks, so no customer is named.
         const free = (await this.slot('dspViewFree', slotTag.warehouse(warehouseId), '', ...cells)) as number[];
         return cells
-          .map((cell, k) => ({ warehouseId, sku: parseCell(cell).sku, lot: parseCell(cell).lot!, expiresOn: expiries[cell]!, free: Number(free[k]) }))
+          .map((cell, k) => ({ warehouseId, sku: parseCell(cell).sku, lot: parseCell(cell).lot!, expiresOn: expiries[cell]!, expiresOnUtcMs: utcDayMs(expiries[cell]!), free: Number(free[k]) }))
           .filter((l) => l.free > 0);
       }),
     );

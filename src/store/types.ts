@@ -45,6 +45,12 @@ export interface LotFree {
   lot: string;
   /** Expiry day, YYYY-MM-DD (local). */
   expiresOn: string;
+  /**
+   * The expiry day at 00:00 UTC, epoch ms (`utcDayMs(expiresOn)`, src/store/lots.ts): the lot
+   * expires at the start of that day in local time, this minus the time-zone offset. The stores
+   * compute it once per lot, so that judging a decision's lots reads a number, not a day string.
+   */
+  expiresOnUtcMs: number;
   free: number;
 }
 

@@ -6,6 +6,7 @@ import { offerLots, sameLots } from '../../src/allocate/stages/lots.js';
 import { loadConfig } from '../../src/config.js';
 import { generateOrders } from '../../src/demo/orders.js';
 import { DAY_MS } from '../../src/domain/time.js';
+import { utcDayMs } from '../../src/store/lots.js';
 import type { LotFree, OpenShipment } from '../../src/store/types.js';
 import { mulberry32 } from '../../src/util/prng.js';
 import { network } from '../support/app.js';
@@ -21,6 +22,9 @@ const shelf = new Set(net.network.skus.filter((s) => s.shelfLifeDays !== null).m
 const day = '2026-11-11';
 const stream = generateOrders(net.network, net.regionsGeoJson, { seed: 21, profile: 'double11', date: day }).filter((o) => o.lines.some((l) => shelf.has(l.sku)));
 
+/** A lot as the stores list it (with its expiry day's UTC midnight). */
+const lf = (l: Omit<LotFree, 'expiresOnUtcMs'>): LotFree => ({ ...l, expiresOnUtcMs: utcDayMs(l.expiresOn) });
+
 /** Three lots per warehouse and shelf-life SKU, a few units each, one of them near its last sellable day. */
 function lots(seed: number): LotFree[] {
   const r = mulberry32(seed);
@@ -30,9 +34,9 @@ function lots(seed: number): LotFree[] {
     for (const sku of shelf) {
       const min = net.skuByCode.get(sku)!.minRemainingShelfLifeDays ?? 0;
       if (r() < 0.3) continue;
-      out.push({ warehouseId: w.id, sku, lot: 'OLD', expiresOn: at(min + 5 + Math.floor(r() * 40)), free: Math.floor(r() * 12) });
-      out.push({ warehouseId: w.id, sku, lot: 'MID', expiresOn: at(min + 120 + Math.floor(r() * 60)), free: Math.floor(r() * 12) });
-      out.push({ warehouseId: w.id, sku, lot: 'NEW', expiresOn: at(min + 400), free: Math.floor(r() * 30) });
+      out.push(lf({ warehouseId: w.id, sku, lot: 'OLD', expiresOn: at(min + 5 + Math.floor(r() * 40)), free: Math.floor(r() * 12) }));
+      out.push(lf({ warehouseId: w.id, sku, lot: 'MID', expiresOn: at(min + 120 + Math.floor(r() * 60)), free: Math.floor(r() * 12) }));
+      out.push(lf({ warehouseId: w.id, sku, lot: 'NEW', expiresOn: at(min + 400), free: Math.floor(r() * 30) }));
     }
   }
   return out;
@@ -108,8 +112,8 @@ describe('lots stage: near-expiry lots that cover the order', () => {
       [2, 4, ['SH01/BFL-0001/near-expiry', 'SH01/BFL-0001']],
     ] as const) {
       const list: LotFree[] = [
-        { warehouseId: 'SH01', sku, lot: 'OLD', expiresOn: expires(5), free: near },
-        { warehouseId: 'SH01', sku, lot: 'NEW', expiresOn: expires(300), free: 20 },
+        lf({ warehouseId: 'SH01', sku, lot: 'OLD', expiresOn: expires(5), free: near }),
+        lf({ warehouseId: 'SH01', sku, lot: 'NEW', expiresOn: expires(300), free: 20 }),
       ];
       const offer = offerLots(list, new Set([sku]), { nowMs: now, cutoffMs: now + 2 * DAY_MS, timezoneOffsetMinutes: cfg.timezoneOffsetMinutes, nearWindowDays: 30, minDays: () => min });
       const order = { orderId: 'C1', customerId: 'C', promisedByMs: now + 2 * DAY_MS, destination: { lon: 121.47, lat: 31.23 }, lines: [{ sku, qty }], allowSplit: true };
@@ -135,8 +139,8 @@ describe('lots stage: near-expiry lots that cover the order', () => {
     const now = Date.parse(`${day}T10:00:00+08:00`);
     const expires = (days: number) => new Date(now + (min + days) * DAY_MS).toISOString().slice(0, 10);
     const base: LotFree[] = [
-      { warehouseId: 'SH01', sku, lot: 'A', expiresOn: expires(10), free: 4 },
-      { warehouseId: 'SH01', sku, lot: 'B', expiresOn: expires(200), free: 6 },
+      lf({ warehouseId: 'SH01', sku, lot: 'A', expiresOn: expires(10), free: 4 }),
+      lf({ warehouseId: 'SH01', sku, lot: 'B', expiresOn: expires(200), free: 6 }),
     ];
     const at = (cutoffMs: number, list: LotFree[]) => offerLots(list, new Set([sku]), { nowMs: now, cutoffMs, timezoneOffsetMinutes: cfg.timezoneOffsetMinutes, nearWindowDays: 30, minDays: () => min });
     expect(sameLots(at(now + DAY_MS, base), at(now + 3 * DAY_MS, base))).toBe(true);
@@ -148,9 +152,9 @@ describe('lots stage: near-expiry lots that cover the order', () => {
     const latest = offerLots(base, new Set([sku]), { nowMs: now, cutoffMs: now + DAY_MS, timezoneOffsetMinutes: cfg.timezoneOffsetMinutes, nearWindowDays: 30, minDays: () => min, latestFirst: true });
     expect(latest.cells.get('SH01')!.get(sku)!.lots.map((l) => l.lot)).toEqual(['B', 'A']);
     // A cell's lots interleaved with another warehouse's still make one cell each, with their totals.
-    const mixed = at(now + DAY_MS, [base[1]!, { warehouseId: 'HF01', sku, lot: 'X', expiresOn: expires(50), free: 3 }, base[0]!, { warehouseId: 'SH01', sku: 'NOT-OFFERED', lot: 'Y', expiresOn: expires(5), free: 9 }]);
+    const mixed = at(now + DAY_MS, [base[1]!, lf({ warehouseId: 'HF01', sku, lot: 'X', expiresOn: expires(50), free: 3 }), base[0]!, lf({ warehouseId: 'SH01', sku: 'NOT-OFFERED', lot: 'Y', expiresOn: expires(5), free: 9 })]);
     expect([...mixed.cells.keys()].sort()).toEqual(['HF01', 'SH01']);
-    expect(mixed.cells.get('SH01')!.get(sku)).toMatchObject({ total: 10, near: 4, lots: [{ lot: 'A', near: true }, { lot: 'B', near: false }] });
+    expect(mixed.cells.get('SH01')!.get(sku)).toMatchObject({ total: 10, near: 4, lots: [{ lot: 'A' }, { lot: 'B' }], nearFlags: [true, false] });
     expect(mixed.cells.get('HF01')!.get(sku)).toMatchObject({ total: 3, near: 0 });
     // Other free units are another offer.
     expect(sameLots(at(now + DAY_MS, base), at(now + DAY_MS, [base[0]!, { ...base[1]!, free: 5 }]))).toBe(false);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ReservationExistsError, type OpenShipment, type OutboxEntry, type ReservationRequest, type StockSeedRow, type Store, type StoreOptions } from '../../src/store/types.js';
 import { hashSecret, KeyRegistry } from '../../src/auth/keys.js';
 import { counterKeys, lotCell, openGroup, storeKeys } from '../../src/store/keys.js';
+import { utcDayMs } from '../../src/store/lots.js';
 import { RuleEngine } from '../../src/rules/engine.js';
 import { RulesRepo } from '../../src/rules/repo.js';
 import { network } from '../support/app.js';
@@ -110,9 +111,9 @@ export function storeCases(name: string, make: MakeStore) {
           { warehouseId: 'SH01', sku: 'BFL-0001', lot: 'L2', expiresOn: '2027-06-30', onHand: 4, free: 4, reserved: 0, locked: 0 },
         ]);
         expect(await s.freeLots(['BFL-0001', 'BRK-0001'])).toEqual([
-          { warehouseId: 'HF01', sku: 'BFL-0001', lot: 'L9', expiresOn: '2028-01-01', free: 2 },
-          { warehouseId: 'SH01', sku: 'BFL-0001', lot: 'L1', expiresOn: '2027-01-31', free: 3 },
-          { warehouseId: 'SH01', sku: 'BFL-0001', lot: 'L2', expiresOn: '2027-06-30', free: 4 },
+          { warehouseId: 'HF01', sku: 'BFL-0001', lot: 'L9', expiresOn: '2028-01-01', expiresOnUtcMs: utcDayMs('2028-01-01'), free: 2 },
+          { warehouseId: 'SH01', sku: 'BFL-0001', lot: 'L1', expiresOn: '2027-01-31', expiresOnUtcMs: utcDayMs('2027-01-31'), free: 3 },
+          { warehouseId: 'SH01', sku: 'BFL-0001', lot: 'L2', expiresOn: '2027-06-30', expiresOnUtcMs: utcDayMs('2027-06-30'), free: 4 },
         ]);
         expect(await s.freeLots(['BRK-0001'])).toEqual([]);
       });
@@ -157,8 +158,8 @@ export function storeCases(name: string, make: MakeStore) {
         expect(await lot(s, 'SH01', 'L1')).toMatchObject({ onHand: 3, free: 0, reserved: 3 });
         expect(await lot(s, 'SH01', 'L2')).toMatchObject({ onHand: 4, free: 1, reserved: 3 });
         expect(await s.freeLots(['BFL-0001'])).toEqual([
-          { warehouseId: 'HF01', sku: 'BFL-0001', lot: 'L9', expiresOn: '2028-01-01', free: 2 },
-          { warehouseId: 'SH01', sku: 'BFL-0001', lot: 'L2', expiresOn: '2027-06-30', free: 1 },
+          { warehouseId: 'HF01', sku: 'BFL-0001', lot: 'L9', expiresOn: '2028-01-01', expiresOnUtcMs: utcDayMs('2028-01-01'), free: 2 },
+          { warehouseId: 'SH01', sku: 'BFL-0001', lot: 'L2', expiresOn: '2027-06-30', expiresOnUtcMs: utcDayMs('2027-06-30'), free: 1 },
         ]);
         await expectInvariant(s);
         // The shipment commits the lots it names; the cancel returns its units to their lot.

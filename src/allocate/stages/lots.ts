@@ -18,14 +18,16 @@ import type { ArcInfo, CandidateContext, Pools, StockArcs } from './context.js';
  * units are taken lot by lot, earliest expiry first (`assignLots`).
  */
 
-/** A lot as offered: its free units and whether it is near expiry. */
-export interface OfferedLot extends LotFree {
-  near: boolean;
-}
-
-/** What one (warehouse, SKU) of a shelf-life SKU offers: its eligible lots, earliest expiry first. */
+/** What one (warehouse, SKU) of a shelf-life SKU offers: its eligible lots in picking order. */
 export interface LotCell {
-  lots: OfferedLot[];
+  /**
+   * The eligible lots, earliest expiry first (or freshest first on request): the store's own
+   * records, not copies (a decision with three shelf-life lines reads some 70 lots, and a copy per
+   * lot was most of what the offer allocated).
+   */
+  lots: LotFree[];
+  /** Per lot of `lots`, whether it is near expiry. */
+  nearFlags: boolean[];
   /** Free units of the eligible lots near expiry. */
   near: number;
   /** Free units of all eligible lots. */
@@ -71,6 +73,9 @@ export function offerLots(
 ): LotOffer {
   const cells = new Map<string, Map<string, LotCell>>();
   const nearMs = opts.nearWindowDays * DAY_MS;
+  // Each lot's expiry instant from the number the store computed once (a lookup of its day string
+  // per lot cost about half of the offer's CPU in the request path, bench/README.md).
+  const tzMs = opts.timezoneOffsetMinutes * 60_000;
   // The stores list lots by warehouse, SKU, expiry and lot (Store.freeLots), so one cell's lots
   // arrive together: the cell and its SKU's minimum are looked up once per run of lots rather than
   // once per lot (an order with three shelf-life lines reads some 70 lots), and the run's units
@@ -102,22 +107,20 @@ export function offerLots(
       min = opts.minDays(l.sku) * DAY_MS;
       cell = cells.get(l.warehouseId)?.get(l.sku);
     }
-    const ends = expiryMs(l.expiresOn, opts.timezoneOffsetMinutes);
+    const ends = l.expiresOnUtcMs - tzMs;
     const lastSellable = ends - min;
     if (ends <= opts.nowMs || lastSellable < opts.cutoffMs) continue;
     // A cell exists only once it has an eligible lot.
     if (cell === undefined) {
       let bySku = cells.get(l.warehouseId);
       if (bySku === undefined) cells.set(l.warehouseId, (bySku = new Map()));
-      bySku.set(l.sku, (cell = { lots: [], near: 0, total: 0 }));
+      bySku.set(l.sku, (cell = { lots: [], nearFlags: [], near: 0, total: 0 }));
     } else if (cell.lots.length > 0 && compareFefo(cell.lots[cell.lots.length - 1]!, l) > 0) {
       (unsorted ??= new Set()).add(cell);
     }
     const isNear = lastSellable - opts.nowMs <= nearMs;
-    // Field by field, not a spread: on Node 20 a spread that adds a key (`{ ...l, near }`) took
-    // ~1.3 us per object (V8 leaves its fast clone path), ~140 us of an order with two shelf-life
-    // SKUs (bench/README.md, 2026-12-07); Object.assign ~0.2 us, this ~0.01 us.
-    cell.lots.push({ warehouseId: l.warehouseId, sku: l.sku, lot: l.lot, expiresOn: l.expiresOn, free: l.free, near: isNear });
+    cell.lots.push(l);
+    cell.nearFlags.push(isNear);
     total += l.free;
     if (isNear) near += l.free;
   }
@@ -125,9 +128,25 @@ export function offerLots(
   // The picking order: earliest expiry first (FEFO), or, for what-if comparisons, the freshest
   // first. A cell is sorted only when its lots did not arrive in FEFO order (Array.prototype.sort
   // allocates a work array per call, and a decision has a cell per warehouse and shelf-life SKU).
-  if (unsorted !== undefined) for (const c of unsorted) c.lots.sort(compareFefo);
-  if (opts.latestFirst === true) for (const bySku of cells.values()) for (const c of bySku.values()) c.lots.reverse();
+  if (unsorted !== undefined) for (const c of unsorted) sortCell(c);
+  if (opts.latestFirst === true) {
+    for (const bySku of cells.values()) {
+      for (const c of bySku.values()) {
+        c.lots.reverse();
+        c.nearFlags.reverse();
+      }
+    }
+  }
   return { cutoffMs: opts.cutoffMs, cells, skus };
+}
+
+/** A cell's lots (and their flags) put in FEFO order. */
+function sortCell(c: LotCell): void {
+  const order = c.lots.map((_, i) => i).sort((a, b) => compareFefo(c.lots[a]!, c.lots[b]!));
+  const lots = order.map((i) => c.lots[i]!);
+  const flags = order.map((i) => c.nearFlags[i]!);
+  c.lots = lots;
+  c.nearFlags = flags;
 }
 
 /** Earliest expiry first, then by lot id. */
@@ -151,7 +170,7 @@ function sameCell(ca: LotCell, cb: LotCell | undefined): boolean {
   for (let i = 0; i < ca.lots.length; i++) {
     const la = ca.lots[i]!;
     const lb = cb.lots[i]!;
-    if (la.lot !== lb.lot || la.free !== lb.free || la.near !== lb.near) return false;
+    if (la.lot !== lb.lot || la.free !== lb.free || ca.nearFlags[i] !== cb.nearFlags[i]) return false;
   }
   return true;
 }
@@ -185,19 +204,19 @@ export function assignLots(
 ): LotPick[][] {
   const out: LotPick[][] = plan.shipments.map(() => []);
   /** Units taken so far per offered lot (each lot of the offer is one object). */
-  const used = new Map<OfferedLot, number>();
+  const used = new Map<LotFree, number>();
   const order = plan.shipments.map((_s, i) => i).sort((a, b) => etaMs(a) - etaMs(b) || a - b);
   for (const i of order) {
     for (const u of units(i)) {
       if (!offer.skus.has(u.sku)) continue;
-      const lots = lotCellOf(offer, u.fromWarehouseId, u.sku)?.lots ?? [];
+      const cell = lotCellOf(offer, u.fromWarehouseId, u.sku);
       let left = u.qty;
-      for (const l of lots) {
-        if (left === 0) break;
+      for (let k = 0; cell !== undefined && k < cell.lots.length && left > 0; k++) {
+        const l = cell.lots[k]!;
         const take = Math.min(left, l.free - (used.get(l) ?? 0));
         if (take <= 0) continue;
         used.set(l, (used.get(l) ?? 0) + take);
-        out[i]!.push({ fromWarehouseId: u.fromWarehouseId, sku: u.sku, lot: l.lot, expiresOn: l.expiresOn, qty: take, near: l.near });
+        out[i]!.push({ fromWarehouseId: u.fromWarehouseId, sku: u.sku, lot: l.lot, expiresOn: l.expiresOn, qty: take, near: cell.nearFlags[k]! });
         left -= take;
       }
       if (left > 0) out[i]!.push({ fromWarehouseId: u.fromWarehouseId, sku: u.sku, lot: null, expiresOn: null, qty: left, near: false });
