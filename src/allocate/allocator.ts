@@ -204,15 +204,16 @@ export class Allocator {
       plan,
       cands.lots,
       (i) => {
-        const bySource = new Map<string, { fromWarehouseId: string; sku: string; qty: number }>();
+        // A shipment draws from a few (warehouse, SKU) sources: a short list searched in place,
+        // not a map keyed by a string built per arc.
+        const bySource: { fromWarehouseId: string; sku: string; qty: number }[] = [];
         for (const { arc, qty } of plan.shipments[i]!.arcs) {
           const a = cands.arcInfo[arc]!;
-          const key = `${a.fromWarehouseId}\u0000${a.sku}`;
-          const u = bySource.get(key);
-          if (u === undefined) bySource.set(key, { fromWarehouseId: a.fromWarehouseId, sku: a.sku, qty });
+          const u = bySource.find((x) => x.fromWarehouseId === a.fromWarehouseId && x.sku === a.sku);
+          if (u === undefined) bySource.push({ fromWarehouseId: a.fromWarehouseId, sku: a.sku, qty });
           else u.qty += qty;
         }
-        return [...bySource.values()];
+        return bySource;
       },
       (i) => cands.optionInfo[plan.shipments[i]!.option]!.etaMs,
     );
