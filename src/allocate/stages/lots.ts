@@ -78,29 +78,18 @@ export function offerLots(
   const tzMs = opts.timezoneOffsetMinutes * 60_000;
   // The stores list lots by warehouse, SKU, expiry and lot (Store.freeLots), so one cell's lots
   // arrive together: the cell and its SKU's minimum are looked up once per run of lots rather than
-  // once per lot (an order with three shelf-life lines reads some 70 lots), and the run's units
-  // are summed in locals and written to the cell when the run ends.
+  // once per lot (an order with three shelf-life lines reads some 70 lots).
   let run = false;
   let cell: LotCell | undefined;
   let cellWarehouse = '';
   let cellSku = '';
   let min = 0;
-  let near = 0;
-  let total = 0;
   // Cells whose lots did not arrive earliest expiry first (none, from the stores).
   let unsorted: Set<LotCell> | undefined;
-  const flush = () => {
-    if (cell === undefined) return;
-    cell.near += near;
-    cell.total += total;
-    near = 0;
-    total = 0;
-  };
   for (const l of lots) {
     if (l.free <= 0) continue;
     if (!run || l.warehouseId !== cellWarehouse || l.sku !== cellSku) {
       if (!skus.has(l.sku)) continue;
-      flush();
       run = true;
       cellWarehouse = l.warehouseId;
       cellSku = l.sku;
@@ -121,10 +110,9 @@ export function offerLots(
     const isNear = lastSellable - opts.nowMs <= nearMs;
     cell.lots.push(l);
     cell.nearFlags.push(isNear);
-    total += l.free;
-    if (isNear) near += l.free;
+    cell.total += l.free;
+    if (isNear) cell.near += l.free;
   }
-  flush();
   // The picking order: earliest expiry first (FEFO), or, for what-if comparisons, the freshest
   // first. A cell is sorted only when its lots did not arrive in FEFO order (Array.prototype.sort
   // allocates a work array per call, and a decision has a cell per warehouse and shelf-life SKU).
