@@ -56,7 +56,12 @@ interface LotEntry {
   /** utcDayMs(expiresOn), computed when the lot is first recorded. */
   expiresOnUtcMs: number;
   ref: Cell | undefined;
+  /** In its SKU's list (lotsBySku): an empty lot leaves it (freeLots) and comes back with stock (relist). */
+  listed: boolean;
 }
+
+/** Empty lots in a SKU's list before they leave it (and they must be at least half of the list). */
+const PRUNE_EMPTY_LOTS_AT = 32;
 
 /** Units of one reservation item, and which of the owner's locks they came from. */
 interface HeldItem {
@@ -82,8 +87,8 @@ interface Reservation {
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
   private readonly cells = new Map<string, Map<string, Cell>>();
-  /** Lot expiry days per warehouse and lot cell (`lotCell`). */
-  private readonly lotExpiry = new Map<string, Map<string, string>>();
+  /** Every lot ever recorded, per warehouse and lot cell (`lotCell`), with its expiry day. */
+  private readonly lotExpiry = new Map<string, Map<string, LotEntry>>();
   /**
    * Every lot per SKU (a decision reads the lots of its few SKUs, not every lot of the network),
    * kept in the order freeLots answers in (warehouse, expiry, lot): lots are defined rarely and read
@@ -282,7 +287,7 @@ export class MemoryStore implements Store {
       const expiries = this.lotExpiry.get(warehouseId);
       for (const [cell, c] of skus) {
         if (filter.sku !== undefined && filter.sku !== parseCell(cell).sku) continue;
-        out.push(stockLevel(warehouseId, cell, c, (k) => expiries?.get(k)));
+        out.push(stockLevel(warehouseId, cell, c, (k) => expiries?.get(k)?.expiresOn));
       }
     }
     return out.sort(compareLevels);
@@ -298,14 +303,19 @@ export class MemoryStore implements Store {
     // Each SKU's lots are kept in (warehouse, expiry, lot) order, so the answer's order (warehouse,
     // SKU, expiry, lot) is a merge of the SKUs' lists by warehouse: linear, where sorting the
     // concatenation compared strings some hundred times per decision with two shelf-life lines.
-    const lists = [...new Set(skus)].sort().map((sku) => this.lotsBySku.get(sku) ?? []);
+    const distinct = [...new Set(skus)].sort();
+    const lists = distinct.map((sku) => this.lotsBySku.get(sku) ?? []);
     const at = lists.map(() => 0);
+    // Lots with nothing on hand, reserved or locked, per list: a lot received once and shipped
+    // stays recorded for good, and a year of daily receipts would otherwise be read on every
+    // decision; once they are most of a list they leave it (a receipt or count puts one back).
+    const empty = lists.map(() => 0);
     for (;;) {
       let k = -1;
       for (let j = 0; j < lists.length; j++) {
         if (at[j]! < lists[j]!.length && (k < 0 || lists[j]![at[j]!]!.warehouseId < lists[k]![at[k]!]!.warehouseId)) k = j;
       }
-      if (k < 0) return out;
+      if (k < 0) break;
       // The whole run of SKU k at this warehouse, in its expiry order.
       const list = lists[k]!;
       const warehouseId = list[at[k]!]!.warehouseId;
@@ -314,11 +324,22 @@ export class MemoryStore implements Store {
         const l = list[i]!;
         // A lot's cell, once it exists, is the same object for good (cells are never removed).
         const c = (l.ref ??= this.cells.get(l.warehouseId)?.get(l.cell));
+        if (c === undefined || c.onHand + c.reserved + c.locked === 0) empty[k]!++;
         const free = c === undefined ? 0 : c.onHand - c.reserved - c.locked;
         if (free > 0) out.push({ warehouseId, sku: l.sku, lot: l.lot, expiresOn: l.expiresOn, expiresOnUtcMs: l.expiresOnUtcMs, free });
       }
       at[k] = i;
     }
+    lists.forEach((list, k) => {
+      if (empty[k]! < PRUNE_EMPTY_LOTS_AT || 2 * empty[k]! < list.length) return;
+      const kept = list.filter((l) => {
+        const c = l.ref;
+        l.listed = c !== undefined && c.onHand + c.reserved + c.locked > 0;
+        return l.listed;
+      });
+      this.lotsBySku.set(distinct[k]!, kept);
+    });
+    return out;
   }
 
   async defineLot(warehouseId: string, sku: string, lot: string, expiresOn: string): Promise<string> {
@@ -329,16 +350,28 @@ export class MemoryStore implements Store {
     let m = this.lotExpiry.get(warehouseId);
     if (m === undefined) this.lotExpiry.set(warehouseId, (m = new Map()));
     const known = m.get(cell);
-    if (known !== undefined) return known;
-    m.set(cell, expiresOn);
+    if (known !== undefined) return known.expiresOn;
     const { sku, lot } = parseCell(cell);
-    let bySku = this.lotsBySku.get(sku);
-    if (bySku === undefined) this.lotsBySku.set(sku, (bySku = []));
-    const entry: LotEntry = { warehouseId, sku, lot: lot!, cell, expiresOn, expiresOnUtcMs: utcDayMs(expiresOn), ref: undefined };
+    const entry: LotEntry = { warehouseId, sku, lot: lot!, cell, expiresOn, expiresOnUtcMs: utcDayMs(expiresOn), ref: undefined, listed: false };
+    m.set(cell, entry);
+    this.list(entry);
+    return expiresOn;
+  }
+
+  /** Puts a lot into its SKU's list, in (warehouse, expiry, lot) order. */
+  private list(entry: LotEntry): void {
+    let bySku = this.lotsBySku.get(entry.sku);
+    if (bySku === undefined) this.lotsBySku.set(entry.sku, (bySku = []));
     let at = bySku.length;
     while (at > 0 && compareLots(bySku[at - 1]!, entry) > 0) at--;
     bySku.splice(at, 0, entry);
-    return expiresOn;
+    entry.listed = true;
+  }
+
+  /** A lot cell that gets units again (a receipt or count) goes back into its SKU's list. */
+  private relist(warehouseId: string, cell: string): void {
+    const entry = this.lotExpiry.get(warehouseId)?.get(cell);
+    if (entry !== undefined && !entry.listed) this.list(entry);
   }
 
   async freeStock(skus: readonly string[], customerId?: string): Promise<Map<string, Map<string, number>>> {
@@ -369,7 +402,10 @@ export class MemoryStore implements Store {
       })
       .filter((i) => i.onHand < i.reserved + i.locked);
     if (rejected.length > 0) return { ok: false as const, rejected };
-    for (const i of items) this.cell(i.warehouseId, i.sku).onHand = i.onHand;
+    for (const i of items) {
+      this.cell(i.warehouseId, i.sku).onHand = i.onHand;
+      if (i.onHand > 0) this.relist(i.warehouseId, i.sku);
+    }
     return { ok: true as const };
   }
 
@@ -378,6 +414,7 @@ export class MemoryStore implements Store {
     const c = this.cell(warehouseId, sku);
     if (c.onHand + delta < c.reserved + c.locked) return { ok: false as const, onHand: c.onHand, reserved: c.reserved, locked: c.locked };
     c.onHand += delta;
+    if (c.onHand > 0) this.relist(warehouseId, sku);
     return { ok: true as const, onHand: c.onHand };
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.js';
-import { openGroup } from '../../src/store/keys.js';
+import { lotCell, openGroup } from '../../src/store/keys.js';
 import { storeCases } from './store.cases.js';
 
 storeCases('memory', async (rows, clock, retention) => new MemoryStore(rows, { clock, ...retention }));
@@ -50,5 +50,39 @@ describe('memory store retention of open shipments', () => {
     now += 49 * HOUR;
     await s.stock();
     expect((s as unknown as { open: Map<string, unknown> }).open.size).toBe(0);
+  });
+});
+
+describe('memory store: lots that are used up', () => {
+  it('leave the list freeLots reads once they are most of it, and come back with a receipt or a count, in expiry order', async () => {
+    const s = new MemoryStore([], { clock: () => Date.UTC(2026, 10, 11, 1) });
+    const sku = 'BFL-0001';
+    // A hundred daily receipts at one warehouse, ten at another; all but the last ten shipped.
+    const day = (k: number) => new Date(Date.UTC(2027, 0, 1) + k * 86_400_000).toISOString().slice(0, 10);
+    const lot = (k: number) => `L${String(k).padStart(3, '0')}`;
+    for (let k = 0; k < 100; k++) {
+      await s.defineLot('SH01', sku, lot(k), day(k));
+      expect((await s.adjustOnHand('SH01', lotCell(sku, lot(k)), 2)).ok).toBe(true);
+    }
+    for (let k = 0; k < 10; k++) {
+      await s.defineLot('HF01', sku, lot(k), day(k));
+      expect((await s.adjustOnHand('HF01', lotCell(sku, lot(k)), 1)).ok).toBe(true);
+    }
+    for (let k = 0; k < 90; k++) expect((await s.adjustOnHand('SH01', lotCell(sku, lot(k)), -2)).ok).toBe(true);
+    const listed = async () => (await s.freeLots([sku])).map((l) => `${l.warehouseId}/${l.lot}`);
+    const kept = () => (s as unknown as { lotsBySku: Map<string, unknown[]> }).lotsBySku.get(sku)!.length;
+    const expected = [...Array.from({ length: 10 }, (_, k) => `HF01/${lot(k)}`), ...Array.from({ length: 10 }, (_, k) => `SH01/${lot(90 + k)}`)];
+    expect(kept()).toBe(110);
+    expect(await listed()).toEqual(expected);
+    expect(kept()).toBe(20);
+    expect(await listed()).toEqual(expected);
+    // A used-up lot counted again, and one received again: back in the list, each in its place.
+    expect((await s.setOnHand([{ warehouseId: 'SH01', sku: lotCell(sku, lot(5)), onHand: 4 }])).ok).toBe(true);
+    expect(await s.defineLot('SH01', sku, lot(40), '2030-01-01')).toBe(day(40));
+    expect((await s.adjustOnHand('SH01', lotCell(sku, lot(40)), 3)).ok).toBe(true);
+    expect(await listed()).toEqual([...expected.slice(0, 10), `SH01/${lot(5)}`, `SH01/${lot(40)}`, ...expected.slice(10)]);
+    expect((await s.freeLots([sku])).find((l) => l.lot === lot(40))).toMatchObject({ free: 3, expiresOn: day(40) });
+    // The stock listing still names every lot with its expiry.
+    expect((await s.stock({ warehouseId: 'SH01', sku })).length).toBe(100);
   });
 });
