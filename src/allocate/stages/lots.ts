@@ -46,9 +46,9 @@ export interface LotOffer {
 
 /** Epoch ms at which a lot expires: the start of its expiry day, local time. */
 export function expiryMs(expiresOn: string, timezoneOffsetMinutes: number): number {
-  // Every order with shelf-life lines judges each free lot of its SKUs, and Date.parse of the day
-  // was a measurable part of that (about 50 us of a request's CPU with the bench's lots); the
-  // distinct expiry days are few, so their UTC midnights are kept (dropped wholesale past a bound).
+  // The write-off figures judge every free lot of every shelf-life SKU at each reading, from rows
+  // that carry the day only (stock levels); the distinct expiry days are few, so their UTC
+  // midnights are kept (dropped wholesale past a bound). Decisions read LotFree.expiresOnUtcMs.
   let utc = utcMidnights.get(expiresOn);
   if (utc === undefined) {
     if (utcMidnights.size >= MAX_CACHED_DAYS) utcMidnights.clear();
