@@ -22,6 +22,11 @@ export function localDay(ms: number, tzMinutes: number): string {
   return new Date(ms + tzMinutes * 60_000).toISOString().slice(0, 10);
 }
 
+/** A calendar day YYYY-MM-DD at 00:00 UTC, epoch ms (its local start is this minus the zone's offset). */
+export function utcDayMs(day: string): number {
+  return Date.parse(`${day}T00:00:00Z`);
+}
+
 const ISO_WITH_OFFSET = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(?:[zZ]|([+-])(\d{2}):(\d{2}))$/;
 
 /** Days in a month of the proleptic Gregorian calendar (month 1-12). */

@@ -36,11 +36,6 @@ export function compareLots(a: LotOrder, b: LotOrder): number {
   return cmp(a.warehouseId, b.warehouseId) || cmp(a.sku, b.sku) || cmp(a.expiresOn, b.expiresOn) || cmp(a.lot, b.lot);
 }
 
-/** A day YYYY-MM-DD at 00:00 UTC, epoch ms (LotFree.expiresOnUtcMs). */
-export function utcDayMs(day: string): number {
-  return Date.parse(`${day}T00:00:00Z`);
-}
-
 /** The stock cell a seed row fills: its lot's cell when it names a lot. */
 export function seedCell(r: StockSeedRow): string {
   return r.lot === undefined ? r.sku : lotCell(r.sku, r.lot);

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import TinyQueue from 'tinyqueue';
 import { lotCell, parseCell, storeKeys } from './keys.js';
-import { compareLevels, compareLots, seedCell, stockLevel, utcDayMs } from './lots.js';
+import { utcDayMs } from '../domain/time.js';
+import { compareLevels, compareLots, seedCell, stockLevel } from './lots.js';
 import type {
   OrderState,
   JoinResult,
@@ -62,6 +63,11 @@ interface LotEntry {
 
 /** Empty lots in a SKU's list before they leave it (and they must be at least half of the list). */
 const PRUNE_EMPTY_LOTS_AT = 32;
+
+/** Whether a lot's cell holds any unit (on hand, reserved or locked): a lot that holds none is used up. */
+function holdsUnits(c: Cell | undefined): boolean {
+  return c !== undefined && c.onHand + c.reserved + c.locked > 0;
+}
 
 /** Units of one reservation item, and which of the owner's locks they came from. */
 interface HeldItem {
@@ -324,7 +330,7 @@ export class MemoryStore implements Store {
         const l = list[i]!;
         // A lot's cell, once it exists, is the same object for good (cells are never removed).
         const c = (l.ref ??= this.cells.get(l.warehouseId)?.get(l.cell));
-        if (c === undefined || c.onHand + c.reserved + c.locked === 0) empty[k]!++;
+        if (!holdsUnits(c)) empty[k]!++;
         const free = c === undefined ? 0 : c.onHand - c.reserved - c.locked;
         if (free > 0) out.push({ warehouseId, sku: l.sku, lot: l.lot, expiresOn: l.expiresOn, expiresOnUtcMs: l.expiresOnUtcMs, free });
       }
@@ -332,11 +338,7 @@ export class MemoryStore implements Store {
     }
     lists.forEach((list, k) => {
       if (empty[k]! < PRUNE_EMPTY_LOTS_AT || 2 * empty[k]! < list.length) return;
-      const kept = list.filter((l) => {
-        const c = l.ref;
-        l.listed = c !== undefined && c.onHand + c.reserved + c.locked > 0;
-        return l.listed;
-      });
+      const kept = list.filter((l) => (l.listed = holdsUnits(l.ref)));
       this.lotsBySku.set(distinct[k]!, kept);
     });
     return out;

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { ReplyError, type Cluster, type Redis } from 'ioredis';
 import { closeRedis } from '../util/redis-close.js';
+import { utcDayMs } from '../domain/time.js';
 import { counterSlot, lotCell, OUTBOX_LIST_SCAN, outboxCursor, parseCell, slotTag, storeKeys, warehouseOfSlot } from './keys.js';
-import { compareLevels, compareLots, seedCell, stockLevel, utcDayMs } from './lots.js';
+import { compareLevels, compareLots, seedCell, stockLevel } from './lots.js';
 import * as S from './redis-scripts.js';
 import { GROUP_UNLOCK, OPEN_JOIN, OPEN_LEAVE, OPEN_MOVE, OPEN_PUT } from './open-shipment-scripts.js';
 import type {

@@ -46,7 +46,7 @@ export interface LotFree {
   /** Expiry day, YYYY-MM-DD (local). */
   expiresOn: string;
   /**
-   * The expiry day at 00:00 UTC, epoch ms (`utcDayMs(expiresOn)`, src/store/lots.ts): the lot
+   * The expiry day at 00:00 UTC, epoch ms (`utcDayMs(expiresOn)`, src/domain/time.ts): the lot
    * expires at the start of that day in local time, this minus the time-zone offset. The stores
    * compute it once per lot, so that judging a decision's lots reads a number, not a day string.
    */

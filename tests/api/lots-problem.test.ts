@@ -6,7 +6,7 @@ import { offerLots, sameLots } from '../../src/allocate/stages/lots.js';
 import { loadConfig } from '../../src/config.js';
 import { generateOrders } from '../../src/demo/orders.js';
 import { DAY_MS } from '../../src/domain/time.js';
-import { utcDayMs } from '../../src/store/lots.js';
+import { utcDayMs } from '../../src/domain/time.js';
 import type { LotFree, OpenShipment } from '../../src/store/types.js';
 import { mulberry32 } from '../../src/util/prng.js';
 import { network } from '../support/app.js';

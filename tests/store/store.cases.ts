@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ReservationExistsError, type OpenShipment, type OutboxEntry, type ReservationRequest, type StockSeedRow, type Store, type StoreOptions } from '../../src/store/types.js';
 import { hashSecret, KeyRegistry } from '../../src/auth/keys.js';
 import { counterKeys, lotCell, openGroup, storeKeys } from '../../src/store/keys.js';
-import { utcDayMs } from '../../src/store/lots.js';
+import { utcDayMs } from '../../src/domain/time.js';
 import { RuleEngine } from '../../src/rules/engine.js';
 import { RulesRepo } from '../../src/rules/repo.js';
 import { network } from '../support/app.js';

@@ -1,5 +1,5 @@
 import type { Plan, Problem } from '../../../solver/types.js';
-import { DAY_MS } from '../../domain/time.js';
+import { DAY_MS, utcDayMs } from '../../domain/time.js';
 import type { LotFree } from '../../store/types.js';
 import type { ArcInfo, CandidateContext, Pools, StockArcs } from './context.js';
 
@@ -52,7 +52,7 @@ export function expiryMs(expiresOn: string, timezoneOffsetMinutes: number): numb
   let utc = utcMidnights.get(expiresOn);
   if (utc === undefined) {
     if (utcMidnights.size >= MAX_CACHED_DAYS) utcMidnights.clear();
-    utc = Date.parse(`${expiresOn}T00:00:00Z`);
+    utc = utcDayMs(expiresOn);
     utcMidnights.set(expiresOn, utc);
   }
   return utc - timezoneOffsetMinutes * 60_000;
