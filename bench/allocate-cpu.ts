@@ -17,18 +17,33 @@
  * the merge window, cut-offs and pickups then meet orders as spread as in the day, where the
  * default packs a whole day's repeat orders of a customer into seconds.
  *
- *   npx tsx bench/allocate-cpu.ts [--requests 3000] [--rounds 3] [--healthz] [--no-lots] [--stream-clock]
+ * With --dist the service's modules come from dist/ (`npm run build` first): tsc's output, what
+ * `npm start` and the image run.
+ *
+ * `--requests day` makes each round one whole pass over the day's stream (3,526 orders), and
+ * `--warmup day` warms up on one: every round then decides the same orders at the same hours, so
+ * rounds compare with each other, where rounds of a part of the day meet different hours (the
+ * cut-offs, the merge window) and differ by their workload as much as by the machine.
+ *
+ *   npx tsx bench/allocate-cpu.ts [--requests 3000|day] [--warmup 500|day] [--rounds 3] [--healthz] [--no-lots] [--stream-clock] [--dist]
  */
 import { PerformanceObserver } from 'node:perf_hooks';
-import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { generateOrders } from '../src/demo/orders.js';
-import { loadNetworkContext } from '../src/network/context.js';
-import { MemoryStore } from '../src/store/memory.js';
+import { existsSync } from 'node:fs';
 import { scaledDataDir } from './http-load.js';
 import { flag, machine } from './util.js';
 
-const requests = Number(flag('requests', '3000'));
+// With --dist the service's modules come from dist/ (tsc's output, what `npm start` and the image
+// run) instead of being compiled on the fly by tsx, whose output differs: it wraps every named
+// inner function in a call that names it (esbuild's keepNames), a cost production never pays.
+const fromDist = process.argv.includes('--dist');
+const distRoot = new URL('../dist/', import.meta.url);
+if (fromDist && !existsSync(new URL('src/app.js', distRoot))) throw new Error('--dist: run `npm run build` first (dist/src/app.js is missing)');
+const load = <T>(path: string): Promise<T> => import(fromDist ? new URL(`${path}.js`, distRoot).href : `../${path}.js`) as Promise<T>;
+const { buildApp } = await load<typeof import('../src/app.js')>('src/app');
+const { loadConfig } = await load<typeof import('../src/config.js')>('src/config');
+const { generateOrders } = await load<typeof import('../src/demo/orders.js')>('src/demo/orders');
+const { loadNetworkContext } = await load<typeof import('../src/network/context.js')>('src/network/context');
+const { MemoryStore } = await load<typeof import('../src/store/memory.js')>('src/store/memory');
 const rounds = Number(flag('rounds', '3'));
 const healthz = process.argv.includes('--healthz');
 const noLots = process.argv.includes('--no-lots');
@@ -42,6 +57,14 @@ const passThrough = Object.fromEntries(['ALLOCATION_POLICY', 'CAPACITY_HORIZON_D
 const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', API_KEYS: `bench:erp+metrics:${SECRET}`, RATE_LIMIT_PER_KEY: '100000000', ...passThrough });
 const net = loadNetworkContext(config);
 const stream = generateOrders(net.network, net.regionsGeoJson, { seed: 1, profile: 'double11', date: '2026-11-11' });
+const count = (name: string, fallback: string) => {
+  const v = flag(name, fallback)!;
+  const n = v === 'day' ? stream.length : Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: a positive whole number or "day", not ${v}`);
+  return n;
+};
+const requests = count('requests', '3000');
+const warmup = count('warmup', '500');
 const DAY_MS = 86_400_000;
 /** The stream clock: the placedAt of the order being sent, shifted by one day per pass. */
 let streamNow = Date.parse(stream[0]!.placedAt);
@@ -69,7 +92,7 @@ const send = async () => {
   const r = healthz ? await app.inject('/healthz') : await app.inject({ method: 'POST', url: '/v1/allocate', headers: { 'content-type': 'application/json', 'x-api-key': `bench.${SECRET}` }, payload: body() });
   if (r.statusCode !== 200) throw new Error(`${r.statusCode} ${r.body}`);
 };
-for (let k = 0; k < 500; k++) await send(); // warm-up (JIT)
+for (let k = 0; k < warmup; k++) await send(); // warm-up (JIT, heap sizing)
 // Garbage-collection pauses per round (their sum, in ms): a variant that keeps more alive or makes
 // more garbage pays here, spread over every request rather than in one function of a profile.
 let gcMs = 0;
@@ -92,6 +115,7 @@ for (let round = 0; round < rounds; round++) {
 gcObserver.disconnect();
 const heapMb = process.memoryUsage().heapUsed / 1e6;
 await app.close();
-console.log(`# ${healthz ? 'GET /healthz' : 'POST /v1/allocate'} CPU per request (app.inject, ${requests} requests x ${rounds} rounds); ${machine()}`);
-console.log(`CPU µs per request by round: ${perRequest.map((x) => x.toFixed(0)).join(', ')}; min ${Math.min(...perRequest).toFixed(0)}`);
+console.log(`# ${healthz ? 'GET /healthz' : 'POST /v1/allocate'} CPU per request (app.inject, ${warmup} to warm up, then ${requests} requests x ${rounds} rounds${fromDist ? ', service from dist/' : ''}); ${machine()}`);
+const mean = perRequest.reduce((a, b) => a + b, 0) / perRequest.length;
+console.log(`CPU µs per request by round: ${perRequest.map((x) => x.toFixed(0)).join(', ')}; min ${Math.min(...perRequest).toFixed(0)}; mean ${mean.toFixed(0)}`);
 console.log(`GC pause µs per request by round: ${gcPerRequest.map((x) => x.toFixed(0)).join(', ')}; heap used at the end ${heapMb.toFixed(0)} MB`);
