@@ -16,6 +16,11 @@
  * request pays for the check and the count and none is refused.
  *
  *   npx tsx bench/http-load.ts --keys compare [--seconds 10] [--connections 50] [--rounds 3]
+ *
+ * `--features compare`: the same, issue 21's lots and merging on (the service as it runs) and off
+ * (its store without lots, MERGE_WINDOW_MINUTES=0): its "throughput within 10 % of before".
+ *
+ *   npx tsx bench/http-load.ts --features compare [--seconds 10] [--connections 50] [--rounds 3]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -259,7 +264,17 @@ export async function runVariantComparison(opts: { seconds: number; connections:
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}` && flag('keys', '') === 'compare') {
+if (import.meta.url === `file://${process.argv[1]}` && flag('features', '') === 'compare') {
+  // Issue 21's features (lots, merging) on and off: the service as it runs, and without lots in
+  // its store and with MERGE_WINDOW_MINUTES=0.
+  const seconds = Number(flag('seconds', '10'));
+  const connections = Number(flag('connections', '50'));
+  const rounds = Number(flag('rounds', '3'));
+  const r = await runVariantComparison({ seconds, connections, rounds, variants: { on: {}, off: { BENCH_LOTS: 'off', MERGE_WINDOW_MINUTES: '0' } }, label: 'lots + merging' });
+  console.log(`# POST /v1/allocate, issue 21's lots + merging on vs off: ${rounds} rounds of ${seconds} s each, ${connections} connections, Double-11 demo stream; ${machine()}`);
+  console.table(r.rows);
+  console.log(`mean req/s: on ${r.means.on!.toFixed(0)}, off ${r.means.off!.toFixed(0)}: on = ${((r.means.on! / r.means.off!) * 100).toFixed(1)} % of off`);
+} else if (import.meta.url === `file://${process.argv[1]}` && flag('keys', '') === 'compare') {
   const seconds = Number(flag('seconds', '10'));
   const connections = Number(flag('connections', '50'));
   const rounds = Number(flag('rounds', '3'));
