@@ -4,7 +4,7 @@ import { decide, type Outcome } from '../../solver/chain.js';
 import type { Plan, SolveStats } from '../../solver/types.js';
 import type { Solver } from '../solve/pool.js';
 import type { Config } from '../config.js';
-import type { LotFree, OpenShipment } from '../store/types.js';
+import type { ListEntry, LotFree, OpenShipment } from '../store/types.js';
 import type { AllocateRequest, Decision } from '../domain/schemas.js';
 
 export interface OrderView {
@@ -316,10 +316,13 @@ export class Allocator {
       queued = await Promise.race([prev.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), GROUP_LOCK_WAIT_MS)))]);
       clearTimeout(timer);
     }
-    const token = randomUUID();
+    // The embedded store serves this process alone (one allocator per composition root), where the
+    // queue above already orders a group's orders: its lock would only be taken and given back.
+    const lockInStore = this.store.kind !== 'memory';
+    const token = lockInStore ? randomUUID() : '';
     let held = false;
     try {
-      if (queued) {
+      if (queued && lockInStore) {
         for (let waitMs = 2; !(held = await this.store.groupLock(group, token, GROUP_LOCK_TTL_MS)) && performance.now() < deadline; waitMs = Math.min(waitMs * 2, 50)) {
           await new Promise((r) => setTimeout(r, waitMs));
         }
@@ -496,11 +499,15 @@ export class Allocator {
       // The customer and destination ride along (same write) for the re-optimisation job.
       const hint = scarceHint(decision);
       // A joined shipment adds no parcel and moves with its master: it is not indexed.
-      const index = decision.shipments.flatMap((sh, shipment) => sh.joinedOrderId !== undefined ? [] : [{
+      const index: ListEntry[] = decision.shipments.flatMap((sh, shipment) => sh.joinedOrderId !== undefined ? [] : [{
         key: storeKeys.shipmentIndex(sh.courierId, prov, cands.optionInfo[plan.shipments[shipment]!.option]!.shipDay),
         value: { orderId: order.orderId, shipment, customerId: order.customerId, to: [order.destination.lon, order.destination.lat], scarce: hint },
         ttlMs: orderListTtlMs(this.cfg),
       }]);
+      // The order's merge group, beside its record, so GET /v1/orders/{id} finds the group's
+      // waybills: written with the decision (and by the store's recovery pass after an outage),
+      // once, as a retry finds its decision stored first.
+      if (order.merge.group !== null) index.push({ key: storeKeys.orderGroup(order.orderId), value: order.merge.group, ttlMs: orderListTtlMs(this.cfg) });
       let stored;
       try {
         stored = await afterDecision(order.orderId, () =>

@@ -153,8 +153,7 @@ export async function leaveAll(store: Store, orderId: string, m: MergeFacts, joi
 export async function recordOpenShipments(store: Store, net: NetworkContext, cfg: Pick<Config, 'reservationTtlMinutes' | 'orderRetentionDays'>, d: Decision, cands: Candidates, plan: Plan, m: MergeFacts, nowMs: number): Promise<void> {
   if (m.group === null) return;
   const ttlMs = orderListTtlMs(cfg);
-  // The order's group, beside its record, so GET /v1/orders/{id} finds the group's waybills (written once: a retry finds its decision stored first).
-  await store.listPush(storeKeys.orderGroup(d.orderId), m.group, ttlMs);
+  // (The order's group itself is written with its decision: Allocator, the decision's lists.)
   await Promise.all(
     d.shipments.map((sh, i) => {
       const info = cands.optionInfo[plan.shipments[i]!.option]!;
