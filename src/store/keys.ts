@@ -113,6 +113,8 @@ export const storeKeys = {
   apiKeyIndex: `{${slotTag.config}}:apikeys`,
   /** The open shipments of a group (customer and normalised address): a hash trackingNumber -> JSON OpenShipment. */
   openShipments: (group: string) => `{${slotTag.openGroup(group)}}:open`,
+  /** The group's shipments not yet picked up: a sorted set trackingNumber by pickupAtMs (src/store/open-shipment-scripts.ts). */
+  openShipmentsLive: (group: string) => `{${slotTag.openGroup(group)}}:open-live`,
   /** The group's decision lock (a token with an expiry): its orders are decided one at a time. */
   openGroupLock: (group: string) => `{${slotTag.openGroup(group)}}:lock`,
   /** The outbox entries: a hash id -> JSON entry (src/store/redis-scripts.ts, OUTBOX_*). */

@@ -135,8 +135,13 @@ export class MemoryStore implements Store {
   private readonly scanSets = new Map<string, Map<string, StoredScan>>();
   private readonly kv = new Map<string, string>();
   private readonly lists = new Map<string, string[]>();
-  /** Open shipments per group (the Redis stores key them storeKeys.openShipments), each with the time its record is dropped. */
-  private readonly open = new Map<string, { until: number; queuedAt: number; byTracking: Map<string, OpenShipment> }>();
+  /**
+   * Open shipments per group (the Redis stores key them storeKeys.openShipments), each with the
+   * time its record is dropped. `live` holds the records not yet picked up, in the order they were
+   * put: a group keeps every shipment of its customer and address for the order retention (GET
+   * /v1/orders/{id} shows the group), and listing the open ones must not read them all.
+   */
+  private readonly open = new Map<string, { until: number; queuedAt: number; byTracking: Map<string, OpenShipment>; live: OpenShipment[] }>();
   private readonly groupLocks = new Map<string, { token: string; until: number }>();
   /** The action outbox: every entry by id, and the ids of the pending ones (what a claim looks at). */
   private readonly outbox = new Map<string, OutboxEntry>();
@@ -554,9 +559,9 @@ export class MemoryStore implements Store {
     this.expireDue();
     const d = this.decisions.get(orderId);
     if (!d) return null;
-    // The reservation as getDecision reads it (view), without parsing the decision.
-    const { reservation, expiresAt, cancelled } = this.view(d, null);
-    return { reservation, expiresAt, cancelled };
+    // The reservation as getDecision reads it (view), without parsing the decision or copying its record.
+    const r = d.reservation === null ? undefined : this.reservations.get(orderId);
+    return r === undefined ? { reservation: d.reservation, expiresAt: d.expiresAt, cancelled: d.cancelled } : { reservation: r.state, expiresAt: r.expiresAt, cancelled: d.cancelled };
   }
 
   /** A stored decision as read now: its reservation's current state and expiry. */
@@ -701,20 +706,29 @@ export class MemoryStore implements Store {
     const now = this.clock();
     const out: OpenShipment[] = [];
     const g = this.openGroupOf(group, now);
-    if (g !== undefined) for (const o of g.byTracking.values()) if (o.pickupAtMs > now && placedWithin(o, firstPlacedWithin)) out.push(copyOpen(o));
+    if (g === undefined) return out;
+    // A record past its pickup, or replaced by a move (its new record was put on the list), leaves
+    // the list for good: the store's clock only moves on.
+    let kept = 0;
+    for (const o of g.live) {
+      if (o.pickupAtMs <= now || g.byTracking.get(o.trackingNumber) !== o) continue;
+      g.live[kept++] = o;
+      // The record itself: records are frozen and replaced on every change (storedOpen).
+      if (placedWithin(o, firstPlacedWithin)) out.push(o);
+    }
+    g.live.length = kept;
     return out;
   }
 
   async openShipment(group: string, trackingNumber: string): Promise<OpenShipment | null> {
-    const o = this.openGroupOf(group, this.clock())?.byTracking.get(trackingNumber);
-    return o === undefined ? null : copyOpen(o);
+    return this.openGroupOf(group, this.clock())?.byTracking.get(trackingNumber) ?? null;
   }
 
   async openShipmentPut(group: string, o: OpenShipment, ttlMs: number): Promise<void> {
     const now = this.clock();
     let g = this.openGroupOf(group, now);
     if (g === undefined) {
-      this.open.set(group, (g = { until: now + ttlMs, queuedAt: now + ttlMs, byTracking: new Map() }));
+      this.open.set(group, (g = { until: now + ttlMs, queuedAt: now + ttlMs, byTracking: new Map(), live: [] }));
       // Retention: the group is dropped at that time even if its customer never orders again.
       // One entry per group: a later put only moves `until` on, and the entry, once due, puts
       // itself back at the group's new time (expireDue), rather than one entry per shipment.
@@ -722,19 +736,22 @@ export class MemoryStore implements Store {
     } else if (now + ttlMs > g.until) {
       g.until = now + ttlMs;
     }
-    if (!g.byTracking.has(o.trackingNumber)) g.byTracking.set(o.trackingNumber, copyOpen(o));
+    if (g.byTracking.has(o.trackingNumber)) return;
+    const rec = storedOpen(o);
+    g.byTracking.set(o.trackingNumber, rec);
+    g.live.push(rec);
   }
 
   async openShipmentJoin(group: string, trackingNumber: string, member: OpenShipmentMember): Promise<{ result: JoinResult; members: number }> {
     const now = this.clock();
-    const o = this.openGroupOf(group, now)?.byTracking.get(trackingNumber);
-    if (o === undefined) return { result: 'missing', members: 0 };
+    const g = this.openGroupOf(group, now);
+    const o = g?.byTracking.get(trackingNumber);
+    if (g === undefined || o === undefined) return { result: 'missing', members: 0 };
     const members = o.members.length;
     if (o.members.some((m) => m.orderId === member.orderId)) return { result: 'member', members };
     if (o.pickupAtMs <= now) return { result: 'closed', members };
     if (o.maxGrams !== null && o.grams + member.grams > o.maxGrams) return { result: 'full', members };
-    o.grams += member.grams;
-    o.members.push({ ...member });
+    replaceOpen(g, o, storedOpen({ ...o, grams: o.grams + member.grams, members: [...o.members, member] }));
     return { result: 'joined', members: members + 1 };
   }
 
@@ -751,12 +768,12 @@ export class MemoryStore implements Store {
   }
 
   async openShipmentLeave(group: string, trackingNumber: string, orderId: string): Promise<void> {
-    const o = this.openGroupOf(group, this.clock())?.byTracking.get(trackingNumber);
+    const g = this.openGroupOf(group, this.clock());
+    const o = g?.byTracking.get(trackingNumber);
     const i = o?.members.findIndex((m) => m.orderId === orderId) ?? -1;
     // The master never leaves: its shipment is the record.
-    if (o === undefined || i <= 0) return;
-    o.grams -= o.members[i]!.grams;
-    o.members.splice(i, 1);
+    if (g === undefined || o === undefined || i <= 0) return;
+    replaceOpen(g, o, storedOpen({ ...o, grams: o.grams - o.members[i]!.grams, members: o.members.filter((_, k) => k !== i) }));
   }
 
   async openShipmentMove(group: string, fromTracking: string, patch: OpenShipmentMove, members: readonly string[]): Promise<MoveResult> {
@@ -765,7 +782,9 @@ export class MemoryStore implements Store {
     if (g === undefined || o === undefined) return 'missing';
     if (o.members.length !== members.length || o.members.some((m, i) => m.orderId !== members[i])) return 'changed';
     g.byTracking.delete(fromTracking);
-    g.byTracking.set(patch.trackingNumber, { ...o, ...movePatch(patch) });
+    const moved = storedOpen({ ...o, ...movePatch(patch) });
+    g.byTracking.set(patch.trackingNumber, moved);
+    g.live.push(moved);
     return 'moved';
   }
 
@@ -1050,8 +1069,15 @@ function cmp(a: string, b: string): number {
  * shipments reads them, and on Node 20 an object spread that replaces a key leaves V8's fast clone
  * path (about a microsecond per record; bench/README.md).
  */
-function copyOpen(o: OpenShipment): OpenShipment {
-  return {
+/**
+ * An open shipment as the embedded store keeps it: a copy of the caller's, frozen with its members,
+ * and replaced (never changed) by a join, a leave or a move, so that reads hand out the record
+ * itself. A decision lists its group's open shipments, and a busy customer's group has many, each
+ * with its orders: a copy of each with its members on every read was most of what listing them
+ * cost (bench/README.md, 2026-12-07).
+ */
+function storedOpen(o: OpenShipment): OpenShipment {
+  return Object.freeze({
     trackingNumber: o.trackingNumber,
     masterOrderId: o.masterOrderId,
     shipment: o.shipment,
@@ -1063,8 +1089,15 @@ function copyOpen(o: OpenShipment): OpenShipment {
     etaMs: o.etaMs,
     grams: o.grams,
     maxGrams: o.maxGrams,
-    members: o.members.map(copyMember),
-  };
+    // A member already kept (frozen) is shared by the record that replaces its record.
+    members: Object.freeze(o.members.map((m) => (Object.isFrozen(m) ? m : Object.freeze(copyMember(m))))) as OpenShipmentMember[],
+  });
+}
+/** Puts `rec` in the place of `old`, its record before a join or leave (same waybill), in the group's lookup and its open list. */
+function replaceOpen(g: { byTracking: Map<string, OpenShipment>; live: OpenShipment[] }, old: OpenShipment, rec: OpenShipment): void {
+  g.byTracking.set(rec.trackingNumber, rec);
+  const i = g.live.indexOf(old);
+  if (i >= 0) g.live[i] = rec;
 }
 
 function copyMember(m: OpenShipmentMember): OpenShipmentMember {

@@ -6,7 +6,7 @@ import { utcDayMs } from '../domain/time.js';
 import { counterSlot, lotCell, OUTBOX_LIST_SCAN, outboxCursor, parseCell, slotTag, storeKeys, warehouseOfSlot } from './keys.js';
 import { compareLevels, compareLots, seedCell, stockLevel } from './lots.js';
 import * as S from './redis-scripts.js';
-import { GROUP_UNLOCK, OPEN_JOIN, OPEN_LEAVE, OPEN_MOVE, OPEN_PUT } from './open-shipment-scripts.js';
+import { GROUP_UNLOCK, OPEN_JOIN, OPEN_LEAVE, OPEN_LIST, OPEN_MOVE, OPEN_PUT } from './open-shipment-scripts.js';
 import type {
   OrderState,
   LotFree,
@@ -154,7 +154,8 @@ export class RedisStore implements Store {
     for (const [name, lua] of Object.entries(SLOT_SCRIPTS)) client.defineCommand(name, { numberOfKeys: 8, lua });
     for (const [name, lua] of Object.entries(ORDER_SCRIPTS)) client.defineCommand(name, { numberOfKeys: 1, lua });
     for (const [name, [lua, numberOfKeys]] of Object.entries(OUTBOX_SCRIPTS)) client.defineCommand(name, { numberOfKeys, lua });
-    for (const [name, lua] of Object.entries({ dspOpenPut: OPEN_PUT, dspOpenJoin: OPEN_JOIN, dspOpenLeave: OPEN_LEAVE, dspOpenMove: OPEN_MOVE, dspGroupUnlock: GROUP_UNLOCK })) client.defineCommand(name, { numberOfKeys: 1, lua });
+    for (const [name, lua] of Object.entries({ dspOpenJoin: OPEN_JOIN, dspOpenLeave: OPEN_LEAVE, dspGroupUnlock: GROUP_UNLOCK })) client.defineCommand(name, { numberOfKeys: 1, lua });
+    for (const [name, lua] of Object.entries({ dspOpenPut: OPEN_PUT, dspOpenList: OPEN_LIST, dspOpenMove: OPEN_MOVE })) client.defineCommand(name, { numberOfKeys: 2, lua });
     this.raw = client;
     this.breaker = new Breakers(client, () => this.afterOutage());
     this.redis = translated(client as Scripted, this.breaker);
@@ -846,8 +847,14 @@ export class RedisStore implements Store {
 
   async openShipments(group: string, firstPlacedWithin?: { fromMs: number; toMs: number }): Promise<OpenShipment[]> {
     const now = this.clock();
-    const all = Object.values(await this.redis.hgetall(storeKeys.openShipments(group))).map((raw) => JSON.parse(raw) as OpenShipment);
-    return all.filter((o) => o.pickupAtMs > now && placedWithin(o, firstPlacedWithin));
+    const raws = (await this.redis.dspOpenList!(storeKeys.openShipments(group), storeKeys.openShipmentsLive(group), now)) as (string | null)[];
+    const out: OpenShipment[] = [];
+    for (const raw of raws) {
+      if (raw === null) continue;
+      const o = JSON.parse(raw) as OpenShipment;
+      if (o.pickupAtMs > now && placedWithin(o, firstPlacedWithin)) out.push(o);
+    }
+    return out;
   }
 
   async openShipment(group: string, trackingNumber: string): Promise<OpenShipment | null> {
@@ -856,7 +863,7 @@ export class RedisStore implements Store {
   }
 
   async openShipmentPut(group: string, o: OpenShipment, ttlMs: number): Promise<void> {
-    await this.redis.dspOpenPut!(storeKeys.openShipments(group), this.clock(), o.trackingNumber, JSON.stringify(o), Math.max(1, Math.round(ttlMs)));
+    await this.redis.dspOpenPut!(storeKeys.openShipments(group), storeKeys.openShipmentsLive(group), this.clock(), o.trackingNumber, JSON.stringify(o), Math.max(1, Math.round(ttlMs)), o.pickupAtMs);
   }
 
   async openShipmentJoin(group: string, trackingNumber: string, member: OpenShipmentMember): Promise<{ result: JoinResult; members: number }> {
@@ -878,7 +885,7 @@ export class RedisStore implements Store {
 
   async openShipmentMove(group: string, fromTracking: string, patch: OpenShipmentMove, members: readonly string[]): Promise<MoveResult> {
     // Only a move's own fields travel (the script copies whatever it is given onto the record).
-    return (await this.redis.dspOpenMove!(storeKeys.openShipments(group), this.clock(), fromTracking, JSON.stringify(movePatch(patch)), JSON.stringify(members))) as MoveResult;
+    return (await this.redis.dspOpenMove!(storeKeys.openShipments(group), storeKeys.openShipmentsLive(group), this.clock(), fromTracking, JSON.stringify(movePatch(patch)), JSON.stringify(members))) as MoveResult;
   }
 
   async moveCounter(orderId: string, from: { key: string; amount: number }, to: { key: string; amount: number; limit: number }): Promise<boolean> {

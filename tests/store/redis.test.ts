@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { openStore } from '../../src/services.js';
-import { storeKeys } from '../../src/store/keys.js';
+import { openGroup, storeKeys } from '../../src/store/keys.js';
 import { network } from '../support/app.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { ReservationExistsError, ReservationLostError, StoreUnavailableError } from '../../src/store/types.js';
@@ -47,6 +47,30 @@ describe('Redis store: retention is a TTL on every key it names', () => {
     // Keys without an owner in time (configuration, API keys) have none.
     await store.kvSet('{cfg}:x', 1);
     expect(await ttl('{cfg}:x')).toBe(-1);
+  });
+});
+
+describe('Redis store: a group\'s open shipments', () => {
+  it('are indexed by pickup while not picked up: the index sheds the picked-up ones and lives as long as the records', async () => {
+    const redis = db.client();
+    await redis.flushall();
+    let now = Date.parse('2026-11-11T10:00:00+08:00');
+    const store = new RedisStore(redis, ['SH01'], { clock: () => now });
+    const group = openGroup('C1', '310101|人民大道200号');
+    const MIN = 60_000;
+    for (let i = 1; i <= 30; i++) {
+      await store.openShipmentPut(group, {
+        trackingNumber: `S-${i}`, masterOrderId: `M${i}`, shipment: 0, warehouseId: 'SH01', courierId: 'STO', provinceCode: '310000', shipDay: '2026-11-11',
+        pickupAtMs: now + i * MIN, etaMs: now + 24 * 60 * MIN, grams: 1_000, maxGrams: 10_000, members: [{ orderId: `M${i}`, grams: 1_000, placedAtMs: now, savedCny: 0 }],
+      }, 48 * 60 * MIN);
+    }
+    expect(await redis.zcard(storeKeys.openShipmentsLive(group))).toBe(30);
+    expect(await redis.pttl(storeKeys.openShipmentsLive(group))).toBeGreaterThan(48 * 60 * MIN - 60_000);
+    now += 25 * MIN + 1;
+    expect((await store.openShipments(group)).map((o) => o.trackingNumber)).toEqual(['S-26', 'S-27', 'S-28', 'S-29', 'S-30']);
+    // The listing read five records, and the picked-up ones left the index; the records stay.
+    expect(await redis.zcard(storeKeys.openShipmentsLive(group))).toBe(5);
+    expect(await redis.hlen(storeKeys.openShipments(group))).toBe(30);
   });
 });
 

@@ -1055,6 +1055,36 @@ export function storeCases(name: string, make: MakeStore) {
       expect((await s.openShipment(group, 'STO-1'))?.masterOrderId).toBe('M');
     });
 
+    it('open shipments: a group that has had many lists only those not picked up, moved ones under their new pickup', async () => {
+      const clock = testClock();
+      const s = await make([], clock.now);
+      const group = openGroup('C1', '310101|人民大道200号');
+      const MIN = 60_000;
+      const ship = (n: string, pickupAtMs: number): OpenShipment => ({
+        trackingNumber: n, masterOrderId: `M${n}`, shipment: 0, warehouseId: 'SH01', courierId: 'STO', provinceCode: '310000', shipDay: '2026-11-11',
+        pickupAtMs, etaMs: pickupAtMs + 24 * HOUR, grams: 1_000, maxGrams: 10_000, members: [{ orderId: `M${n}`, grams: 1_000, placedAtMs: T0, savedCny: 0 }],
+      });
+      // A busy customer's day: forty shipments, one wave a minute.
+      for (let i = 1; i <= 40; i++) await s.openShipmentPut(group, ship(`S-${i}`, T0 + i * MIN), 48 * HOUR);
+      clock.advance(20 * MIN + 30_000);
+      const names = async () => (await s.openShipments(group)).map((o) => o.trackingNumber).sort();
+      expect(await names()).toEqual(Array.from({ length: 20 }, (_, i) => `S-${i + 21}`).sort());
+      // Moved to a later wave: listed under its new waybill until that pickup; closed (pickup now): not listed.
+      const later = { warehouseId: 'SH01', shipment: 0, shipDay: '2026-11-11', grams: 1_000, members: [{ orderId: 'MS-25', grams: 1_000, placedAtMs: T0, savedCny: 0 }] };
+      expect(await s.openShipmentMove(group, 'S-25', { trackingNumber: 'Z-25', courierId: 'STO', etaMs: T0 + 30 * HOUR, maxGrams: 10_000, pickupAtMs: T0 + 100 * MIN, ...later }, ['MS-25'])).toBe('moved');
+      expect(await s.openShipmentMove(group, 'S-30', { trackingNumber: 'S-30', courierId: 'STO', etaMs: T0 + 30 * HOUR, maxGrams: 10_000, pickupAtMs: clock.now() }, ['MS-30'])).toBe('moved');
+      expect(await names()).toEqual([...Array.from({ length: 20 }, (_, i) => `S-${i + 21}`).filter((n) => n !== 'S-25' && n !== 'S-30'), 'Z-25'].sort());
+      clock.advance(20 * MIN);
+      expect(await names()).toEqual(['Z-25']);
+      await s.openShipmentPut(group, ship('S-41', T0 + 50 * MIN), 48 * HOUR);
+      expect(await names()).toEqual(['S-41', 'Z-25']);
+      // Every record stays readable for the group's view, picked up or not.
+      expect((await s.openShipment(group, 'S-1'))?.masterOrderId).toBe('MS-1');
+      expect((await s.openShipment(group, 'Z-25'))?.pickupAtMs).toBe(T0 + 100 * MIN);
+      clock.advance(60 * MIN);
+      expect(await names()).toEqual([]);
+    });
+
     it('open shipments: a reroute replaces the record under the new waybill and courier, only with the members it moved', async () => {
       const clock = testClock();
       const s = await make([], clock.now);
