@@ -751,7 +751,7 @@ export class MemoryStore implements Store {
     if (o.members.some((m) => m.orderId === member.orderId)) return { result: 'member', members };
     if (o.pickupAtMs <= now) return { result: 'closed', members };
     if (o.maxGrams !== null && o.grams + member.grams > o.maxGrams) return { result: 'full', members };
-    replaceOpen(g, o, storedOpen({ ...o, grams: o.grams + member.grams, members: [...o.members, member] }));
+    replaceOpen(g, o, storedOpen(o, o.grams + member.grams, [...o.members, member]));
     return { result: 'joined', members: members + 1 };
   }
 
@@ -773,7 +773,7 @@ export class MemoryStore implements Store {
     const i = o?.members.findIndex((m) => m.orderId === orderId) ?? -1;
     // The master never leaves: its shipment is the record.
     if (g === undefined || o === undefined || i <= 0) return;
-    replaceOpen(g, o, storedOpen({ ...o, grams: o.grams - o.members[i]!.grams, members: o.members.filter((_, k) => k !== i) }));
+    replaceOpen(g, o, storedOpen(o, o.grams - o.members[i]!.grams, o.members.filter((_, k) => k !== i)));
   }
 
   async openShipmentMove(group: string, fromTracking: string, patch: OpenShipmentMove, members: readonly string[]): Promise<MoveResult> {
@@ -1060,23 +1060,14 @@ function cmp(a: string, b: string): number {
 }
 
 /**
- * A copy of an open-shipment record, so callers never hold the store's own. The record is flat
- * but for its members (flat themselves); structuredClone cost ~10 µs a record, and every order of
- * a group reads all of its open shipments.
+ * An open shipment as the embedded store keeps it: a copy of the caller's, field by field (on
+ * Node 20 an object spread that replaces a key leaves V8's fast clone path, and structuredClone cost
+ * ~10 µs a record), frozen with its members, and replaced (never changed) by a join, a leave or a
+ * move, so that reads hand out the record itself: a decision lists its group's open shipments, and
+ * a copy of each with its members on every read was most of what listing them cost (bench/README.md,
+ * 2026-12-07). `grams` and `members` stand in for the record's own (a join or leave).
  */
-/**
- * A copy of an open-shipment record, field by field: every decision of a customer with open
- * shipments reads them, and on Node 20 an object spread that replaces a key leaves V8's fast clone
- * path (about a microsecond per record; bench/README.md).
- */
-/**
- * An open shipment as the embedded store keeps it: a copy of the caller's, frozen with its members,
- * and replaced (never changed) by a join, a leave or a move, so that reads hand out the record
- * itself. A decision lists its group's open shipments, and a busy customer's group has many, each
- * with its orders: a copy of each with its members on every read was most of what listing them
- * cost (bench/README.md, 2026-12-07).
- */
-function storedOpen(o: OpenShipment): OpenShipment {
+function storedOpen(o: OpenShipment, grams = o.grams, members = o.members): OpenShipment {
   return Object.freeze({
     trackingNumber: o.trackingNumber,
     masterOrderId: o.masterOrderId,
@@ -1087,10 +1078,10 @@ function storedOpen(o: OpenShipment): OpenShipment {
     shipDay: o.shipDay,
     pickupAtMs: o.pickupAtMs,
     etaMs: o.etaMs,
-    grams: o.grams,
+    grams,
     maxGrams: o.maxGrams,
     // A member already kept (frozen) is shared by the record that replaces its record.
-    members: Object.freeze(o.members.map((m) => (Object.isFrozen(m) ? m : Object.freeze(copyMember(m))))) as OpenShipmentMember[],
+    members: Object.freeze(members.map((m) => (Object.isFrozen(m) ? m : Object.freeze(copyMember(m))))) as OpenShipmentMember[],
   });
 }
 /** Puts `rec` in the place of `old`, its record before a join or leave (same waybill), in the group's lookup and its open list. */
