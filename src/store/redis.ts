@@ -261,7 +261,11 @@ export class RedisStore implements Store {
         // dspViewFree applies due expiries first; lots take no locks, so no customer is named.
         const free = (await this.slot('dspViewFree', slotTag.warehouse(warehouseId), '', ...cells)) as number[];
         return cells
-          .map((cell, k) => ({ warehouseId, sku: parseCell(cell).sku, lot: parseCell(cell).lot!, expiresOn: expiries[cell]!, expiresOnUtcMs: utcDayMs(expiries[cell]!), free: Number(free[k]) }))
+          .map((cell, k) => {
+            const { sku, lot } = parseCell(cell);
+            const expiresOn = expiries[cell]!;
+            return { warehouseId, sku, lot: lot!, expiresOn, expiresOnUtcMs: utcDayMs(expiresOn), free: Number(free[k]) };
+          })
           .filter((l) => l.free > 0);
       }),
     );

@@ -21,9 +21,9 @@ import type { ArcInfo, CandidateContext, Pools, StockArcs } from './context.js';
 /** What one (warehouse, SKU) of a shelf-life SKU offers: its eligible lots in picking order. */
 export interface LotCell {
   /**
-   * The eligible lots, earliest expiry first (or freshest first on request): the store's own
-   * records, not copies (a decision with three shelf-life lines reads some 70 lots, and a copy per
-   * lot was most of what the offer allocated).
+   * The eligible lots, earliest expiry first (or freshest first on request): the records
+   * Store.freeLots answered, not copies (a decision with three shelf-life lines reads some 70 lots,
+   * and a copy per lot was most of what the offer allocated).
    */
   lots: LotFree[];
   /** Per lot of `lots`, whether it is near expiry. */
