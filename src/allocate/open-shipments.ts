@@ -77,20 +77,25 @@ export async function joinableShipments(store: Store, cfg: Pick<Config, 'mergeWi
   if (m.group === null) return [];
   // Within the window either side of the first order's placement: orders that arrive together may be decided in any order.
   const windowMs = cfg.mergeWindowMinutes * 60_000;
-  const open = (await store.openShipments(m.group, { fromMs: m.placedAtMs - windowMs, toMs: m.placedAtMs + windowMs })).filter(
-    (s) => s.masterOrderId !== orderId && !s.members.some((x) => x.orderId === orderId),
-  );
+  const open = await store.openShipments(m.group, { fromMs: m.placedAtMs - windowMs, toMs: m.placedAtMs + windowMs });
   if (open.length === 0) return open;
   // At most one per warehouse and courier (the one with the most room), and MAX_JOIN_OPTIONS in
   // all: a burst of one customer's orders that do not fit one shipment opens several, and each
-  // would otherwise become one more site for every later order of the burst.
+  // would otherwise become one more site for every later order of the burst. The order's own
+  // shipments (it is their master or a member: a retry) are left out; whether it is a member is
+  // asked only of a shipment that would be picked, since a busy group's open shipments carry many
+  // members each (bench/README.md, 2026-12-07).
   const room = (s: OpenShipment) => (s.maxGrams === null ? Infinity : s.maxGrams - s.grams);
   const best = new Map<string, OpenShipment>();
   for (const s of open) {
+    if (s.masterOrderId === orderId) continue;
     const k = `${s.warehouseId}/${s.courierId}`;
     const seen = best.get(k);
-    if (seen === undefined || room(s) > room(seen)) best.set(k, s);
+    if (seen !== undefined && room(s) <= room(seen)) continue;
+    if (s.members.some((x) => x.orderId === orderId)) continue;
+    best.set(k, s);
   }
+  if (best.size === 0) return [];
   const picked = [...best.values()].sort((a, b) => room(b) - room(a)).slice(0, MAX_JOIN_OPTIONS);
   const masters = await Promise.all(picked.map((s) => store.orderState(s.masterOrderId)));
   return picked.filter((_, i) => masters[i] !== null && !masters[i]!.cancelled && masters[i]!.reservation === 'held');

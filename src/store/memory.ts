@@ -59,6 +59,12 @@ interface LotEntry {
   ref: Cell | undefined;
   /** In its SKU's list (lotsBySku): an empty lot leaves it (freeLots) and comes back with stock (relist). */
   listed: boolean;
+  /**
+   * The record freeLots last answered for this lot (frozen), answered again while its free units are
+   * the same: a decision with shelf-life lines reads some 70 lots and changes a few, and a new
+   * record per lot and decision was most of what reading them cost (bench/README.md, 2026-12-07).
+   */
+  view: Readonly<LotFree> | undefined;
 }
 
 /** Empty lots in a SKU's list before they leave it (and they must be at least half of the list). */
@@ -337,7 +343,13 @@ export class MemoryStore implements Store {
         const c = (l.ref ??= this.cells.get(l.warehouseId)?.get(l.cell));
         if (!holdsUnits(c)) empty[k]!++;
         const free = c === undefined ? 0 : c.onHand - c.reserved - c.locked;
-        if (free > 0) out.push({ warehouseId, sku: l.sku, lot: l.lot, expiresOn: l.expiresOn, expiresOnUtcMs: l.expiresOnUtcMs, free });
+        if (free <= 0) continue;
+        let view = l.view;
+        if (view === undefined || view.free !== free) {
+          view = Object.freeze({ warehouseId, sku: l.sku, lot: l.lot, expiresOn: l.expiresOn, expiresOnUtcMs: l.expiresOnUtcMs, free });
+          l.view = view;
+        }
+        out.push(view);
       }
       at[k] = i;
     }
@@ -359,7 +371,7 @@ export class MemoryStore implements Store {
     const known = m.get(cell);
     if (known !== undefined) return known.expiresOn;
     const { sku, lot } = parseCell(cell);
-    const entry: LotEntry = { warehouseId, sku, lot: lot!, cell, expiresOn, expiresOnUtcMs: utcDayMs(expiresOn), ref: undefined, listed: false };
+    const entry: LotEntry = { warehouseId, sku, lot: lot!, cell, expiresOn, expiresOnUtcMs: utcDayMs(expiresOn), ref: undefined, listed: false, view: undefined };
     m.set(cell, entry);
     this.list(entry);
     return expiresOn;

@@ -416,7 +416,8 @@ export interface Store {
   freeStock(skus: readonly string[], customerId?: string): Promise<Map<string, Map<string, number>>>;
   /**
    * Free units per lot of the given SKUs, every warehouse (lots with no free units left out),
-   * sorted by warehouse, SKU, expiry, lot.
+   * sorted by warehouse, SKU, expiry, lot. The records are read-only: the embedded store hands out
+   * the same frozen record for a lot until its free units change.
    */
   freeLots(skus: readonly string[]): Promise<LotFree[]>;
   /**

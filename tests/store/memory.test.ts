@@ -86,3 +86,30 @@ describe('memory store: lots that are used up', () => {
     expect((await s.stock({ warehouseId: 'SH01', sku })).length).toBe(100);
   });
 });
+
+describe('memory store: the lot records freeLots answers', () => {
+  it('are frozen, and the same record while a lot keeps its free units; a new one once they change', async () => {
+    const s = new MemoryStore([], { clock: () => Date.UTC(2026, 10, 11, 1) });
+    const sku = 'BFL-0001';
+    for (const lot of ['L1', 'L2']) {
+      await s.defineLot('SH01', sku, lot, '2027-03-01');
+      expect((await s.adjustOnHand('SH01', lotCell(sku, lot), 5)).ok).toBe(true);
+    }
+    const [a1, b1] = await s.freeLots([sku]);
+    expect(Object.isFrozen(a1)).toBe(true);
+    expect(() => {
+      (a1 as { free: number }).free = 99;
+    }).toThrow(TypeError);
+    expect((await s.adjustOnHand('SH01', lotCell(sku, 'L2'), -2)).ok).toBe(true);
+    const [a2, b2] = await s.freeLots([sku]);
+    expect(a2).toBe(a1);
+    expect(b2).not.toBe(b1);
+    expect([b1!.free, b2!.free]).toEqual([5, 3]);
+    // A reservation changes what is free too.
+    const r = await s.reserve({ id: 'O1', items: [{ warehouseId: 'SH01', sku: lotCell(sku, 'L1'), qty: 1 }], counters: [], ttlMs: 60_000 });
+    expect(r.ok).toBe(true);
+    const [a3] = await s.freeLots([sku]);
+    expect(a3).not.toBe(a1);
+    expect(a3!.free).toBe(4);
+  });
+});
