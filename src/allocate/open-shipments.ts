@@ -82,21 +82,30 @@ export async function joinableShipments(store: Store, cfg: Pick<Config, 'mergeWi
   // At most one per warehouse and courier (the one with the most room), and MAX_JOIN_OPTIONS in
   // all: a burst of one customer's orders that do not fit one shipment opens several, and each
   // would otherwise become one more site for every later order of the burst. The order's own
-  // shipments (it is their master or a member: a retry) are left out; whether it is a member is
-  // asked only of a shipment that would be picked, since a busy group's open shipments carry many
-  // members each (bench/README.md, 2026-12-07).
+  // shipments (it is their master, or a member: a retry) are left out. Whether it is a member is
+  // asked only of the shipments picked, and they are picked again without one that it is (rare):
+  // a busy group has many open shipments of many members each, and asking each of them cost more
+  // than the rest of the choice (bench/README.md, 2026-12-07).
   const room = (s: OpenShipment) => (s.maxGrams === null ? Infinity : s.maxGrams - s.grams);
-  const best = new Map<string, OpenShipment>();
-  for (const s of open) {
-    if (s.masterOrderId === orderId) continue;
-    const k = `${s.warehouseId}/${s.courierId}`;
-    const seen = best.get(k);
-    if (seen !== undefined && room(s) <= room(seen)) continue;
-    if (s.members.some((x) => x.orderId === orderId)) continue;
-    best.set(k, s);
+  const own = (s: OpenShipment) => s.members.some((x) => x.orderId === orderId);
+  let mine: Set<OpenShipment> | undefined;
+  let best: OpenShipment[];
+  for (;;) {
+    best = [];
+    for (const s of open) {
+      if (s.masterOrderId === orderId || mine?.has(s) === true) continue;
+      let k = 0;
+      while (k < best.length && (best[k]!.warehouseId !== s.warehouseId || best[k]!.courierId !== s.courierId)) k++;
+      if (k === best.length) best.push(s);
+      else if (room(s) > room(best[k]!)) best[k] = s;
+    }
+    const members = best.filter(own);
+    if (members.length === 0) break;
+    mine ??= new Set();
+    for (const s of members) mine.add(s);
   }
-  if (best.size === 0) return [];
-  const picked = [...best.values()].sort((a, b) => room(b) - room(a)).slice(0, MAX_JOIN_OPTIONS);
+  if (best.length === 0) return [];
+  const picked = best.sort((a, b) => room(b) - room(a)).slice(0, MAX_JOIN_OPTIONS);
   const masters = await Promise.all(picked.map((s) => store.orderState(s.masterOrderId)));
   return picked.filter((_, i) => masters[i] !== null && !masters[i]!.cancelled && masters[i]!.reservation === 'held');
 }
