@@ -92,6 +92,28 @@ interface Reservation {
 }
 
 /**
+ * One merge group's open shipments (store/types.ts OpenShipment): every record by waybill, the ones
+ * not picked up yet in `live` (pruned as they are read), and each record's own time: a record
+ * leaves the TTL it was put with after its put (the order lists' retention, as its master's other
+ * lists: its orders are gone about then), later by as much as a move put its pickup later, so the
+ * group of a customer who orders every day does not keep every shipment it ever had for as long as
+ * it goes on ordering (the group as a whole is dropped once idle that long).
+ */
+interface OpenGroup {
+  /** When the whole group is dropped (the latest time of a record or put), epoch ms. */
+  until: number;
+  /** The time the group's entry in the retention queue was queued at. */
+  queuedAt: number;
+  byTracking: Map<string, OpenShipment>;
+  live: OpenShipment[];
+  /** Per waybill, when its record leaves, epoch ms. */
+  recordUntil: Map<string, number>;
+  /** Waybills in the order their records were put (due ones leave from the front); `head` the first one still queued. */
+  queue: string[];
+  head: number;
+}
+
+/**
  * The embedded default store. Each method runs to completion without awaiting, so on Node's single
  * thread every operation is atomic: check every item and counter, then apply all, or none. Expiry
  * of locks and reservations is applied at the start of every operation (see types.ts).
@@ -142,12 +164,12 @@ export class MemoryStore implements Store {
   private readonly kv = new Map<string, string>();
   private readonly lists = new Map<string, string[]>();
   /**
-   * Open shipments per group (the Redis stores key them storeKeys.openShipments), each with the
-   * time its record is dropped. `live` holds the records not yet picked up, in the order they were
-   * put: a group keeps every shipment of its customer and address for the order retention (GET
-   * /v1/orders/{id} shows the group), and listing the open ones must not read them all.
+   * Open shipments per group (the Redis stores key them storeKeys.openShipments), see OpenGroup.
+   * `live` holds the records not yet picked up, in the order they were put: a group keeps its
+   * customer's and address's shipments for the order retention (GET /v1/orders/{id} shows the
+   * group), and listing the open ones must not read them all.
    */
-  private readonly open = new Map<string, { until: number; queuedAt: number; byTracking: Map<string, OpenShipment>; live: OpenShipment[] }>();
+  private readonly open = new Map<string, OpenGroup>();
   private readonly groupLocks = new Map<string, { token: string; until: number }>();
   /** The action outbox: every entry by id, and the ids of the pending ones (what a claim looks at). */
   private readonly outbox = new Map<string, OutboxEntry>();
@@ -740,7 +762,7 @@ export class MemoryStore implements Store {
     const now = this.clock();
     let g = this.openGroupOf(group, now);
     if (g === undefined) {
-      this.open.set(group, (g = { until: now + ttlMs, queuedAt: now + ttlMs, byTracking: new Map(), live: [] }));
+      this.open.set(group, (g = { until: now + ttlMs, queuedAt: now + ttlMs, byTracking: new Map(), live: [], recordUntil: new Map(), queue: [], head: 0 }));
       // Retention: the group is dropped at that time even if its customer never orders again.
       // One entry per group: a later put only moves `until` on, and the entry, once due, puts
       // itself back at the group's new time (expireDue), rather than one entry per shipment.
@@ -748,10 +770,13 @@ export class MemoryStore implements Store {
     } else if (now + ttlMs > g.until) {
       g.until = now + ttlMs;
     }
+    pruneOpenRecords(g, now);
     if (g.byTracking.has(o.trackingNumber)) return;
     const rec = storedOpen(o);
     g.byTracking.set(o.trackingNumber, rec);
     g.live.push(rec);
+    g.recordUntil.set(o.trackingNumber, now + ttlMs);
+    g.queue.push(o.trackingNumber);
   }
 
   async openShipmentJoin(group: string, trackingNumber: string, member: OpenShipmentMember): Promise<{ result: JoinResult; members: number }> {
@@ -797,6 +822,16 @@ export class MemoryStore implements Store {
     const moved = storedOpen({ ...o, ...movePatch(patch) });
     g.byTracking.set(patch.trackingNumber, moved);
     g.live.push(moved);
+    // The record keeps its time, later by as much as its pickup moved later.
+    const until = g.recordUntil.get(fromTracking);
+    g.recordUntil.delete(fromTracking);
+    if (until !== undefined) {
+      const later = until + Math.max(0, moved.pickupAtMs - o.pickupAtMs);
+      g.recordUntil.set(patch.trackingNumber, later);
+      g.queue.push(patch.trackingNumber);
+      // The group lasts as long as its records.
+      if (later > g.until) g.until = later;
+    }
     return 'moved';
   }
 
@@ -1096,8 +1131,32 @@ function storedOpen(o: OpenShipment, grams = o.grams, members = o.members): Open
     members: Object.freeze(members.map((m) => (Object.isFrozen(m) ? m : Object.freeze(copyMember(m))))) as OpenShipmentMember[],
   });
 }
+/**
+ * Drops the group's records past their time, oldest put first. A record whose time is later than
+ * one put after it (its pickup moved later) holds those behind it in the queue until it is due:
+ * they leave a little late, never early.
+ */
+function pruneOpenRecords(g: OpenGroup, now: number): void {
+  while (g.head < g.queue.length) {
+    const tn = g.queue[g.head]!;
+    const until = g.recordUntil.get(tn);
+    // Moved away under another waybill since (its new waybill is queued).
+    if (until !== undefined) {
+      if (until > now) break;
+      g.recordUntil.delete(tn);
+      g.byTracking.delete(tn);
+    }
+    g.head++;
+  }
+  // The queue's front is dropped once it is most of the queue (each waybill is shifted out once).
+  if (g.head > 64 && 2 * g.head > g.queue.length) {
+    g.queue = g.queue.slice(g.head);
+    g.head = 0;
+  }
+}
+
 /** Puts `rec` in the place of `old`, its record before a join or leave (same waybill), in the group's lookup and its open list. */
-function replaceOpen(g: { byTracking: Map<string, OpenShipment>; live: OpenShipment[] }, old: OpenShipment, rec: OpenShipment): void {
+function replaceOpen(g: OpenGroup, old: OpenShipment, rec: OpenShipment): void {
   g.byTracking.set(rec.trackingNumber, rec);
   const i = g.live.indexOf(old);
   if (i >= 0) g.live[i] = rec;

@@ -5,25 +5,44 @@
  * order in one atomic step, whichever instance runs it. Apart from redis-scripts.ts so that the
  * stock scripts and these change independently.
  *
- * The hash keeps every shipment of the group for the order retention (GET /v1/orders/{id} shows
- * the group), so the ones not yet picked up are also indexed by pickup time in a sorted set,
- * `{og:GROUP}:open-live` (score pickupAtMs, member trackingNumber): listing the open shipments
- * reads those, not the customer's whole history. (A group written before the index existed is
- * listed from then on as it gains shipments; its older ones were joinable for MERGE_WINDOW_MINUTES
- * at most anyway.)
+ * The hash keeps each shipment of the group for the order retention (GET
+ * /v1/orders/{id} shows the group), so the ones not yet picked up are also indexed by pickup time in
+ * a sorted set, `{og:GROUP}:open-live` (score pickupAtMs, member trackingNumber): listing the open
+ * shipments reads those, not the customer's whole history. (A group written before the index
+ * existed is listed from then on as it gains shipments; its older ones were joinable for
+ * MERGE_WINDOW_MINUTES at most anyway.) When each record leaves is a third key,
+ * `{og:GROUP}:open-until` (score: the put's time plus its TTL, later by as much as a move put the
+ * pickup later): a put drops the records past their time, so the group of a customer who orders every day keeps its
+ * last retention's shipments, not every one it had since it began (the keys' own TTL, renewed by
+ * every put, drops the group only once it is idle that long). Records put before that key existed
+ * leave with the group.
  *
- * KEYS[1] the group's hash (KEYS[2] its index where a script takes two). ARGV[1] the store's clock, epoch ms.
+ * KEYS[1] the group's hash, KEYS[2] its pickup index, KEYS[3] its record times, where a script
+ * takes them. ARGV[1] the store's clock, epoch ms.
  */
 
 /**
- * PUT (KEYS[2] the index): ARGV[2] trackingNumber, ARGV[3] JSON record, ARGV[4] ttl ms, ARGV[5]
- * its pickupAtMs. Adds the record unless present (and indexes it); both keys live at least ttl ms more.
+ * PUT (KEYS[2] the pickup index, KEYS[3] the record times): ARGV[2] trackingNumber, ARGV[3] JSON
+ * record, ARGV[4] ttl ms, ARGV[5] its pickupAtMs. Drops up to 100 records past their time (each put
+ * follows a decision, so a group sheds them as fast as it gains them), then adds the record unless
+ * present (and indexes it); the keys live at least ttl ms more.
  */
 export const OPEN_PUT = `
-if redis.call('HSETNX', KEYS[1], ARGV[2], ARGV[3]) == 1 then redis.call('ZADD', KEYS[2], ARGV[5], ARGV[2]) end
+local now = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[4])
-if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
-if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
+local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 100)
+if #due > 0 then
+  redis.call('HDEL', KEYS[1], unpack(due))
+  redis.call('ZREM', KEYS[2], unpack(due))
+  redis.call('ZREM', KEYS[3], unpack(due))
+end
+if redis.call('HSETNX', KEYS[1], ARGV[2], ARGV[3]) == 1 then
+  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[2])
+  redis.call('ZADD', KEYS[3], now + ttl, ARGV[2])
+end
+for i = 1, 3 do
+  if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
+end
 return 1
 `;
 
@@ -77,7 +96,7 @@ return 0
 `;
 
 /**
- * MOVE (KEYS[2] the index): ARGV[2] the old waybill, ARGV[3] JSON patch (trackingNumber, courierId, etaMs, maxGrams;
+ * MOVE (KEYS[2] the pickup index, KEYS[3] the record times): ARGV[2] the old waybill, ARGV[3] JSON patch (trackingNumber, courierId, etaMs, maxGrams;
  * a re-optimisation also warehouseId, shipment, shipDay, pickupAtMs, grams, members),
  * ARGV[4] JSON array of the member order ids the caller moved (master first). Answers 'missing'
  * (no record under the old waybill), 'changed' (its members are not those: an order joined or
@@ -93,14 +112,31 @@ for i, x in ipairs(o.members) do
   if x.orderId ~= ids[i] then return 'changed' end
 end
 local p = cjson.decode(ARGV[3])
+local pickup = o.pickupAtMs
 for k, v in pairs(p) do o[k] = v end
 redis.call('HDEL', KEYS[1], ARGV[2])
 redis.call('HSET', KEYS[1], p.trackingNumber, cjson.encode(o))
 redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[2], o.pickupAtMs, p.trackingNumber)
--- The index lives as long as the records (it may have just been created: a group put before it existed).
+-- The record keeps its time, later by as much as its pickup moved later.
+local untilMs = redis.call('ZSCORE', KEYS[3], ARGV[2])
+if untilMs then
+  untilMs = tonumber(untilMs) + math.max(0, o.pickupAtMs - pickup)
+  redis.call('ZREM', KEYS[3], ARGV[2])
+  redis.call('ZADD', KEYS[3], untilMs, p.trackingNumber)
+end
+-- The indexes live as long as the records (they may have just been created: a group put before
+-- they existed), and all three as long as the moved record.
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 and redis.call('PTTL', KEYS[2]) < 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+for i = 2, 3 do
+  if ttl > 0 and redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+if untilMs then
+  local keep = untilMs - tonumber(ARGV[1])
+  for i = 1, 3 do
+    if redis.call('PTTL', KEYS[i]) < keep then redis.call('PEXPIRE', KEYS[i], keep) end
+  end
+end
 return 'moved'
 `;
 

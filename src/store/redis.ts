@@ -155,7 +155,8 @@ export class RedisStore implements Store {
     for (const [name, lua] of Object.entries(ORDER_SCRIPTS)) client.defineCommand(name, { numberOfKeys: 1, lua });
     for (const [name, [lua, numberOfKeys]] of Object.entries(OUTBOX_SCRIPTS)) client.defineCommand(name, { numberOfKeys, lua });
     for (const [name, lua] of Object.entries({ dspOpenJoin: OPEN_JOIN, dspOpenLeave: OPEN_LEAVE, dspGroupUnlock: GROUP_UNLOCK })) client.defineCommand(name, { numberOfKeys: 1, lua });
-    for (const [name, lua] of Object.entries({ dspOpenPut: OPEN_PUT, dspOpenList: OPEN_LIST, dspOpenMove: OPEN_MOVE })) client.defineCommand(name, { numberOfKeys: 2, lua });
+    client.defineCommand('dspOpenList', { numberOfKeys: 2, lua: OPEN_LIST });
+    for (const [name, lua] of Object.entries({ dspOpenPut: OPEN_PUT, dspOpenMove: OPEN_MOVE })) client.defineCommand(name, { numberOfKeys: 3, lua });
     this.raw = client;
     this.breaker = new Breakers(client, () => this.afterOutage());
     this.redis = translated(client as Scripted, this.breaker);
@@ -867,7 +868,7 @@ export class RedisStore implements Store {
   }
 
   async openShipmentPut(group: string, o: OpenShipment, ttlMs: number): Promise<void> {
-    await this.redis.dspOpenPut!(storeKeys.openShipments(group), storeKeys.openShipmentsLive(group), this.clock(), o.trackingNumber, JSON.stringify(o), Math.max(1, Math.round(ttlMs)), o.pickupAtMs);
+    await this.redis.dspOpenPut!(storeKeys.openShipments(group), storeKeys.openShipmentsLive(group), storeKeys.openShipmentsUntil(group), this.clock(), o.trackingNumber, JSON.stringify(o), Math.max(1, Math.round(ttlMs)), o.pickupAtMs);
   }
 
   async openShipmentJoin(group: string, trackingNumber: string, member: OpenShipmentMember): Promise<{ result: JoinResult; members: number }> {
@@ -889,7 +890,7 @@ export class RedisStore implements Store {
 
   async openShipmentMove(group: string, fromTracking: string, patch: OpenShipmentMove, members: readonly string[]): Promise<MoveResult> {
     // Only a move's own fields travel (the script copies whatever it is given onto the record).
-    return (await this.redis.dspOpenMove!(storeKeys.openShipments(group), storeKeys.openShipmentsLive(group), this.clock(), fromTracking, JSON.stringify(movePatch(patch)), JSON.stringify(members))) as MoveResult;
+    return (await this.redis.dspOpenMove!(storeKeys.openShipments(group), storeKeys.openShipmentsLive(group), storeKeys.openShipmentsUntil(group), this.clock(), fromTracking, JSON.stringify(movePatch(patch)), JSON.stringify(members))) as MoveResult;
   }
 
   async moveCounter(orderId: string, from: { key: string; amount: number }, to: { key: string; amount: number; limit: number }): Promise<boolean> {

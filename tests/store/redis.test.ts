@@ -51,7 +51,7 @@ describe('Redis store: retention is a TTL on every key it names', () => {
 });
 
 describe('Redis store: a group\'s open shipments', () => {
-  it('are indexed by pickup while not picked up: the index sheds the picked-up ones and lives as long as the records', async () => {
+  it('are indexed by pickup while not picked up: the index sheds the picked-up ones and lives as long as the records; records past their time leave', async () => {
     const redis = db.client();
     await redis.flushall();
     let now = Date.parse('2026-11-11T10:00:00+08:00');
@@ -71,6 +71,17 @@ describe('Redis store: a group\'s open shipments', () => {
     // The listing read five records, and the picked-up ones left the index; the records stay.
     expect(await redis.zcard(storeKeys.openShipmentsLive(group))).toBe(5);
     expect(await redis.hlen(storeKeys.openShipments(group))).toBe(30);
+    expect(await redis.zcard(storeKeys.openShipmentsUntil(group))).toBe(30);
+    expect(await redis.pttl(storeKeys.openShipmentsUntil(group))).toBeGreaterThan(48 * 60 * MIN - 60_000);
+    // Past their 48 hours, the next put drops the records from the hash and both indexes.
+    now += 48 * 60 * MIN;
+    await store.openShipmentPut(group, {
+      trackingNumber: 'S-31', masterOrderId: 'M31', shipment: 0, warehouseId: 'SH01', courierId: 'STO', provinceCode: '310000', shipDay: '2026-11-13',
+      pickupAtMs: now + MIN, etaMs: now + 24 * 60 * MIN, grams: 1_000, maxGrams: 10_000, members: [{ orderId: 'M31', grams: 1_000, placedAtMs: now, savedCny: 0 }],
+    }, 48 * 60 * MIN);
+    expect(await redis.hkeys(storeKeys.openShipments(group))).toEqual(['S-31']);
+    expect(await redis.zrange(storeKeys.openShipmentsLive(group), '0', '-1')).toEqual(['S-31']);
+    expect(await redis.zrange(storeKeys.openShipmentsUntil(group), '0', '-1')).toEqual(['S-31']);
   });
 });
 

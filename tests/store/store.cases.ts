@@ -1085,6 +1085,40 @@ export function storeCases(name: string, make: MakeStore) {
       expect(await names()).toEqual([]);
     });
 
+    it('open shipments: a customer who orders every day keeps the records of the last retention, not every one it had', async () => {
+      const clock = testClock();
+      const s = await make([], clock.now);
+      const group = openGroup('C1', '310101|人民大道200号');
+      const ship = (n: string): OpenShipment => ({
+        trackingNumber: n, masterOrderId: `M${n}`, shipment: 0, warehouseId: 'SH01', courierId: 'STO', provinceCode: '310000', shipDay: '2026-11-11',
+        pickupAtMs: clock.now() + HOUR, etaMs: clock.now() + 25 * HOUR, grams: 1_000, maxGrams: 10_000, members: [{ orderId: `M${n}`, grams: 1_000, placedAtMs: clock.now(), savedCny: 0 }],
+      });
+      // Ten days of a shipment every six hours, each kept for 48 hours after its pickup.
+      for (let i = 0; i < 40; i++) {
+        if (i > 0) clock.advance(6 * HOUR);
+        await s.openShipmentPut(group, ship(`S-${i}`), 48 * HOUR);
+      }
+      // The last put (at 234 h) dropped every record put 48 hours before it or earlier.
+      expect(await s.openShipment(group, 'S-0')).toBeNull();
+      expect(await s.openShipment(group, 'S-31')).toBeNull();
+      expect((await s.openShipment(group, 'S-32'))?.masterOrderId).toBe('MS-32');
+      expect((await s.openShipment(group, 'S-39'))?.masterOrderId).toBe('MS-39');
+      // A record moved to a pickup a day later stays a day longer (and its group with it: the last
+      // put's 48 hours end before).
+      const later = { warehouseId: 'SH01', shipment: 0, shipDay: '2026-11-12', grams: 1_000, members: [{ orderId: 'MS-38', grams: 1_000, placedAtMs: T0, savedCny: 0 }] };
+      expect(await s.openShipmentMove(group, 'S-38', { trackingNumber: 'Z-38', courierId: 'STO', etaMs: clock.now() + 48 * HOUR, maxGrams: 10_000, pickupAtMs: clock.now() - 5 * HOUR + 24 * HOUR, ...later }, ['MS-38'])).toBe('moved');
+      clock.advance(56 * HOUR);
+      await s.openShipmentPut(group, ship('S-40'), 48 * HOUR);
+      expect(await s.openShipment(group, 'S-39')).toBeNull();
+      expect(await s.openShipment(group, 'S-38')).toBeNull();
+      expect((await s.openShipment(group, 'Z-38'))?.masterOrderId).toBe('MS-38');
+      expect((await s.openShipment(group, 'S-40'))?.masterOrderId).toBe('MS-40');
+      clock.advance(24 * HOUR);
+      await s.openShipmentPut(group, ship('S-41'), 48 * HOUR);
+      expect(await s.openShipment(group, 'Z-38')).toBeNull();
+      expect((await s.openShipment(group, 'S-40'))?.masterOrderId).toBe('MS-40');
+    });
+
     it('open shipments: a reroute replaces the record under the new waybill and courier, only with the members it moved', async () => {
       const clock = testClock();
       const s = await make([], clock.now);
