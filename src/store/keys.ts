@@ -115,7 +115,7 @@ export const storeKeys = {
   openShipments: (group: string) => `{${slotTag.openGroup(group)}}:open`,
   /** The group's shipments not yet picked up: a sorted set trackingNumber by pickupAtMs (src/store/open-shipment-scripts.ts). */
   openShipmentsLive: (group: string) => `{${slotTag.openGroup(group)}}:open-live`,
-  /** When each of the group's records leaves: a sorted set trackingNumber by that time, epoch ms (its pickup plus the order retention). */
+  /** When each of the group's records leaves: a sorted set trackingNumber by that time, epoch ms (its put plus the order lists' retention; src/store/open-shipment-scripts.ts). */
   openShipmentsUntil: (group: string) => `{${slotTag.openGroup(group)}}:open-until`,
   /** The group's decision lock (a token with an expiry): its orders are decided one at a time. */
   openGroupLock: (group: string) => `{${slotTag.openGroup(group)}}:lock`,

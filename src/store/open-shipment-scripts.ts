@@ -5,17 +5,17 @@
  * order in one atomic step, whichever instance runs it. Apart from redis-scripts.ts so that the
  * stock scripts and these change independently.
  *
- * The hash keeps each shipment of the group for the order retention (GET
- * /v1/orders/{id} shows the group), so the ones not yet picked up are also indexed by pickup time in
- * a sorted set, `{og:GROUP}:open-live` (score pickupAtMs, member trackingNumber): listing the open
- * shipments reads those, not the customer's whole history. (A group written before the index
- * existed is listed from then on as it gains shipments; its older ones were joinable for
- * MERGE_WINDOW_MINUTES at most anyway.) When each record leaves is a third key,
- * `{og:GROUP}:open-until` (score: the put's time plus its TTL, later by as much as a move put the
- * pickup later): a put drops the records past their time, so the group of a customer who orders every day keeps its
- * last retention's shipments, not every one it had since it began (the keys' own TTL, renewed by
- * every put, drops the group only once it is idle that long). Records put before that key existed
- * leave with the group.
+ * The hash keeps each shipment of the group for the order retention (GET /v1/orders/{id} shows
+ * the group), so the ones not yet picked up are also indexed by pickup time in a sorted set,
+ * `{og:GROUP}:open-live` (score pickupAtMs, member trackingNumber): listing the open shipments
+ * reads those, not the customer's whole history. (A group written before the index existed is
+ * listed from then on as it gains shipments; its older ones were joinable for MERGE_WINDOW_MINUTES
+ * at most anyway.) When each record leaves is a third key, `{og:GROUP}:open-until` (score: the
+ * put's time plus its TTL, later by as much as a move put the pickup later): a put drops the
+ * records past their time, so the group of a customer who orders every day keeps its last
+ * retention's shipments, not every one it had since it began (the keys' own TTL, renewed by every
+ * put, drops the group only once it is idle that long). Records put before that key existed leave
+ * with the group.
  *
  * KEYS[1] the group's hash, KEYS[2] its pickup index, KEYS[3] its record times, where a script
  * takes them. ARGV[1] the store's clock, epoch ms.
@@ -96,8 +96,9 @@ return 0
 `;
 
 /**
- * MOVE (KEYS[2] the pickup index, KEYS[3] the record times): ARGV[2] the old waybill, ARGV[3] JSON patch (trackingNumber, courierId, etaMs, maxGrams;
- * a re-optimisation also warehouseId, shipment, shipDay, pickupAtMs, grams, members),
+ * MOVE (KEYS[2] the pickup index, KEYS[3] the record times): ARGV[2] the old waybill, ARGV[3] JSON
+ * patch (trackingNumber, courierId, etaMs, maxGrams; a re-optimisation also warehouseId, shipment,
+ * shipDay, pickupAtMs, grams, members),
  * ARGV[4] JSON array of the member order ids the caller moved (master first). Answers 'missing'
  * (no record under the old waybill), 'changed' (its members are not those: an order joined or
  * left since the caller read it) or 'moved' (the record now lives under the new waybill, patched).
