@@ -16,14 +16,17 @@
  * less. Both variants of one process (alternating blocks in one app each) was tried first and
  * dropped: the shared heap and compiled code charged each variant for the other.
  *
- *   npm run build && npx tsx bench/allocate-ab.ts [--pairs 3] [--rounds 3] [--requests day] [--warmup day] [--wall-clock] [--tsx]
+ * Pairs vary: two runs of one build side by side differed by up to 11 % (A/A, 18:53), so judge a
+ * ratio from many pairs (an even number: the variant started first alternates).
+ *
+ *   npm run build && npx tsx bench/allocate-ab.ts [--pairs 4] [--rounds 3] [--requests day] [--warmup day] [--wall-clock] [--tsx]
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { flag, machine } from './util.js';
 
-const pairs = Number(flag('pairs', '3'));
+const pairs = Number(flag('pairs', '4'));
 const requests = flag('requests', 'day')!;
 const warmup = flag('warmup', 'day')!;
 const rounds = String(Number(flag('rounds', '3')));
@@ -56,10 +59,15 @@ function run(off: boolean): Promise<number> {
 console.log(`# POST /v1/allocate CPU per request, issue 21's features on and off as concurrent pairs (allocate-cpu.ts ${common.join(' ')}, mean over the rounds); ${machine()}`);
 const ratios: number[] = [];
 for (let p = 1; p <= pairs; p++) {
-  const [on, off] = await Promise.all([run(false), run(true)]);
+  // Which variant starts first alternates: two runs of the same build, started a moment apart,
+  // differed by 4-11 % one way in one batch and 4-8 % the other way in the next (bench/README.md,
+  // 2026-12-07 18:45-18:55), so an even number of pairs has each variant first as often.
+  const onFirst = p % 2 === 1;
+  const [on, off] = onFirst ? await Promise.all([run(false), run(true)]) : ((await Promise.all([run(true), run(false)])).reverse() as [number, number]);
   ratios.push(on / off);
-  console.log(`pair ${p}: on ${on} µs, off ${off} µs, on / off ${(on / off).toFixed(3)}`);
+  console.log(`pair ${p} (${onFirst ? 'on' : 'off'} started first): on ${on} µs, off ${off} µs, on / off ${(on / off).toFixed(3)}`);
 }
 const sorted = [...ratios].sort((a, b) => a - b);
 const median = sorted.length % 2 === 1 ? sorted[sorted.length >> 1]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
-console.log(`on / off: ${sorted[0]!.toFixed(3)}-${sorted[sorted.length - 1]!.toFixed(3)}, median ${median.toFixed(3)}; throughput on / off ${(1 / median).toFixed(3)}`);
+const geomean = Math.exp(ratios.reduce((a, r) => a + Math.log(r), 0) / ratios.length);
+console.log(`on / off: ${sorted[0]!.toFixed(3)}-${sorted[sorted.length - 1]!.toFixed(3)}, median ${median.toFixed(3)}, geometric mean ${geomean.toFixed(3)}; throughput on / off ${(1 / median).toFixed(3)}`);
