@@ -14,8 +14,8 @@
  * put's time plus its TTL, later by as much as a move put the pickup later): a put drops the
  * records past their time, so the group of a customer who orders every day keeps its last
  * retention's shipments, not every one it had since it began (the keys' own TTL, renewed by every
- * put, drops the group only once it is idle that long). Records put before that key existed leave
- * with the group.
+ * put, drops the group only once it is idle that long). Records put before that key existed get
+ * their time at the group's next put (one retention from then).
  *
  * KEYS[1] the group's hash, KEYS[2] its pickup index, KEYS[3] its record times, where a script
  * takes them. ARGV[1] the store's clock, epoch ms.
@@ -23,13 +23,27 @@
 
 /**
  * PUT (KEYS[2] the pickup index, KEYS[3] the record times): ARGV[2] trackingNumber, ARGV[3] JSON
- * record, ARGV[4] ttl ms, ARGV[5] its pickupAtMs. Drops up to 100 records past their time (each put
+ * record, ARGV[4] ttl ms, ARGV[5] its pickupAtMs. Gives the group's records a time if it has none
+ * (a group written before KEYS[3] existed), drops up to 100 records past their time (each put
  * follows a decision, so a group sheds them as fast as it gains them), then adds the record unless
  * present (and indexes it); the keys live at least ttl ms more.
  */
 export const OPEN_PUT = `
 local now = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[4])
+-- A group whose records have no times (written before the key existed) gets them now: its records
+-- leave one retention from this put, as if put now.
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  local ids = redis.call('HKEYS', KEYS[1])
+  for i = 1, #ids, 500 do
+    local args = {}
+    for j = i, math.min(i + 499, #ids) do
+      args[#args + 1] = now + ttl
+      args[#args + 1] = ids[j]
+    end
+    redis.call('ZADD', KEYS[3], unpack(args))
+  end
+end
 local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 100)
 if #due > 0 then
   redis.call('HDEL', KEYS[1], unpack(due))

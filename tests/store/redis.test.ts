@@ -85,6 +85,30 @@ describe('Redis store: a group\'s open shipments', () => {
   });
 });
 
+describe('Redis store: a group\'s open shipments written before their record times', () => {
+  it('get their times at the next put and leave one retention later', async () => {
+    const redis = db.client();
+    await redis.flushall();
+    let now = Date.parse('2026-11-11T10:00:00+08:00');
+    const store = new RedisStore(redis, ['SH01'], { clock: () => now });
+    const group = openGroup('C1', '310101|人民大道200号');
+    const MIN = 60_000;
+    const ship = (n: string) => ({
+      trackingNumber: n, masterOrderId: `M${n}`, shipment: 0, warehouseId: 'SH01', courierId: 'STO', provinceCode: '310000', shipDay: '2026-11-11',
+      pickupAtMs: now + MIN, etaMs: now + 24 * 60 * MIN, grams: 1_000, maxGrams: 10_000, members: [{ orderId: `M${n}`, grams: 1_000, placedAtMs: now, savedCny: 0 }],
+    });
+    // As the store wrote them before: the records in the hash, none in the record times.
+    for (let i = 1; i <= 3; i++) await redis.hset(storeKeys.openShipments(group), `OLD-${i}`, JSON.stringify(ship(`OLD-${i}`)));
+    await redis.pexpire(storeKeys.openShipments(group), 48 * 60 * MIN);
+    await store.openShipmentPut(group, ship('NEW-1'), 48 * 60 * MIN);
+    expect((await redis.zrange(storeKeys.openShipmentsUntil(group), '0', '-1')).sort()).toEqual(['NEW-1', 'OLD-1', 'OLD-2', 'OLD-3']);
+    now += 48 * 60 * MIN;
+    await store.openShipmentPut(group, ship('NEW-2'), 48 * 60 * MIN);
+    expect(await redis.hkeys(storeKeys.openShipments(group))).toEqual(['NEW-2']);
+    expect(await store.openShipment(group, 'OLD-1')).toBeNull();
+  });
+});
+
 describe('Redis store: abandoned attempts', () => {
   const item = [{ warehouseId: 'SH01', sku: 'BRK-0001', qty: 4 }];
   const decision = { orderId: 'ab', requestHash: 'h', decision: {}, reservation: 'held' as const, expiresAt: null, cancelled: false };
