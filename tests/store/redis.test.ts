@@ -5,7 +5,7 @@ import { openStore } from '../../src/services.js';
 import { openGroup, storeKeys } from '../../src/store/keys.js';
 import { network } from '../support/app.js';
 import { RedisStore } from '../../src/store/redis.js';
-import { ReservationExistsError, ReservationLostError, StoreUnavailableError } from '../../src/store/types.js';
+import { ReservationExistsError, ReservationLostError, StoreUnavailableError, type OpenShipment } from '../../src/store/types.js';
 import { startRedis, useRedis } from '../support/redis-server.js';
 import { storeCases } from './store.cases.js';
 
@@ -51,22 +51,28 @@ describe('Redis store: retention is a TTL on every key it names', () => {
 });
 
 describe('Redis store: a group\'s open shipments', () => {
-  it('are indexed by pickup while not picked up: the index sheds the picked-up ones and lives as long as the records; records past their time leave', async () => {
+  const MIN = 60_000;
+  const group = openGroup('C1', '310101|人民大道200号');
+  /** A flushed Redis and a store on a clock the test moves. */
+  const fresh = async () => {
     const redis = db.client();
     await redis.flushall();
-    let now = Date.parse('2026-11-11T10:00:00+08:00');
-    const store = new RedisStore(redis, ['SH01'], { clock: () => now });
-    const group = openGroup('C1', '310101|人民大道200号');
-    const MIN = 60_000;
-    for (let i = 1; i <= 30; i++) {
-      await store.openShipmentPut(group, {
-        trackingNumber: `S-${i}`, masterOrderId: `M${i}`, shipment: 0, warehouseId: 'SH01', courierId: 'STO', provinceCode: '310000', shipDay: '2026-11-11',
-        pickupAtMs: now + i * MIN, etaMs: now + 24 * 60 * MIN, grams: 1_000, maxGrams: 10_000, members: [{ orderId: `M${i}`, grams: 1_000, placedAtMs: now, savedCny: 0 }],
-      }, 48 * 60 * MIN);
-    }
+    const clock = { now: Date.parse('2026-11-11T10:00:00+08:00') };
+    return { redis, clock, store: new RedisStore(redis, ['SH01'], { clock: () => clock.now }) };
+  };
+  /** A one-order shipment of the group, placed at `now`, picked up `pickupInMin` later. */
+  const ship = (n: string, now: number, pickupInMin: number): OpenShipment => ({
+    trackingNumber: n, masterOrderId: `M${n}`, shipment: 0, warehouseId: 'SH01', courierId: 'STO', provinceCode: '310000', shipDay: '2026-11-11',
+    pickupAtMs: now + pickupInMin * MIN, etaMs: now + 24 * 60 * MIN, grams: 1_000, maxGrams: 10_000, members: [{ orderId: `M${n}`, grams: 1_000, placedAtMs: now, savedCny: 0 }],
+  });
+
+  it('are indexed by pickup while not picked up: the index sheds the picked-up ones and lives as long as the records; records past their time leave', async () => {
+    const { redis, clock, store } = await fresh();
+    const start = clock.now;
+    for (let i = 1; i <= 30; i++) await store.openShipmentPut(group, ship(`S-${i}`, start, i), 48 * 60 * MIN);
     expect(await redis.zcard(storeKeys.openShipmentsLive(group))).toBe(30);
     expect(await redis.pttl(storeKeys.openShipmentsLive(group))).toBeGreaterThan(48 * 60 * MIN - 60_000);
-    now += 25 * MIN + 1;
+    clock.now += 25 * MIN + 1;
     expect((await store.openShipments(group)).map((o) => o.trackingNumber)).toEqual(['S-26', 'S-27', 'S-28', 'S-29', 'S-30']);
     // The listing read five records, and the picked-up ones left the index; the records stay.
     expect(await redis.zcard(storeKeys.openShipmentsLive(group))).toBe(5);
@@ -74,36 +80,22 @@ describe('Redis store: a group\'s open shipments', () => {
     expect(await redis.zcard(storeKeys.openShipmentsUntil(group))).toBe(30);
     expect(await redis.pttl(storeKeys.openShipmentsUntil(group))).toBeGreaterThan(48 * 60 * MIN - 60_000);
     // Past their 48 hours, the next put drops the records from the hash and both indexes.
-    now += 48 * 60 * MIN;
-    await store.openShipmentPut(group, {
-      trackingNumber: 'S-31', masterOrderId: 'M31', shipment: 0, warehouseId: 'SH01', courierId: 'STO', provinceCode: '310000', shipDay: '2026-11-13',
-      pickupAtMs: now + MIN, etaMs: now + 24 * 60 * MIN, grams: 1_000, maxGrams: 10_000, members: [{ orderId: 'M31', grams: 1_000, placedAtMs: now, savedCny: 0 }],
-    }, 48 * 60 * MIN);
+    clock.now += 48 * 60 * MIN;
+    await store.openShipmentPut(group, ship('S-31', clock.now, 1), 48 * 60 * MIN);
     expect(await redis.hkeys(storeKeys.openShipments(group))).toEqual(['S-31']);
     expect(await redis.zrange(storeKeys.openShipmentsLive(group), '0', '-1')).toEqual(['S-31']);
     expect(await redis.zrange(storeKeys.openShipmentsUntil(group), '0', '-1')).toEqual(['S-31']);
   });
-});
 
-describe('Redis store: a group\'s open shipments written before their record times', () => {
-  it('get their times at the next put and leave one retention later', async () => {
-    const redis = db.client();
-    await redis.flushall();
-    let now = Date.parse('2026-11-11T10:00:00+08:00');
-    const store = new RedisStore(redis, ['SH01'], { clock: () => now });
-    const group = openGroup('C1', '310101|人民大道200号');
-    const MIN = 60_000;
-    const ship = (n: string) => ({
-      trackingNumber: n, masterOrderId: `M${n}`, shipment: 0, warehouseId: 'SH01', courierId: 'STO', provinceCode: '310000', shipDay: '2026-11-11',
-      pickupAtMs: now + MIN, etaMs: now + 24 * 60 * MIN, grams: 1_000, maxGrams: 10_000, members: [{ orderId: `M${n}`, grams: 1_000, placedAtMs: now, savedCny: 0 }],
-    });
+  it('written before their record times get them at the next put and leave one retention later', async () => {
+    const { redis, clock, store } = await fresh();
     // As the store wrote them before: the records in the hash, none in the record times.
-    for (let i = 1; i <= 3; i++) await redis.hset(storeKeys.openShipments(group), `OLD-${i}`, JSON.stringify(ship(`OLD-${i}`)));
+    for (let i = 1; i <= 3; i++) await redis.hset(storeKeys.openShipments(group), `OLD-${i}`, JSON.stringify(ship(`OLD-${i}`, clock.now, 1)));
     await redis.pexpire(storeKeys.openShipments(group), 48 * 60 * MIN);
-    await store.openShipmentPut(group, ship('NEW-1'), 48 * 60 * MIN);
+    await store.openShipmentPut(group, ship('NEW-1', clock.now, 1), 48 * 60 * MIN);
     expect((await redis.zrange(storeKeys.openShipmentsUntil(group), '0', '-1')).sort()).toEqual(['NEW-1', 'OLD-1', 'OLD-2', 'OLD-3']);
-    now += 48 * 60 * MIN;
-    await store.openShipmentPut(group, ship('NEW-2'), 48 * 60 * MIN);
+    clock.now += 48 * 60 * MIN;
+    await store.openShipmentPut(group, ship('NEW-2', clock.now, 1), 48 * 60 * MIN);
     expect(await redis.hkeys(storeKeys.openShipments(group))).toEqual(['NEW-2']);
     expect(await store.openShipment(group, 'OLD-1')).toBeNull();
   });
