@@ -594,19 +594,24 @@ export class MemoryStore implements Store {
     const d = this.decisions.get(orderId);
     if (!d) return null;
     // The reservation as getDecision reads it (view), without parsing the decision or copying its record.
-    const r = d.reservation === null ? undefined : this.reservations.get(orderId);
+    const r = this.reservationOf(d);
     return r === undefined ? { reservation: d.reservation, expiresAt: d.expiresAt, cancelled: d.cancelled } : { reservation: r.state, expiresAt: r.expiresAt, cancelled: d.cancelled };
   }
 
   /** A stored decision as read now: its reservation's current state and expiry. */
   private view<D>(d: StoredDecision<string>, decision: D): StoredDecision<D> {
     const out: StoredDecision<D> = { ...d, decision };
-    const r = this.reservations.get(d.orderId);
-    if (out.reservation !== null && r) {
+    const r = this.reservationOf(d);
+    if (r !== undefined) {
       out.reservation = r.state;
       out.expiresAt = r.expiresAt;
     }
     return out;
+  }
+
+  /** The reservation whose state and expiry a stored decision reads as now (none when it reserved nothing). */
+  private reservationOf(d: StoredDecision<string>): Reservation | undefined {
+    return d.reservation === null ? undefined : this.reservations.get(d.orderId);
   }
 
   async putDecisionIfAbsent<D>(d: StoredDecision<D>, attempt?: string, lists: readonly ListEntry[] = []): Promise<StoredDecision<D>> {
