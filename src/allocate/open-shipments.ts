@@ -81,33 +81,50 @@ export async function joinableShipments(store: Store, cfg: Pick<Config, 'mergeWi
   if (open.length === 0) return open;
   // At most one per warehouse and courier (the one with the most room), and MAX_JOIN_OPTIONS in
   // all: a burst of one customer's orders that do not fit one shipment opens several, and each
-  // would otherwise become one more site for every later order of the burst. The order's own
-  // shipments (it is their master, or a member: a retry) are left out. Whether it is a member is
-  // asked only of the shipments picked, and they are picked again without one that it is (rare):
-  // a busy group has many open shipments of many members each, and asking each of them cost more
-  // than the rest of the choice (bench/README.md, 2026-12-07).
+  // would otherwise become one more site for every later order of the burst. Left out: the order's
+  // own shipments (it is their master, or a member: a retry) and shipments whose master no longer
+  // holds its reservation (shipped, cancelled, expired). Both are judged while choosing, so that
+  // neither takes a place another shipment could have had: the next roomiest of the same warehouse
+  // and courier, or of another pair. Masters are asked in rounds of the places still free (one
+  // round in the usual case: the first picks hold), not one by one, which on Redis is a round trip
+  // each.
   const room = (s: OpenShipment) => (s.maxGrams === null ? Infinity : s.maxGrams - s.grams);
-  const own = (s: OpenShipment) => s.members.some((x) => x.orderId === orderId);
-  let mine: Set<OpenShipment> | undefined;
-  let best: OpenShipment[];
-  for (;;) {
-    best = [];
-    for (const s of open) {
-      if (s.masterOrderId === orderId || mine?.has(s) === true) continue;
-      let k = 0;
-      while (k < best.length && (best[k]!.warehouseId !== s.warehouseId || best[k]!.courierId !== s.courierId)) k++;
-      if (k === best.length) best.push(s);
-      else if (room(s) > room(best[k]!)) best[k] = s;
+  const ranked = open.filter((s) => s.masterOrderId !== orderId).sort((a, b) => room(b) - room(a));
+  const lane = (s: OpenShipment) => `${s.warehouseId}\u0000${s.courierId}`;
+  const out: OpenShipment[] = [];
+  const taken = new Set<string>();
+  /** Shipments left out: the order is a member, or the master no longer holds. */
+  const dropped = new Set<OpenShipment>();
+  while (out.length < MAX_JOIN_OPTIONS) {
+    // The roomiest candidate of each pair not taken yet, as many as places are free. Whether the
+    // order is a member is asked of these only: a busy group has many open shipments of many
+    // members each, and asking each of them cost more than the rest of the choice (bench/README.md,
+    // 2026-12-07). Each round settles at least one shipment, and lists are short.
+    const round: OpenShipment[] = [];
+    const inRound = new Set<string>();
+    for (const s of ranked) {
+      if (round.length === MAX_JOIN_OPTIONS - out.length) break;
+      const k = lane(s);
+      if (dropped.has(s) || taken.has(k) || inRound.has(k)) continue;
+      if (s.members.some((x) => x.orderId === orderId)) {
+        dropped.add(s);
+        continue;
+      }
+      round.push(s);
+      inRound.add(k);
     }
-    const members = best.filter(own);
-    if (members.length === 0) break;
-    mine ??= new Set();
-    for (const s of members) mine.add(s);
+    if (round.length === 0) break;
+    const masters = await Promise.all(round.map((s) => store.orderState(s.masterOrderId)));
+    round.forEach((s, i) => {
+      const m = masters[i]!;
+      if (m === null || m.cancelled || m.reservation !== 'held') dropped.add(s);
+      else {
+        out.push(s);
+        taken.add(lane(s));
+      }
+    });
   }
-  if (best.length === 0) return [];
-  const picked = best.sort((a, b) => room(b) - room(a)).slice(0, MAX_JOIN_OPTIONS);
-  const masters = await Promise.all(picked.map((s) => store.orderState(s.masterOrderId)));
-  return picked.filter((_, i) => masters[i] !== null && !masters[i]!.cancelled && masters[i]!.reservation === 'held');
+  return out.sort((a, b) => room(b) - room(a));
 }
 
 /** One shipment of a plan that joins an open shipment: the option index, the shipment, grams and the freight it saves. */
