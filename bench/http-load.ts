@@ -246,7 +246,9 @@ export async function runVariantComparison(opts: { seconds: number; connections:
       urls[k] = await start(opts.variants[k]!);
       body[k] = bodies(`V${i}`, opts.linkCores ?? false);
     }
-    for (const k of names) await load('warm-up', urls[k]!, body[k]!, 2, opts.connections);
+    // Each variant warms up as long as a round: after 2 s, the variant that ran first in round 1
+    // still ran cold (542 req/s against 701 over the three rounds, bench/README.md 2026-12-07).
+    for (const k of names) await load('warm-up', urls[k]!, body[k]!, opts.seconds, opts.connections);
     const rows: LoadResult[] = [];
     for (let r = 1; r <= opts.rounds; r++) {
       const order = names.map((_, i) => names[(i + r - 1) % names.length]!);
