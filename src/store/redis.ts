@@ -868,7 +868,7 @@ export class RedisStore implements Store {
   }
 
   async openShipmentPut(group: string, o: OpenShipment, ttlMs: number): Promise<void> {
-    await this.redis.dspOpenPut!(storeKeys.openShipments(group), storeKeys.openShipmentsLive(group), storeKeys.openShipmentsUntil(group), this.clock(), o.trackingNumber, JSON.stringify(o), Math.max(1, Math.round(ttlMs)), o.pickupAtMs);
+    await this.redis.dspOpenPut!(...openGroupKeys(group), this.clock(), o.trackingNumber, JSON.stringify(o), Math.max(1, Math.round(ttlMs)), o.pickupAtMs);
   }
 
   async openShipmentJoin(group: string, trackingNumber: string, member: OpenShipmentMember): Promise<{ result: JoinResult; members: number }> {
@@ -890,7 +890,7 @@ export class RedisStore implements Store {
 
   async openShipmentMove(group: string, fromTracking: string, patch: OpenShipmentMove, members: readonly string[]): Promise<MoveResult> {
     // Only a move's own fields travel (the script copies whatever it is given onto the record).
-    return (await this.redis.dspOpenMove!(storeKeys.openShipments(group), storeKeys.openShipmentsLive(group), storeKeys.openShipmentsUntil(group), this.clock(), fromTracking, JSON.stringify(movePatch(patch)), JSON.stringify(members))) as MoveResult;
+    return (await this.redis.dspOpenMove!(...openGroupKeys(group), this.clock(), fromTracking, JSON.stringify(movePatch(patch)), JSON.stringify(members))) as MoveResult;
   }
 
   async moveCounter(orderId: string, from: { key: string; amount: number }, to: { key: string; amount: number; limit: number }): Promise<boolean> {
@@ -1334,4 +1334,9 @@ function mergeItems(items: readonly ReservationItem[]): ReservationItem[] {
     else by.set(i.sku, { ...i });
   }
   return [...by.values()];
+}
+
+/** A merge group's record hash, pickup index and record times: the three keys OPEN_PUT and OPEN_MOVE take, in that order. */
+function openGroupKeys(group: string): [string, string, string] {
+  return [storeKeys.openShipments(group), storeKeys.openShipmentsLive(group), storeKeys.openShipmentsUntil(group)];
 }
